@@ -1,0 +1,41 @@
+"""stitchbench measures: a registry of representational-similarity measures with declared properties.
+
+>>> import numpy as np, metrics
+>>> x = np.random.default_rng(0).normal(size=(100, 8))
+>>> round(metrics.get("cka_linear")(x, 2 * x + 1), 12)
+1.0
+"""
+from metrics._inputs import CONVENTIONS, InputError, prepare_pair, reshape_activations
+from metrics._registry import (
+    ENTRY_POINT_GROUP,
+    INVARIANCES,
+    MeasureError,
+    Metric,
+    MetricInfo,
+    UnknownMetricError,
+    available,
+    closure,
+    discover,
+    get,
+    load_errors,
+    register,
+)
+
+__all__ = [
+    "CONVENTIONS",
+    "ENTRY_POINT_GROUP",
+    "INVARIANCES",
+    "InputError",
+    "MeasureError",
+    "Metric",
+    "MetricInfo",
+    "UnknownMetricError",
+    "available",
+    "closure",
+    "discover",
+    "get",
+    "load_errors",
+    "prepare_pair",
+    "register",
+    "reshape_activations",
+]

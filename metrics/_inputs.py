@@ -1,0 +1,138 @@
+"""Input conversion and validation, done once at the edge before any measure runs.
+
+Every measure receives two 2-D floating-point arrays with the same number of rows (samples), finite,
+on one device, in the requested precision. Everything that can go wrong with an input is reported here
+as an :class:`InputError` that the registry prefixes with the measure's name.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["InputError", "CONVENTIONS", "reshape_activations", "prepare_pair"]
+
+#: How activations with more than two dimensions ([n, c, h, w, ...], channels first) become [samples, features].
+CONVENTIONS = {
+    "flatten": "[n, c, h, w] -> [n, c*h*w]: every unit at every position is a feature (the default)",
+    "positions": "[n, c, h, w] -> [n*h*w, c]: positions become samples, channels are the features",
+    "pool": "[n, c, h, w] -> [n, c]: global average pooling over positions",
+}
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+class InputError(ValueError):
+    """An input a measure cannot be computed on (the message says what is wrong and what to do)."""
+
+
+def reshape_activations(a: Any, conv: str = "flatten") -> Any:
+    """Bring activations of shape [n, c, *spatial] to [samples, features] by convention ``conv``.
+
+    Two-dimensional input is returned unchanged. Works on numpy arrays and torch tensors alike.
+
+    Args:
+        a: activations, channels first for 3+ dimensions (PyTorch's layout).
+        conv: one of :data:`CONVENTIONS` (``"flatten"``, ``"positions"``, ``"pool"``).
+
+    Raises:
+        InputError: unknown convention, or fewer than two dimensions.
+    """
+    if conv not in CONVENTIONS:
+        raise InputError(f"unknown conv convention {conv!r}; choose one of {sorted(CONVENTIONS)}")
+    if a.ndim < 2:
+        raise InputError(
+            f"expected a 2-D [n, p] array (or [n, c, ...] activations), got {a.ndim}-D shape "
+            f"{tuple(a.shape)}; reshape a single feature to [n, 1]"
+        )
+    if a.ndim == 2:
+        return a
+    n, c = a.shape[0], a.shape[1]
+    if conv == "flatten":
+        return a.reshape(n, -1)
+    if conv == "pool":
+        return a.reshape(n, c, -1).mean(-1)
+    # positions: move channels last, then every (sample, position) is a row
+    moved = np.moveaxis(a, 1, -1) if isinstance(a, np.ndarray) else a.movedim(1, -1)
+    return moved.reshape(-1, c)
+
+
+def _as_tensor(a: Any, which: str) -> torch.Tensor:
+    """Any array-like -> torch tensor (no copy for numpy arrays and tensors), with a dtype check."""
+    if isinstance(a, torch.Tensor):
+        t = a.detach()
+        if t.is_complex():
+            raise InputError(f"{which} is complex ({t.dtype}); similarity measures need real data")
+        return t
+    arr = a if isinstance(a, np.ndarray) else np.asarray(a)
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise InputError(f"{which} is complex ({arr.dtype}); similarity measures need real data")
+    if kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"{which} has object dtype that cannot be cast to float ({err})") from None
+    elif kind not in "biuf":
+        raise InputError(f"{which} has dtype {arr.dtype}, which cannot be cast to float")
+    if kind == "f" and arr.dtype.itemsize not in (4, 8):  # float16/longdouble: go through float64
+        arr = arr.astype(np.float64)
+    if not arr.flags.writeable or not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        arr = np.array(arr)
+    return torch.from_numpy(arr)
+
+
+def prepare_pair(
+    x: Any,
+    y: Any,
+    *,
+    conv: str = "flatten",
+    dtype: str = "float64",
+    backend: str = "torch",
+    min_samples: int = 3,
+) -> tuple[Any, Any]:
+    """Validate and convert a pair of representations for a measure.
+
+    Returns two 2-D arrays [n, p1], [n, p2] of the requested float dtype: torch tensors on the inputs'
+    device for ``backend="torch"``, numpy arrays for ``backend="numpy"``. The inputs are never modified.
+
+    Raises:
+        InputError: wrong rank, different sample counts, too few samples, no features, NaN/Inf,
+            all-constant input, complex or uncastable dtype, tensors on two different devices.
+    """
+    if dtype not in _DTYPES:
+        raise InputError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    tx, ty = _as_tensor(x, "X"), _as_tensor(y, "Y")
+    if tx.device != ty.device:
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            raise InputError(f"X is on {tx.device} and Y on {ty.device}; put both on one device")
+        device = tx.device if isinstance(x, torch.Tensor) else ty.device
+        tx, ty = tx.to(device), ty.to(device)
+    out = []
+    for which, t in (("X", tx), ("Y", ty)):
+        t = reshape_activations(t, conv).to(_DTYPES[dtype])
+        if t.shape[1] == 0:
+            raise InputError(f"{which} has no features (shape {tuple(t.shape)})")
+        out.append(t)
+    tx, ty = out
+    if tx.shape[0] != ty.shape[0]:
+        raise InputError(
+            f"X and Y must hold the same samples: X has {tx.shape[0]} rows, Y has {ty.shape[0]}"
+        )
+    n = tx.shape[0]
+    if n < min_samples:
+        raise InputError(f"needs at least {min_samples} samples, got n = {n}")
+    for which, t in (("X", tx), ("Y", ty)):
+        low, high = torch.aminmax(t, dim=0)  # one pass: NaN and Inf propagate into the extremes
+        if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise InputError(f"{which} contains NaN or Inf ({bad} entries); clean or drop those samples")
+        magnitude = torch.maximum(low.abs(), high.abs())
+        if bool(((high - low) <= 8 * torch.finfo(t.dtype).eps * magnitude).all()):
+            raise InputError(
+                f"{which} is constant (zero variance across samples); no similarity is defined"
+            )
+    if backend == "numpy":
+        return tx.cpu().numpy(), ty.cpu().numpy()
+    return tx, ty

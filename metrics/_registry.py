@@ -1,0 +1,309 @@
+"""The measure registry: ``register`` (decorator), ``get``, ``available``, ``MetricInfo``.
+
+Built-in measures and third-party plugins register through one path: a module listed in the
+``stitchbench.metrics`` entry-point group is imported, and the ``@register`` decorators in it add its
+measures. The built-in modules are loaded by the same function even when the distribution is not
+installed (running from a source checkout).
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import inspect
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from metrics._inputs import InputError, prepare_pair
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "INVARIANCES",
+    "MeasureError",
+    "Metric",
+    "MetricInfo",
+    "UnknownMetricError",
+    "available",
+    "closure",
+    "discover",
+    "get",
+    "load_errors",
+    "register",
+]
+
+ENTRY_POINT_GROUP = "stitchbench.metrics"
+BUILTIN_MODULES = (
+    "metrics.cka",
+    "metrics.cca",
+    "metrics.shape",
+    "metrics.regression",
+    "metrics.rsa",
+    "metrics.neighbors",
+)
+
+#: The invariance vocabulary, each with the transformations it contains (DESIGN section 3).
+INVARIANCES = {
+    "permutation": frozenset(),
+    "orthogonal": frozenset({"permutation"}),
+    "isotropic_scaling": frozenset(),
+    "translation": frozenset(),
+    "invertible_linear": frozenset({"orthogonal", "permutation", "isotropic_scaling"}),
+}
+
+
+def closure(invariances) -> frozenset[str]:
+    """The declared invariances with every transformation they contain (orthogonal -> permutation...)."""
+    names = frozenset(invariances)
+    unknown = names - INVARIANCES.keys()
+    if unknown:
+        raise ValueError(f"unknown invariance(s) {sorted(unknown)}; the vocabulary is {sorted(INVARIANCES)}")
+    return names.union(*(INVARIANCES[name] for name in names))
+
+
+class UnknownMetricError(KeyError):
+    """Raised by :func:`get` for a name no plugin registered; the message lists close names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MeasureError(RuntimeError):
+    """A measure failed on valid input (a linear-algebra routine did not converge, a NaN result...)."""
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a measure declares about itself; the contract tests check every field.
+
+    ``invariances`` hold when either input alone is transformed; ``x_invariances`` and
+    ``y_invariances`` are the (larger) sets that hold when only X, respectively only Y, is transformed.
+    All three are closed under containment (``invertible_linear`` implies ``orthogonal``...).
+    """
+
+    name: str
+    symmetric: bool
+    invariances: frozenset[str]
+    x_invariances: frozenset[str]
+    y_invariances: frozenset[str]
+    bounds: tuple[float, float]
+    higher_is_more_similar: bool
+    reference: str
+    backend: str
+    min_samples: int
+    needs_n_above_p: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+    def invariant_to(self, transform: str, side: str = "both") -> bool:
+        """Whether the measure declares invariance to ``transform`` applied to ``side`` ("x", "y", "both")."""
+        return transform in {"x": self.x_invariances, "y": self.y_invariances}.get(side, self.invariances)
+
+
+class Metric:
+    """A registered measure: call it as ``m(X, Y) -> float``; ``m.info`` holds its declarations."""
+
+    def __init__(self, fn: Callable[..., Any], info: MetricInfo):
+        self.fn = fn
+        self.info = info
+        self.__doc__ = fn.__doc__
+        self.__name__ = info.name
+
+    def __repr__(self) -> str:
+        return f"<metric {self.info.name}>"
+
+    def __call__(self, x: Any, y: Any, *, conv: str = "flatten", dtype: str = "float64", **params) -> float:
+        """Validate and convert X, Y, run the measure, and return a finite Python float.
+
+        Args:
+            x, y: [n, p1] and [n, p2] (or [n, c, ...] activations): numpy arrays or torch tensors.
+            conv: how 3+-dimensional activations become 2-D (see ``metrics.CONVENTIONS``).
+            dtype: ``"float64"`` (default, the reference) or ``"float32"`` (faster, less exact).
+            **params: the measure's own parameters (``info.params`` lists them with their defaults).
+
+        Raises:
+            ValueError: bad input or parameters, naming the measure and the problem.
+            MeasureError: the computation failed on valid input.
+        """
+        name = self.info.name
+        unknown = params.keys() - self.info.params.keys()
+        if unknown:
+            raise ValueError(
+                f"{name}: unknown parameter(s) {sorted(unknown)}; it takes {sorted(self.info.params) or 'none'}"
+            )
+        try:
+            x, y = prepare_pair(
+                x, y, conv=conv, dtype=dtype, backend=self.info.backend, min_samples=self.info.min_samples
+            )
+            _check_sample_to_feature_ratio(self.info, x.shape, y.shape)
+            value = self.fn(x, y, **params)
+        except InputError as err:
+            raise InputError(f"{name}: {err}") from None
+        except (torch.linalg.LinAlgError, np.linalg.LinAlgError, ArithmeticError) as err:
+            raise MeasureError(f"{name}: the computation failed ({err}); no value is reported") from err
+        return _as_finite_float(name, value)
+
+
+def _check_sample_to_feature_ratio(info: MetricInfo, shape_x, shape_y) -> None:
+    if info.needs_n_above_p is None:
+        return
+    n = shape_x[0]
+    widths = {"x": shape_x[1]} if info.needs_n_above_p == "x" else {"x": shape_x[1], "y": shape_y[1]}
+    for side, p in widths.items():
+        if p >= n:
+            raise InputError(
+                f"{side.upper()} has p = {p} features for n = {n} samples; with p >= n the measure is "
+                "degenerate (it reaches its maximum whatever the data). Use more samples, reduce the "
+                "features (e.g. svcca), or use a regularized measure such as cka_linear_debiased"
+            )
+
+
+def _as_finite_float(name: str, value: Any) -> float:
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim != 0:
+        raise MeasureError(f"{name}: returned an array of shape {tuple(value.shape)}, not a scalar")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise MeasureError(f"{name}: returned {type(value).__name__} {value!r}, not a scalar") from None
+    if not math.isfinite(out):
+        raise MeasureError(f"{name}: produced {out} on finite input; no value is reported")
+    return out
+
+
+_REGISTRY: dict[str, Metric] = {}
+_LOAD_ERRORS: dict[str, str] = {}
+_LOADED_MODULES: set[str] = set()
+_discovered = False
+
+
+def register(
+    name: str,
+    *,
+    symmetric: bool,
+    invariances=(),
+    bounds: tuple[float, float],
+    reference: str,
+    higher_is_more_similar: bool = True,
+    backend: str = "numpy",
+    x_invariances=(),
+    y_invariances=(),
+    min_samples: int = 3,
+    needs_n_above_p: str | None = None,
+) -> Callable[[Callable[..., Any]], Metric]:
+    """Register ``fn(x, y, **params) -> float`` as measure ``name``.
+
+    The registry validates and converts the inputs before calling ``fn`` (finite, same n, 2-D, float64
+    unless float32 is asked for; see :func:`metrics.prepare_pair`): ``fn`` receives numpy arrays for
+    ``backend="numpy"`` and torch tensors on the inputs' device for ``backend="torch"``. Keyword
+    parameters of ``fn`` with defaults become the measure's parameters.
+
+    Args:
+        name: canonical name (scorecards and baselines key on it); must be unused.
+        symmetric: whether m(X, Y) == m(Y, X).
+        invariances: transformations of either input that leave the value unchanged (vocabulary in
+            :data:`INVARIANCES`).
+        bounds: (low, high) that every value lies in.
+        reference: the paper that defines the measure.
+        higher_is_more_similar: orientation of the value.
+        backend: ``"numpy"`` or ``"torch"``.
+        x_invariances, y_invariances: extra invariances when only X (only Y) is transformed.
+        min_samples: smallest n the measure accepts.
+        needs_n_above_p: ``"both"`` or ``"x"`` when the measure is degenerate for p >= n on both inputs
+            or on X; such inputs are refused with an error that points to alternatives.
+    """
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"register({name!r}): backend must be 'numpy' or 'torch', got {backend!r}")
+    if needs_n_above_p not in (None, "x", "both"):
+        raise ValueError(f"register({name!r}): needs_n_above_p must be None, 'x' or 'both'")
+    low, high = bounds
+    if not low < high:
+        raise ValueError(f"register({name!r}): bounds must be (low, high) with low < high, got {bounds}")
+    both = closure(invariances)
+
+    def decorator(fn: Callable[..., Any]) -> Metric:
+        if name in _REGISTRY:
+            raise ValueError(f"a measure named {name!r} is already registered ({_REGISTRY[name].fn.__module__})")
+        signature = inspect.signature(fn)
+        params = {
+            p.name: p.default
+            for p in list(signature.parameters.values())[2:]
+            if p.default is not inspect.Parameter.empty
+        }
+        doc = inspect.getdoc(fn) or ""
+        info = MetricInfo(
+            name=name,
+            symmetric=symmetric,
+            invariances=both,
+            x_invariances=both | closure(x_invariances),
+            y_invariances=both | closure(y_invariances),
+            bounds=(float(low), float(high)),
+            higher_is_more_similar=higher_is_more_similar,
+            reference=reference,
+            backend=backend,
+            min_samples=min_samples,
+            needs_n_above_p=needs_n_above_p,
+            params=params,
+            summary=doc.splitlines()[0] if doc else "",
+        )
+        metric = Metric(fn, info)
+        _REGISTRY[name] = metric
+        return metric
+
+    return decorator
+
+
+def _load_module(module: str, origin: str) -> None:
+    if module in _LOADED_MODULES:
+        return
+    _LOADED_MODULES.add(module)
+    try:
+        importlib.import_module(module)
+    except Exception as err:  # one broken plugin must not take the others down
+        _LOAD_ERRORS[origin] = f"{type(err).__name__}: {err}"
+        warnings.warn(f"stitchbench: could not load measure plugin {origin} ({err})", stacklevel=3)
+
+
+def discover() -> list[str]:
+    """Load the built-in measure modules and every module in the ``stitchbench.metrics`` entry-point
+    group not loaded yet (a package installed since the last call is picked up). Returns the names."""
+    global _discovered
+    _discovered = True
+    for module in BUILTIN_MODULES:
+        _load_module(module, module)
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        _load_module(entry.value, f"{entry.name} = {entry.value}")
+    return sorted(_REGISTRY)
+
+
+def _ensure_loaded() -> None:
+    if not _discovered:
+        discover()
+
+
+def available() -> list[str]:
+    """Sorted canonical names of every registered measure, entry-point plugins included."""
+    _ensure_loaded()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Metric:
+    """The measure registered as ``name``; an unknown name raises an error listing close names."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _REGISTRY, n=4, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownMetricError(
+            f"no measure named {name!r}{hint} Available: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def load_errors() -> dict[str, str]:
+    """Plugins whose module failed to import, with the error (they are skipped, not fatal)."""
+    _ensure_loaded()
+    return dict(_LOAD_ERRORS)

@@ -1,0 +1,122 @@
+"""Canonical correlation analysis and its descendants: mean CCA, Yanai's R^2, SVCCA and PWCCA.
+
+The canonical correlations rho_i of X and Y are the cosines of the principal angles between the column
+spaces of Xc and Yc: the singular values of Qx^T Qy for orthonormal bases Qx, Qy. The bases come from a
+thin QR followed by an SVD of R, which is rank-revealing: directions of numerically zero variance (dead
+units, duplicated channels) are dropped instead of producing spurious correlations.
+"""
+from __future__ import annotations
+
+import torch
+
+from metrics._inputs import InputError
+from metrics._linalg import Factor, center, factor
+from metrics._registry import register
+
+RAGHU_2017 = "Raghu et al. 2017, SVCCA: Singular Vector Canonical Correlation Analysis (NeurIPS)"
+KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
+MORCOS_2018 = "Morcos, Raghu, Bengio 2018, Insights on representational similarity in neural networks (NeurIPS)"
+
+
+def _check_not_saturated(which: str, dims: int, n: int) -> None:
+    """A subspace of all n - 1 centered dimensions correlates perfectly with anything (Kornblith 2019)."""
+    if dims >= n - 1:
+        raise InputError(
+            f"{which} spans {dims} dimensions, all n - 1 = {n - 1} that centered data of n = {n} samples "
+            "has; every canonical correlation is 1 whatever the data. Use more samples, svcca, or "
+            "cka_linear_debiased"
+        )
+
+
+def _factors(x: torch.Tensor, y: torch.Tensor) -> tuple[Factor, Factor, torch.Tensor]:
+    """Rank-revealing factors of Xc and Yc and the cross product of their orthonormal bases Qx^T Qy."""
+    fx, fy = factor(center(x)), factor(center(y))
+    return fx, fy, fx.q.T @ fy.q
+
+
+def _canonical_correlations(fx: Factor, fy: Factor, qxqy: torch.Tensor, kx: int, ky: int, n: int):
+    """SVD of the cross matrix of the top-kx and top-ky singular directions: (U, rho) with rho descending."""
+    _check_not_saturated("X", kx, n)
+    _check_not_saturated("Y", ky, n)
+    m = fx.basis_coordinates(kx).T @ qxqy @ fy.basis_coordinates(ky)
+    u, rho, _ = torch.linalg.svd(m, full_matrices=False)
+    return u, rho
+
+
+def _all_correlations(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    fx, fy, qxqy = _factors(x, y)
+    return _canonical_correlations(fx, fy, qxqy, fx.rank, fy.rank, x.shape[0])[1]
+
+
+_CCA = dict(
+    symmetric=True,
+    invariances={"invertible_linear", "translation"},
+    bounds=(0.0, 1.0),
+    backend="torch",
+    needs_n_above_p="both",
+)
+
+
+@register("cca_mean", reference=RAGHU_2017, **_CCA)
+def cca_mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean canonical correlation, (1/m) sum_i rho_i over the m = min(rank Xc, rank Yc) correlations.
+
+    rho_i are the singular values of Qx^T Qy (thin QR of Xc and Yc). Refused for p >= n - 1.
+    """
+    return _all_correlations(x, y).mean()
+
+
+@register("cca_mean_sq", reference=KORNBLITH_2019 + " (Yanai's R^2_CCA)", **_CCA)
+def cca_mean_sq(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared canonical correlation, (1/m) sum_i rho_i^2 (Yanai's R^2_CCA)."""
+    return _all_correlations(x, y).square().mean()
+
+
+def kept_directions(s: torch.Tensor, threshold: float) -> int:
+    """Fewest top singular directions whose squared singular values reach ``threshold`` of the total."""
+    energy = torch.cumsum(s.square(), dim=0)
+    fraction = energy / energy[-1]
+    return int(torch.searchsorted(fraction, torch.tensor([threshold], dtype=s.dtype, device=s.device))) + 1
+
+
+@register(
+    "svcca",
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(0.0, 1.0),
+    reference=RAGHU_2017,
+    backend="torch",
+)
+def svcca(x: torch.Tensor, y: torch.Tensor, threshold: float = 0.99) -> torch.Tensor:
+    """SVCCA: per side keep the top-k singular directions U_k S_k of the centered data, k the fewest whose
+    squared singular values reach ``threshold`` (99 %) of the total, then the mean canonical correlation.
+    """
+    if not 0 < threshold <= 1:
+        raise InputError(f"threshold must be in (0, 1], got {threshold}")
+    fx, fy, qxqy = _factors(x, y)
+    kx = min(kept_directions(fx.s, threshold), fx.rank)
+    ky = min(kept_directions(fy.s, threshold), fy.rank)
+    return _canonical_correlations(fx, fy, qxqy, kx, ky, x.shape[0])[1].mean()
+
+
+@register(
+    "pwcca",
+    symmetric=False,
+    invariances={"permutation", "isotropic_scaling", "translation"},
+    y_invariances={"invertible_linear"},
+    bounds=(0.0, 1.0),
+    reference=MORCOS_2018,
+    backend="torch",
+    needs_n_above_p="both",
+)
+def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Projection-weighted CCA: sum_i a_i rho_i with a_i = sum_j |<h_i, x_j>| normalized to sum 1.
+
+    h_i are the orthonormal canonical variates of X (the first argument), x_j the columns of Xc. With
+    Xc = Q R and the canonical directions U of X in Q's coordinates, H^T Xc = U^T R.
+    """
+    fx, fy, qxqy = _factors(x, y)
+    u, rho = _canonical_correlations(fx, fy, qxqy, fx.rank, fy.rank, x.shape[0])
+    projections = (fx.basis_coordinates() @ u).T @ fx.r
+    weights = projections.abs().sum(dim=1)
+    return (weights * rho).sum() / weights.sum()

@@ -1,0 +1,144 @@
+"""Centered kernel alignment: linear, debiased linear, and Gaussian-kernel CKA.
+
+CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with Gram matrices K, L of the two representations
+(Kornblith, Norouzi, Lee, Hinton 2019, "Similarity of Neural Network Representations Revisited").
+"""
+from __future__ import annotations
+
+import torch
+
+from metrics._inputs import InputError
+from metrics._linalg import center, center_unit, cross, double_center, gram
+from metrics._registry import register
+
+KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
+SONG_2012 = "Song et al. 2012, Feature Selection via Dependence Maximization (JMLR); " + KORNBLITH_2019
+
+
+def _feature_space_is_cheaper(n: int, p1: int, p2: int) -> bool:
+    """Flops of X^T X, Y^T Y, X^T Y (syrk, syrk, gemm) against those of the two n x n Gram matrices."""
+    return n * (p1 * p1 / 2 + p2 * p2 / 2 + p1 * p2) <= n * n * (p1 + p2) / 2 + n * n
+
+
+@register(
+    "cka_linear",
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(0.0, 1.0),
+    reference=KORNBLITH_2019,
+    backend="torch",
+)
+def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Linear CKA: ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F).
+
+    Computed in feature space (p x p products) when that is cheaper, else in Gram space as
+    <K, L>_F / (||K||_F ||L||_F) with K = Xc Xc^T, L = Yc Yc^T; both are the same number.
+    """
+    xc, yc = center_unit(x), center_unit(y)
+    n, p1 = xc.shape
+    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
+        numerator = cross(xc, yc).square().sum()
+        return numerator / (torch.linalg.matrix_norm(gram(xc)) * torch.linalg.matrix_norm(gram(yc)))
+    k, l = gram(xc.T), gram(yc.T)
+    return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
+
+
+def _unbiased_hsic_terms(cross_sq: torch.Tensor, d: torch.Tensor, e: torch.Tensor, n: int) -> torch.Tensor:
+    """Song et al.'s unbiased HSIC for centered linear kernels from feature-space sums.
+
+    With K = Xc Xc^T, K~ = K with its diagonal zeroed, d = diag(K), and likewise L, e:
+    tr(K~ L~) = ||Xc^T Yc||_F^2 - d.e, 1^T K~ 1 = -sum(d), 1^T K~ L~ 1 = d.e (the columns of Xc sum to 0),
+    HSIC_u = [tr(K~L~) + 1^T K~ 1 1^T L~ 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K~ L~ 1] / (n(n-3)).
+    """
+    de = d @ e
+    return (cross_sq - de + d.sum() * e.sum() / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
+
+
+def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
+    """Song et al. 2012, eq. (5), on explicit n x n Gram matrices (diagonals zeroed here)."""
+    n = k.shape[0]
+    k = k - torch.diag_embed(torch.diagonal(k))
+    l = l - torch.diag_embed(torch.diagonal(l))
+    k_ones, l_ones = k.sum(dim=1), l.sum(dim=1)
+    return ((k * l).sum() + k_ones.sum() * l_ones.sum() / ((n - 1) * (n - 2)) - 2 * (k_ones @ l_ones) / (n - 2)) / (
+        n * (n - 3)
+    )
+
+
+@register(
+    "cka_linear_debiased",
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(-1.0, 1.0),
+    reference=SONG_2012,
+    backend="torch",
+    min_samples=4,
+)
+def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Debiased linear CKA: HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), HSIC_u of Song et al. 2012.
+
+    Unbiased for the population HSIC, so independent data scores about 0 (it may be slightly negative,
+    and is never clipped). Needs n >= 4. Feature-space sums when cheaper, else explicit Gram matrices.
+    """
+    xc, yc = center_unit(x), center_unit(y)
+    n, p1 = xc.shape
+    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
+        d, e = xc.square().sum(dim=1), yc.square().sum(dim=1)
+        gx, gy = gram(xc), gram(yc)
+        hsic_xy = _unbiased_hsic_terms(cross(xc, yc).square().sum(), d, e, n)
+        hsic_xx = _unbiased_hsic_terms(gx.square().sum(), d, d, n)
+        hsic_yy = _unbiased_hsic_terms(gy.square().sum(), e, e, n)
+    else:
+        k, l = gram(xc.T), gram(yc.T)
+        hsic_xy, hsic_xx, hsic_yy = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l)
+    for which, value in (("X", hsic_xx), ("Y", hsic_yy)):
+        if not float(value) > 0:
+            raise InputError(
+                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive): too few "
+                "samples or a degenerate input for the debiased estimator"
+            )
+    return hsic_xy / torch.sqrt(hsic_xx * hsic_yy)
+
+
+def _median_off_diagonal(sq_dist: torch.Tensor) -> torch.Tensor:
+    """Median of the n(n-1) off-diagonal entries of a nonnegative matrix with a zero diagonal.
+
+    The n diagonal zeros are the n smallest of all n^2 entries, so the off-diagonal median is the mean of
+    the order statistics n + n(n-1)/2 and that plus one of the whole matrix.
+    """
+    n = sq_dist.shape[0]
+    flat = sq_dist.reshape(-1)
+    k = n + n * (n - 1) // 2
+    return (torch.kthvalue(flat, k).values + torch.kthvalue(flat, k + 1).values) / 2
+
+
+def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
+    sq_norms = xc.square().sum(dim=1)
+    sq_dist = gram(xc.T).mul_(-2).add_(sq_norms[:, None]).add_(sq_norms[None, :]).clamp_(min=0)
+    sq_dist.fill_diagonal_(0)
+    median = _median_off_diagonal(sq_dist)
+    if not float(median) > 0:
+        raise InputError("more than half of the pairwise distances are zero; the RBF bandwidth is undefined")
+    kernel = sq_dist.div_(-2 * sigma_scale**2 * median).exp_()
+    return double_center(kernel)
+
+
+@register(
+    "cka_rbf",
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(0.0, 1.0),
+    reference=KORNBLITH_2019,
+    backend="torch",
+)
+def cka_rbf(x: torch.Tensor, y: torch.Tensor, sigma_scale: float = 0.8) -> torch.Tensor:
+    """CKA with Gaussian kernels k(a, b) = exp(-||a - b||^2 / (2 sigma^2)), per representation
+    sigma = sigma_scale * sqrt(median squared distance over pairs i != j) (sigma_scale 0.8 by default).
+
+    Value <HKH, HLH>_F / (||HKH||_F ||HLH||_F); needs the n x n kernels (O(n^2) memory).
+    """
+    if not sigma_scale > 0:
+        raise InputError(f"sigma_scale must be positive, got {sigma_scale}")
+    kc = _centered_rbf_gram(center(x), sigma_scale)
+    lc = _centered_rbf_gram(center(y), sigma_scale)
+    return (kc * lc).sum() / (torch.linalg.matrix_norm(kc) * torch.linalg.matrix_norm(lc))

@@ -1,0 +1,51 @@
+"""Representational similarity analysis (Kriegeskorte, Mur, Bandettini 2008)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+from metrics._inputs import InputError
+from metrics._registry import register
+
+KRIEGESKORTE_2008 = "Kriegeskorte, Mur, Bandettini 2008, Representational similarity analysis (Front. Syst. Neurosci.)"
+
+
+def correlation_rdm_upper(x: np.ndarray) -> np.ndarray:
+    """Upper triangle (i < j, row-major) of the correlation RDM, 1 - Pearson(x_i, x_j) across features."""
+    z = x - x.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(z, axis=1)
+    flat = norms <= 8 * np.finfo(x.dtype).eps * np.sqrt(x.shape[1]) * np.abs(x).max(axis=1)
+    if flat.any():
+        raise InputError(
+            f"{int(flat.sum())} sample(s) (first: row {int(np.argmax(flat))}) have the same value in every "
+            "feature; their correlation distance is undefined (rsa needs p >= 2 and no constant rows)"
+        )
+    z /= norms[:, None]
+    corr = z @ z.T
+    return 1 - corr[np.triu(np.ones(corr.shape, dtype=bool), k=1)]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation with average ranks for ties; refuses a constant vector."""
+    ra, rb = rankdata(a), rankdata(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    denominator = np.sqrt((ra @ ra) * (rb @ rb))
+    if not denominator > 0:
+        raise InputError("all dissimilarities are equal; their rank correlation is undefined")
+    return float(ra @ rb / denominator)
+
+
+@register(
+    "rsa",
+    symmetric=True,
+    invariances={"permutation", "isotropic_scaling"},
+    bounds=(-1.0, 1.0),
+    reference=KRIEGESKORTE_2008,
+    backend="numpy",
+)
+def rsa(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman correlation of the upper triangles of the correlation-distance RDMs of X and Y,
+    RDM_ij = 1 - corr(x_i, x_j) with the correlation taken across features. O(n^2) memory.
+    """
+    return spearman(correlation_rdm_upper(x), correlation_rdm_upper(y))

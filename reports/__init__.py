@@ -1,0 +1,1 @@
+"""stitchbench reports: results table -> verdicts -> scorecard, disagreement report, figures, baseline."""

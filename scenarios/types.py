@@ -1,0 +1,81 @@
+"""The data that flows from scenarios to the runner: Scenario (a spec), Case (one generated pair), and
+Expectation (what the functional reference says a trustworthy measure should do across the cases)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals", "tracks_stitching")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One testable statement about a measure's values over the cases of a scenario.
+
+    kind:
+        ``invariant``: the value is the same in every case (within ``tolerance``, relative to the
+            measure's bound range), as the functional reference is;
+        ``sensitive``: the value differs between cases (the representations really differ);
+        ``monotone``: the value moves with the sweep parameter in ``direction`` (+1 / -1);
+        ``ordering``: the value of case ``higher`` exceeds that of case ``lower``;
+        ``equals``: the value equals ``target`` (within ``tolerance``) in every case;
+        ``tracks_stitching``: the value rank-correlates positively with the stitching score.
+    reason: the functional ground truth behind it, shown in the reports.
+    """
+
+    kind: str
+    reason: str = ""
+    tolerance: float = 1e-6
+    direction: int = 0
+    higher: str | None = None
+    lower: str | None = None
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One swept parameter: the scenario yields one case per value (per seed)."""
+
+    name: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One pair of representations with its functional reference.
+
+    ``stitch`` is the relative stitching score X -> Y (X's representation, mapped by a stitching layer,
+    read out by Y's readout), ``stitch_reverse`` the score Y -> X; 1 means no loss of function.
+    ``case`` is a readable id unique within (scenario, seed), e.g. ``"noise_channels=16"``.
+    """
+
+    family: str
+    scenario: str
+    case: str
+    seed: int
+    x: Any
+    y: Any
+    param: float | None = None
+    stitch: float | None = None
+    stitch_reverse: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario spec (one ``[[scenario]]`` entry of a TOML file under scenarios/specs/).
+
+    ``params`` holds every generator parameter (defaults filled in); ``source`` is the spec file and
+    ``profile`` the profile (``quick`` or ``full``) it was resolved for.
+    """
+
+    name: str
+    family: str
+    generator: str
+    params: dict[str, Any]
+    seeds: tuple[int, ...]
+    expectations: tuple[Expectation, ...]
+    sweep: Sweep | None = None
+    description: str = ""
+    source: str = ""
+    profile: str = "quick"
