@@ -1,0 +1,179 @@
+"""The generator registry: ``@generator`` registers a function that turns a Scenario and a seed into
+Cases; ``generate`` and ``cases`` run it and check what it yields.
+
+Built-in generators live in scenarios.symmetry, scenarios.relevance and scenarios.estimator and are
+imported on first use of the registry; the networks family (scenarios.networks) is imported only by
+the spec loader, when a spec names a ``networks.`` generator.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from scenarios.types import Case, Scenario, Sweep
+
+__all__ = [
+    "BUILTIN_MODULES",
+    "FAMILIES",
+    "Generator",
+    "SweepPoint",
+    "case_id",
+    "cases",
+    "generate",
+    "generator",
+    "generators",
+    "lookup",
+    "sweep_points",
+]
+
+FAMILIES = ("symmetry", "relevance", "estimator", "networks")
+BUILTIN_MODULES = ("scenarios.symmetry", "scenarios.relevance", "scenarios.estimator")
+PARAM_TYPES = (bool, int, float, str)
+
+GeneratorFn = Callable[[Scenario, int], Iterable[Case]]
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A registered generator: its parameters (name -> default; the default's type is the type),
+    the allowed values of string parameters, an optional cross-parameter check raising ValueError,
+    and an optional function listing the case ids it will produce for (params, sweep)."""
+
+    name: str
+    family: str
+    params: dict[str, Any]
+    fn: GeneratorFn
+    choices: dict[str, tuple[str, ...]]
+    check: Callable[[dict[str, Any]], None] | None
+    case_ids: Callable[[dict[str, Any], Sweep | None], list[str]] | None
+
+    def expected_case_ids(self, params: dict[str, Any], sweep: Sweep | None) -> list[str]:
+        """The declared case ids, or the default naming (``sweep=value`` per value, else ``base``)."""
+        return (self.case_ids or default_case_ids)(params, sweep)
+
+
+_REGISTRY: dict[str, Generator] = {}
+_builtins_loaded = False
+
+
+def generator(name: str, *, family: str, params: dict[str, Any],
+              choices: dict[str, Iterable[str]] | None = None,
+              check: Callable[[dict[str, Any]], None] | None = None,
+              case_ids: Callable[[dict[str, Any], Sweep | None], list[str]] | None = None):
+    """Register ``fn(scenario, seed) -> Iterable[Case]`` under ``name`` (convention: ``family.what``).
+
+    ``params`` maps each parameter to its default; specs are validated against them (type of the
+    default; an int is accepted for a float). ``choices`` lists the allowed values of string
+    parameters. ``check(params)`` raises ValueError for bad combinations. ``case_ids(params, sweep)``
+    lists the case ids the generator yields (used to validate ``ordering`` expectations); leave it out
+    when the generator follows the default naming of :func:`sweep_points`.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"generator {name!r}: unknown family {family!r}; expected one of {FAMILIES}")
+    for key, default in params.items():
+        if type(default) not in PARAM_TYPES:
+            raise ValueError(f"generator {name!r}: parameter {key!r} has a default of type "
+                             f"{type(default).__name__}; expected one of bool, int, float, str")
+    allowed = {key: tuple(values) for key, values in (choices or {}).items()}
+    for key, values in allowed.items():
+        if key not in params or params[key] not in values:
+            raise ValueError(f"generator {name!r}: choices for {key!r} must name a parameter and "
+                             f"include its default")
+
+    def register(fn: GeneratorFn) -> GeneratorFn:
+        if name in _REGISTRY:
+            raise ValueError(f"generator {name!r} is already registered (by {_REGISTRY[name].fn.__module__})")
+        _REGISTRY[name] = Generator(name, family, dict(params), fn, allowed, check, case_ids)
+        return fn
+
+    return register
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+
+
+def generators() -> list[str]:
+    """Sorted names of the registered generators (built-ins, and networks ones once imported)."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def lookup(name: str) -> Generator:
+    """The registered generator ``name``; KeyError listing the registered names when unknown."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown generator {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def case_id(name: str, value: Any) -> str:
+    """The readable id of one sweep value: ``noise_channels=16``, ``distance=0.5``."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{name}={text}"
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of a scenario's sweep: its case id, the numeric sweep value (None when there is no
+    sweep or the value is not a number) and the parameters with the swept one set."""
+
+    case: str
+    param: float | None
+    params: dict[str, Any]
+
+
+def sweep_points(params: dict[str, Any], sweep: Sweep | None) -> list[SweepPoint]:
+    """The points a generator iterates (``sweep_points(scenario.params, scenario.sweep)``): one per
+    sweep value with id ``name=value``, or the single point ``base`` without a sweep."""
+    if sweep is None:
+        return [SweepPoint("base", None, dict(params))]
+    return [
+        SweepPoint(case_id(sweep.name, value),
+                   float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
+                   {**params, sweep.name: value})
+        for value in sweep.values
+    ]
+
+
+def default_case_ids(params: dict[str, Any], sweep: Sweep | None) -> list[str]:
+    """The case ids of a generator that yields one case per sweep point."""
+    return [point.case for point in sweep_points(params, sweep)]
+
+
+def generate(scenario: Scenario, seed: int) -> list[Case]:
+    """The cases of ``scenario`` for one seed, checked: unique ids (equal to the declared ones when the
+    generator declares them), the scenario's name and family, float64 2-D X and Y with the same rows."""
+    gen = lookup(scenario.generator)
+    produced = list(gen.fn(scenario, seed))
+    where = f"generator {gen.name!r} (scenario {scenario.name!r}, seed {seed})"
+    ids = [case.case for case in produced]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{where} produced duplicate case ids: {ids}")
+    if gen.case_ids is not None and ids != gen.expected_case_ids(scenario.params, scenario.sweep):
+        raise ValueError(f"{where} produced case ids {ids}, not the declared "
+                         f"{gen.expected_case_ids(scenario.params, scenario.sweep)}")
+    for case in produced:
+        if (case.scenario, case.family, case.seed) != (scenario.name, scenario.family, seed):
+            raise ValueError(f"{where}: case {case.case!r} is labelled {case.scenario!r}/{case.family!r}/"
+                             f"seed {case.seed}")
+        for side, array in (("x", case.x), ("y", case.y)):
+            if not (isinstance(array, np.ndarray) and array.dtype == np.float64 and array.ndim == 2):
+                raise ValueError(f"{where}: case {case.case!r}: {side} must be a 2-D float64 numpy array")
+        if case.x.shape[0] != case.y.shape[0]:
+            raise ValueError(f"{where}: case {case.case!r}: x has {case.x.shape[0]} rows, y {case.y.shape[0]}")
+    return produced
+
+
+def cases(scenario: Scenario) -> Iterator[Case]:
+    """Every case of ``scenario``, seed by seed (generated lazily)."""
+    for seed in scenario.seeds:
+        yield from generate(scenario, seed)
