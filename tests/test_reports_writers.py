@@ -1,0 +1,135 @@
+"""The report writers on a small constructed run: every file is written, with the expected content,
+and the reports can be rebuilt from results.csv and run.json alone."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports.results import measure_cases, read_results, results_table
+from reports.run import RunRecord, describe_run, read_run, write_reports
+from reports.scales import MeasureScale
+from reports.scorecard import SCORE_COLUMNS, SUMMARY, mark
+from reports.verdicts import VerdictSettings
+from scenarios.types import Case, Expectation
+
+SETTINGS = VerdictSettings(n_resamples=300, n_permutations=300)
+
+
+def _cases():
+    """A sweep where stitching degrades with corruption, and a relevance-like scenario where it does not."""
+    cases = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(60, 4))
+        for sigma in (0.0, 0.5, 1.0, 2.0):
+            y = x + sigma * rng.normal(size=x.shape)
+            stitch = 1 / (1 + sigma)
+            cases.append(Case("estimator", "corruption", f"sigma={sigma}", seed, x, y, sigma, stitch, stitch))
+        for width in (0, 8):
+            y = np.hstack([x, 3 * rng.normal(size=(60, width))])
+            cases.append(Case("relevance", "noise_channels", f"width={width}", seed, x, y, width, 1.0, 1.0))
+    return cases
+
+
+def correlation(x, y):
+    """Squared correlation of the row sums: falls with corruption and with added irrelevant channels."""
+    return float(np.corrcoef(x.sum(axis=1), y.sum(axis=1))[0, 1] ** 2)
+
+
+def constant(x, y):
+    return 0.5
+
+
+def broken(x, y):
+    raise RuntimeError("plugin exploded")
+
+
+SCALES = {"correlation": MeasureScale(0.0, 1.0), "constant": MeasureScale(0.0, 1.0), "broken": MeasureScale(0.0, 1.0)}
+EXPECTATIONS = {
+    "corruption": (Expectation("monotone", direction=-1), Expectation("tracks_stitching")),
+    "noise_channels": (Expectation("invariant", tolerance=0.01),),
+}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    cases = _cases()
+    rows = [row for name, fn in (("correlation", correlation), ("constant", constant), ("broken", broken))
+            for row in measure_cases(name, fn, cases)]  # fmt: skip
+    results = results_table(rows)
+    header = describe_run(results, SETTINGS, {"profile": "quick", "python": "3.x", "threads": "torch 1"})
+    record = RunRecord(header, SCALES, EXPECTATIONS, {"corruption": "sigma", "noise_channels": "width"}, SETTINGS)
+    return out, results, record, write_reports(results, record, out)
+
+
+def test_every_report_file_is_written(written):
+    out, _, _, reports = written
+    expected = ["results.csv", "run.json", "scorecard.md", "scorecard.csv", "scorecard.json", "verdicts.csv",
+                "disagreements.md", "figures/stitching_scatter.png", "figures/sweeps_estimator.png"]  # fmt: skip
+    for name in expected:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert (out / "figures/sweeps_estimator.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.rglob("*.tmp")), "temporary files left behind"
+    assert set(map(str, reports.paths)) >= {str(out / name) for name in expected}
+
+
+def test_scorecard_has_header_overview_marks_and_the_errors(written):
+    out, _, _, _ = written
+    text = (out / "scorecard.md").read_text()
+    assert "- **profile**: quick" in text and "- **threads**: torch 1" in text and "- **seeds**: 3 seeds" in text
+    overview = text.split("## Overview")[1].split("## Verdicts")[0]
+    line = next(line for line in overview.splitlines() if line.startswith("| correlation"))
+    # correlation: monotone and tracking pass in estimator; it moves with irrelevant channels in relevance
+    assert "1.00 ✓" in line and "0.00 ✗" in line and "0.67 ✗" in line
+    assert "| broken" in overview and "0.00 !" in overview
+    assert "## Errors" in text and "plugin exploded" in text
+
+
+def test_scorecard_csv_and_json_hold_the_same_tidy_table(written):
+    out, _, _, reports = written
+    table = pd.read_csv(out / "scorecard.csv")
+    document = json.loads((out / "scorecard.json").read_text())
+    assert list(table.columns) == list(SCORE_COLUMNS)
+    pd.testing.assert_frame_equal(pd.DataFrame(document["scorecard"])[table.columns], table, check_dtype=False)
+    assert document["header"]["profile"] == "quick"
+    summary = table[(table["metric"] == "constant") & (table["family"] == SUMMARY)].iloc[0]
+    # a constant measure passes invariance and fails both trends
+    assert (summary["passed"], summary["failed"], summary["expectations"]) == (1, 2, 3)
+
+
+def test_mark_precedence():
+    assert mark(passed=3, failed=0, undecided=0, errors=0) == "✓"
+    assert mark(passed=3, failed=1, undecided=1, errors=1) == "✗"
+    assert mark(passed=3, failed=0, undecided=1, errors=1) == "!"
+    assert mark(passed=3, failed=0, undecided=1, errors=0) == "?"
+
+
+def test_disagreements_report_correlations_and_discordant_cases(written):
+    out, _, _, _ = written
+    text = (out / "disagreements.md").read_text()
+    table = text.split("## Rank correlation with stitching, per family")[1].split("## Most discordant")[0]
+    row = next(line for line in table.splitlines() if line.startswith("| correlation"))
+    assert "+0." in row and "(p=" in row and "n/a" in row  # tracks in estimator; stitching constant in relevance
+    correlation_section = text.split("### correlation")[1].split("###")[0]
+    assert "measure says dissimilar, stitching works" in correlation_section
+    assert "width=8" in correlation_section  # irrelevant channels: the measure drops, stitching stays at 1
+
+
+def test_reports_can_be_rebuilt_from_the_saved_results(written, tmp_path):
+    out, results, record, reports = written
+    again_results, again_record = read_run(out)
+    assert again_record == record
+    pd.testing.assert_frame_equal(again_results, results)
+    rebuilt = write_reports(again_results, again_record, tmp_path, figures=False)
+    pd.testing.assert_frame_equal(rebuilt.verdicts, reports.verdicts)
+    assert (tmp_path / "scorecard.md").read_text() == (out / "scorecard.md").read_text()
+
+
+def test_results_round_trip_keeps_case_ids_and_errors(written, tmp_path):
+    out, results, _, _ = written
+    table = read_results(out / "results.csv")
+    assert table["case"].map(type).eq(str).all()
+    assert set(table.loc[table["metric"] == "broken", "error"]) == {"RuntimeError: plugin exploded"}
+    assert (table.loc[table["metric"] != "broken", "error"] == "").all()

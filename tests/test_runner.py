@@ -1,0 +1,174 @@
+"""The runner (benchmarks/conftest.py, benchmarks/test_scenarios.py): a failing plugin is isolated, every
+output is written, the baseline gate fails on a change, and pytest-xdist gives the serial scorecard."""
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import metrics
+from metrics._registry import _REGISTRY
+from reports.results import measure_cases
+from scenarios.types import Case
+
+pytest_plugins = ["pytester"]
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+RAISES, NAN = "test_runner_raises", "test_runner_nan"
+
+BROKEN_PLUGIN = f'''
+"""Two broken measures, registered like any plugin."""
+import math
+import metrics
+
+if "{RAISES}" not in metrics.available():
+    @metrics.register("{RAISES}", symmetric=True, bounds=(0.0, 1.0), reference="none")
+    def raises(x, y):
+        raise RuntimeError("this plugin is broken")
+
+    @metrics.register("{NAN}", symmetric=True, bounds=(0.0, 1.0), reference="none")
+    def nan(x, y):
+        return math.nan
+'''
+
+SPEC = """
+[[scenario]]
+name = "tiny_orthogonal"
+family = "symmetry"
+generator = "symmetry.orthogonal"
+description = "A rotation of a small X."
+seeds = 3
+params = { n = 120, p = 6 }
+[[scenario.expect]]
+kind = "invariant"
+tolerance = 1e-6
+
+[[scenario]]
+name = "tiny_containment"
+family = "symmetry"
+generator = "symmetry.containment"
+description = "X is part of Y."
+seeds = 3
+params = { n = 120, p = 6, extra_channels = 6 }
+[[scenario.expect]]
+kind = "ordering"
+higher = "superset_to_subset"
+lower = "subset_to_superset"
+"""
+
+
+@pytest.fixture
+def registry_snapshot():
+    """Measures registered during the test are removed afterwards (other tests see the usual registry)."""
+    metrics.available()
+    saved = dict(_REGISTRY)
+    yield
+    _REGISTRY.clear()
+    _REGISTRY.update(saved)
+
+
+def _cases(count=4):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3))
+    noisy = [x + 0.1 * i * rng.normal(size=x.shape) for i in range(count)]
+    return [Case("symmetry", "s", f"c{i}", 0, x, y, i, 1.0, 1.0) for i, y in enumerate(noisy)]
+
+
+def test_a_failing_measure_leaves_error_rows_and_the_others_complete(registry_snapshot):
+    @metrics.register(RAISES, symmetric=True, bounds=(0.0, 1.0), reference="none")
+    def raises(x, y):
+        raise RuntimeError("this plugin is broken")
+
+    @metrics.register(NAN, symmetric=True, bounds=(0.0, 1.0), reference="none")
+    def nan(x, y):
+        return math.nan
+
+    cases = _cases()
+    raised = measure_cases(RAISES, metrics.get(RAISES), cases)
+    assert [r["error"] for r in raised] == ["RuntimeError: this plugin is broken"] * 4
+    assert all(math.isnan(r["value"]) and r["time"] >= 0 for r in raised)
+    nans = measure_cases(NAN, metrics.get(NAN), cases)
+    assert all(r["error"].startswith("MeasureError: test_runner_nan") for r in nans)
+    good = measure_cases("cka_linear", metrics.get("cka_linear"), cases)
+    assert all(r["error"] == "" and 0 <= r["value"] <= 1 for r in good)
+    assert good[0]["value"] == pytest.approx(1.0)
+
+
+def test_a_bare_callable_returning_nan_is_an_error_too():
+    rows = measure_cases("bare", lambda x, y: float("nan"), _cases(1))
+    assert math.isnan(rows[0]["value"]) and "not a finite number" in rows[0]["error"]
+
+
+@pytest.fixture
+def project(pytester, monkeypatch):
+    """A pytester folder with the real runner, a tiny spec and a broken plugin module."""
+    for name in ("conftest.py", "test_scenarios.py"):
+        shutil.copy(BENCHMARKS / name, pytester.path / name)
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(broken_plugin=BROKEN_PLUGIN)
+    (pytester.path / "spec.toml").write_text(SPEC)
+    pytester.syspathinsert()
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path), prepend=":")  # for xdist workers
+    return pytester
+
+
+def _run(pytester, *args):
+    return pytester.runpytest("-p", "no:cacheprovider", "--specs", "spec.toml", "--report-dir", "out", *args)
+
+
+MEASURES = f"cka_linear,ols_r2,{RAISES},{NAN}"
+
+
+def test_runner_end_to_end_with_a_broken_plugin_and_the_baseline_gate(project, registry_snapshot):
+    broken = ("-p", "broken_plugin", "--metrics", MEASURES)
+    result = _run(project, *broken, "--update-baseline", "--baseline", "baseline.json")
+    result.assert_outcomes(passed=8)  # 4 measures x 2 scenarios; the broken plugins do not fail tests
+    result.stdout.fnmatch_lines(["*stitchbench scorecard*", "*baseline written*"])
+    out = project.path / "out"
+    for name in ("scorecard.md", "scorecard.csv", "scorecard.json", "verdicts.csv", "results.csv", "disagreements.md"):
+        assert (out / name).is_file(), name
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    errors = results.groupby("metric")["error"].apply(lambda e: (e != "").sum())
+    assert errors[RAISES] == errors[NAN] == len(results) // 4 and errors["cka_linear"] == errors["ols_r2"] == 0
+    scorecard = (out / "scorecard.md").read_text()
+    assert "this plugin is broken" in scorecard and f"| {RAISES}" in scorecard
+    verdicts = pd.read_csv(out / "verdicts.csv").set_index(["metric", "scenario"])["verdict"]
+    assert verdicts[("cka_linear", "tiny_orthogonal")] == "pass"
+    assert verdicts[("cka_linear", "tiny_containment")] == "fail"  # symmetric: cannot see the direction
+    assert verdicts[("ols_r2", "tiny_containment")] == "pass"
+    assert verdicts[(RAISES, "tiny_orthogonal")] == "error"
+
+    unchanged = _run(project, *broken, "--baseline", "baseline.json")
+    assert unchanged.ret == 0
+    unchanged.stdout.fnmatch_lines(["*baseline.json: 0 difference(s), 0 failing*"])
+
+    baseline = project.path / "baseline.json"
+    edited = baseline.read_text().replace('"pass"', '"undecided"', 1)
+    baseline.write_text(edited)
+    changed = _run(project, *broken, "--baseline", "baseline.json")
+    assert changed.ret == pytest.ExitCode.TESTS_FAILED
+    changed.stdout.fnmatch_lines(["*1 difference(s), 1 failing*", "*verdict: * undecided -> pass*"])
+
+
+def test_selection_options_and_readable_ids(project):
+    result = _run(project, "--metrics", "cka_linear", "--scenarios", "tiny_orthogonal", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*test_scenario[[]cka_linear-tiny_orthogonal[]]*", "*1 test collected*"])
+    family = _run(project, "--metrics", "cka_linear", "--families", "symmetry", "--collect-only", "-q")
+    family.stdout.fnmatch_lines(["*2 tests collected*"])
+    unknown = _run(project, "--metrics", "no_such_measure")
+    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+    unknown.stderr.fnmatch_lines(["*--metrics: unknown*no_such_measure*"])
+
+
+def test_xdist_gives_the_serial_scorecard(project):
+    serial = _run(project, "--metrics", "cka_linear,ols_r2")
+    serial.assert_outcomes(passed=4)
+    out = project.path / "out"
+    expected = {name: (out / name).read_text() for name in ("scorecard.csv", "verdicts.csv")}
+    parallel = _run(project, "--metrics", "cka_linear,ols_r2", "-n", "2")
+    parallel.assert_outcomes(passed=4)
+    for name, text in expected.items():
+        assert (out / name).read_text() == text, name
+    assert not list(out.glob(".rows-*")), "worker row files left behind"
