@@ -116,7 +116,20 @@ def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Xc = Q R and the canonical directions U of X in Q's coordinates, H^T Xc = U^T R.
     """
     fx, fy, qxqy = _factors(x, y)
-    u, rho = _canonical_correlations(fx, fy, qxqy, fx.rank, fy.rank, x.shape[0])
+    n = x.shape[0]
+    u, rho = _canonical_correlations(fx, fy, qxqy, fx.rank, fy.rank, n)
+    one = 1 - 8 * n * torch.finfo(rho.dtype).eps  # correlations above this are 1 up to rounding
+    shared = int((rho >= one).sum())
+    if shared >= 2 and float(rho[-1]) < one:
+        # X and Y share a subspace of dimension >= 2 exactly (p1 + p2 > n - 1 forces one). Any basis of it
+        # is a set of canonical variates; the weights, and so the value, would be whatever the rounding
+        # picks (a rescaled input moved it by 1e-2). With every correlation 1 the value is 1 regardless.
+        raise InputError(
+            f"X and Y share a {shared}-dimensional subspace exactly (canonical correlations of 1) while "
+            "other correlations are below 1: the canonical variates of the shared part, and so the "
+            "projection weights, are arbitrary (p1 + p2 > n - 1 forces this). Use more samples, cca_mean "
+            "or svcca"
+        )
     projections = (fx.basis_coordinates() @ u).T @ fx.r
     weights = projections.abs().sum(dim=1)
     return (weights * rho).sum() / weights.sum()

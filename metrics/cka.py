@@ -85,17 +85,23 @@ def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if _feature_space_is_cheaper(n, p1, yc.shape[1]):
         d, e = xc.square().sum(dim=1), yc.square().sum(dim=1)
         gx, gy = gram(xc), gram(yc)
+        k_sq, l_sq = gx.square().sum(), gy.square().sum()  # ||K||_F^2 = ||Xc^T Xc||_F^2
         hsic_xy = _unbiased_hsic_terms(cross(xc, yc).square().sum(), d, e, n)
-        hsic_xx = _unbiased_hsic_terms(gx.square().sum(), d, d, n)
-        hsic_yy = _unbiased_hsic_terms(gy.square().sum(), e, e, n)
+        hsic_xx = _unbiased_hsic_terms(k_sq, d, d, n)
+        hsic_yy = _unbiased_hsic_terms(l_sq, e, e, n)
     else:
         k, l = gram(xc.T), gram(yc.T)
+        k_sq, l_sq = k.square().sum(), l.square().sum()
         hsic_xy, hsic_xx, hsic_yy = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l)
-    for which, value in (("X", hsic_xx), ("Y", hsic_yy)):
-        if not float(value) > 0:
+    # HSIC_u(K, K) is a difference of terms of size ||K||_F^2 / (n (n-3)). Within a few n eps of that it
+    # is the rounding of an exact 0 (e.g. all samples equal but one: the U-centered K vanishes), and
+    # HSIC_u(K, L) is rounding too: 0/0, not a value.
+    rounding = 4 * n * torch.finfo(xc.dtype).eps / (n * (n - 3))
+    for which, value, size in (("X", hsic_xx, k_sq), ("Y", hsic_yy, l_sq)):
+        if not float(value) > rounding * float(size):
             raise InputError(
-                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive): too few "
-                "samples or a degenerate input for the debiased estimator"
+                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
+                "rounding): too few samples or a degenerate input for the debiased estimator"
             )
     return hsic_xy / torch.sqrt(hsic_xx * hsic_yy)
 

@@ -12,13 +12,20 @@ KRIEGESKORTE_2008 = "Kriegeskorte, Mur, Bandettini 2008, Representational simila
 
 def correlation_rdm_upper(x: np.ndarray) -> np.ndarray:
     """Upper triangle (i < j, row-major) of the correlation RDM, 1 - Pearson(x_i, x_j) across features."""
+    if x.shape[1] < 3:
+        # two centered values are (d, -d): every correlation is +1 or -1, and the ranks of the tied
+        # distances would be decided by rounding
+        raise InputError(
+            f"correlation distances need at least 3 features, got p = {x.shape[1]} (with 2 every "
+            "correlation is +1 or -1)"
+        )
     z = x - x.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(z, axis=1)
     flat = norms <= 8 * np.finfo(x.dtype).eps * np.sqrt(x.shape[1]) * np.abs(x).max(axis=1)
     if flat.any():
         raise InputError(
             f"{int(flat.sum())} sample(s) (first: row {int(np.argmax(flat))}) have the same value in every "
-            "feature; their correlation distance is undefined (rsa needs p >= 2 and no constant rows)"
+            "feature; their correlation distance is undefined (rsa needs p >= 3 and no constant rows)"
         )
     z /= norms[:, None]
     corr = z @ z.T

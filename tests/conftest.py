@@ -1,0 +1,59 @@
+"""Test-suite set-up: hypothesis profiles, and the test measure plugin put where importlib.metadata finds it.
+
+- Profile "ci" (selected when the environment variable CI is set): derandomized, 25 examples, no deadline
+  (the CI machine has 2 shared cores). Profile "dev" otherwise: random, 15 examples, no deadline.
+  Override with ``--hypothesis-profile``.
+- ``tests/plugins`` holds ``stitchbench_testplugin.py`` and its ``.dist-info`` folder with an entry point
+  in the ``stitchbench.metrics`` group. It is put on sys.path here, before any test module is collected,
+  so that ``metrics.discover()`` loads the plugin through the entry-point path like any installed package.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+TESTS = Path(__file__).resolve().parent
+PLUGINS = TESTS / "plugins"
+
+if importlib.util.find_spec("metrics") is None:  # a source checkout that was not pip-installed
+    sys.path.insert(0, str(TESTS.parent))
+if str(PLUGINS) not in sys.path:
+    sys.path.insert(0, str(PLUGINS))
+    importlib.invalidate_caches()
+
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+import metrics  # noqa: E402  (after sys.path is set)
+
+metrics.discover()  # picks up the test plugin even if another module loaded the registry first
+
+
+@pytest.fixture
+def isolated_registry():
+    """Restore the measure registry (measures, load errors, loaded modules) after the test, so throwaway
+    measures and broken plugins registered by a test do not leak into the others."""
+    from metrics import _registry
+
+    saved = dict(_registry._REGISTRY), dict(_registry._LOAD_ERRORS), set(_registry._LOADED_MODULES)
+    yield _registry
+    _registry._REGISTRY.clear()
+    _registry._REGISTRY.update(saved[0])
+    _registry._LOAD_ERRORS.clear()
+    _registry._LOAD_ERRORS.update(saved[1])
+    _registry._LOADED_MODULES.clear()
+    _registry._LOADED_MODULES.update(saved[2])

@@ -1,0 +1,206 @@
+"""Every measure against an independent second route to the same number (tests/reference.py), in
+float64 to 1e-8 relative, plus closed forms the mathematics fixes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import metrics
+import reference
+from metrics.cka import _feature_space_is_cheaper
+from strategies import (
+    assert_close,
+    correlated_pair,
+    independent_pair,
+    min_features,
+    random_invertible,
+    random_orthogonal,
+)
+
+#: (n, p1, p2): narrow, unequal widths both ways, one feature, and wide (p > n) where the measure allows.
+NARROW = [(60, 7, 7), (80, 12, 5), (50, 3, 20), (40, 1, 6)]
+WIDE = [(30, 50, 80), (25, 120, 4)]
+
+
+def _pair(seed: int, n: int, p1: int, p2: int):
+    return correlated_pair(np.random.default_rng(seed), n, p1, p2)
+
+
+def _cases(name: str):
+    m = metrics.get(name)
+    shapes = NARROW + ([] if m.info.needs_n_above_p else WIDE)
+    shapes = [s for s in shapes if min(s[1:]) >= min_features(m)]
+    return [pytest.param(name, shape, id=f"{name}-n{shape[0]}-p{shape[1]}-p{shape[2]}") for shape in shapes]
+
+
+@pytest.mark.parametrize(
+    "name, shape", [case for name in sorted(reference.REFERENCES) for case in _cases(name)]
+)
+def test_measure_matches_reference(name, shape):
+    x, y = _pair(sum(shape), *shape)
+    assert_close(metrics.get(name)(x, y), reference.REFERENCES[name](x, y), what=name)
+
+
+# ----------------------------------------------------------------------------------------------------
+# CKA: both internal paths, both debiased formulations
+# ----------------------------------------------------------------------------------------------------
+#: The implementation works in feature space when p1, p2 << n and with n x n Gram matrices otherwise.
+FEATURE_PATH = [(200, 5, 9), (120, 30, 2)]
+GRAM_PATH = [(20, 90, 150), (40, 200, 3)]
+
+
+@pytest.mark.parametrize("shape, feature_space", [(s, True) for s in FEATURE_PATH] + [(s, False) for s in GRAM_PATH])
+def test_linear_cka_paths_agree_with_feature_and_gram_definitions(shape, feature_space):
+    assert _feature_space_is_cheaper(*shape) is feature_space, "the shape no longer exercises the intended path"
+    x, y = _pair(1, *shape)
+    value = metrics.get("cka_linear")(x, y)
+    assert_close(value, reference.cka_linear_features(x, y), what="feature space")
+    assert_close(value, reference.cka_linear_gram(x, y), what="Gram space")
+
+
+@pytest.mark.parametrize("shape, feature_space", [(s, True) for s in FEATURE_PATH] + [(s, False) for s in GRAM_PATH])
+def test_debiased_cka_paths_agree_with_song_and_u_centering(shape, feature_space):
+    assert _feature_space_is_cheaper(*shape) is feature_space, "the shape no longer exercises the intended path"
+    x, y = _pair(2, *shape)
+    value = metrics.get("cka_linear_debiased")(x, y)
+    assert_close(value, reference.cka_debiased_song(x, y), what="Song eq. 5, centered kernels")
+    assert_close(value, reference.cka_debiased_song(x, y, center_first=False), what="raw kernels")
+    assert_close(value, reference.cka_debiased_u_centering(x, y), what="U-centering")
+
+
+def test_song_estimator_equals_u_centered_inner_product():
+    rng = np.random.default_rng(3)
+    k, l = (reference.linear_gram(rng.normal(size=(15, 4))) for _ in range(2))
+    assert_close(reference.hsic_unbiased_song(k, l), reference.u_inner(k, l), what="HSIC_u")
+
+
+@pytest.mark.parametrize("sigma_scale", [0.4, 0.8, 2.0])
+def test_rbf_cka_bandwidth_parameter(sigma_scale):
+    x, y = _pair(4, 70, 6, 9)
+    value = metrics.get("cka_rbf")(x, y, sigma_scale=sigma_scale)
+    assert_close(value, reference.cka_rbf(x, y, sigma_scale), what=f"sigma_scale={sigma_scale}")
+
+
+def test_rbf_median_is_over_distinct_pairs():
+    """With duplicated samples many distances are zero; the median over i != j still counts them once
+    per ordered pair, and never the n zeros of the diagonal."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(12, 4))
+    x = np.vstack([base, base[:5]])  # five duplicated rows: zero off-diagonal distances
+    y = rng.normal(size=(17, 3))
+    assert_close(metrics.get("cka_rbf")(x, y), reference.cka_rbf(x, y), what="cka_rbf with duplicates")
+
+
+# ----------------------------------------------------------------------------------------------------
+# CCA family
+# ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(50, 4, 9), (90, 20, 20), (40, 15, 2)])
+def test_canonical_correlations_qr_route_matches_whitened_cross_covariance(shape):
+    x, y = _pair(6, *shape)
+    rho = reference.canonical_correlations(x, y)
+    assert_close(metrics.get("cca_mean")(x, y), float(rho.mean()), what="cca_mean")
+    assert_close(metrics.get("cca_mean_sq")(x, y), float((rho**2).mean()), what="cca_mean_sq")
+
+
+def _anisotropic(rng, n, p, decay):
+    """Data whose singular values decay geometrically by ``decay`` (so a 99 % truncation bites)."""
+    return (rng.normal(size=(n, p)) * decay ** np.arange(p)) @ random_orthogonal(rng, p) + rng.normal(size=p)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.9, 0.99, 1.0])
+def test_svcca_matches_explicit_truncation(threshold):
+    rng = np.random.default_rng(7)
+    x, y = _anisotropic(rng, 120, 14, 0.6), _anisotropic(rng, 120, 9, 0.8)
+    y = y + 0.5 * x[:, :9]
+    kept_x = reference.svd_truncation_count(np.linalg.svd(reference.centered(x), compute_uv=False), threshold)
+    if threshold < 1:
+        assert kept_x < x.shape[1], "the truncation does not bite: the test would not tell"
+    value = metrics.get("svcca")(x, y, threshold=threshold)
+    assert_close(value, reference.svcca(x, y, threshold), what=f"svcca threshold={threshold}")
+
+
+@pytest.mark.parametrize("shape", [(60, 5, 12), (60, 12, 5), (45, 8, 8)])
+def test_pwcca_matches_morcos_recipe(shape):
+    x, y = _pair(8, *shape)
+    assert_close(metrics.get("pwcca")(x, y), reference.pwcca(x, y), what="pwcca")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Shape measures, regression, RSA, neighbours
+# ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(40, 6, 6), (60, 3, 11), (20, 35, 50)])
+def test_nbs_from_gram_square_roots_equals_procrustes_from_orthogonal_solution(shape):
+    x, y = _pair(9, *shape)
+    nbs, procrustes = metrics.get("nbs")(x, y), metrics.get("procrustes")(x, y)
+    assert_close(nbs, reference.nbs(x, y), what="nbs vs sqrtm route")
+    assert_close(procrustes, reference.procrustes(x, y), what="procrustes vs orthogonal_procrustes")
+    assert_close(nbs, procrustes, rtol=1e-12, what="nbs == procrustes for linear kernels")
+
+
+@pytest.mark.parametrize("shape", [(50, 10, 3), (50, 3, 10), (200, 40, 40)])
+def test_ols_r2_matches_lstsq_with_intercept(shape):
+    x, y = _pair(10, *shape)
+    assert_close(metrics.get("ols_r2")(x, y), reference.ols_r2(x, y), what="ols_r2")
+
+
+@pytest.mark.parametrize("k", [1, 5, 10, 25])
+def test_knn_jaccard_matches_sklearn_neighbours(k):
+    x, y = _pair(11, 80, 5, 7)
+    assert_close(metrics.get("knn_jaccard")(x, y, k=k), reference.knn_jaccard(x, y, k), what=f"k={k}")
+
+
+def test_knn_jaccard_blocks_of_the_distance_matrix(monkeypatch):
+    """The implementation scans the distance matrix in row blocks; tiny blocks give the same sets."""
+    import metrics.neighbors
+
+    x, y = _pair(12, 90, 4, 6)
+    monkeypatch.setattr(metrics.neighbors, "_BLOCK_ELEMENTS", 7 * 90)
+    assert_close(metrics.get("knn_jaccard")(x, y), reference.knn_jaccard(x, y), what="blocked")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Closed forms
+# ----------------------------------------------------------------------------------------------------
+SIMILARITY_TRANSFORM_INVARIANT = [
+    name
+    for name in metrics.available()
+    if {"orthogonal", "isotropic_scaling", "translation"} <= metrics.get(name).info.invariances
+]
+
+
+@pytest.mark.parametrize("name", SIMILARITY_TRANSFORM_INVARIANT)
+def test_orthogonal_copy_scaled_and_shifted_gives_the_maximum(name):
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(60, 8))
+    copy = 3.7 * x @ random_orthogonal(rng, 8) + 5.0
+    assert_close(metrics.get(name)(x, copy), metrics.get(name).info.bounds[1], rtol=1e-10, what=name)
+
+
+@pytest.mark.parametrize("name", ["cca_mean", "cca_mean_sq", "ols_r2", "pwcca"])
+def test_invertible_linear_map_gives_perfect_correlation(name):
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(60, 8))
+    mapped = x @ random_invertible(rng, 8, 1e3) - 2.0
+    assert_close(metrics.get(name)(x, mapped), 1.0, rtol=1e-10, what=f"{name}(X, XA)")
+    assert_close(metrics.get(name)(mapped, x), 1.0, rtol=1e-10, what=f"{name}(XA, X)")
+
+
+@pytest.mark.parametrize("n, p", [(256, 64), (128, 512)])
+def test_biased_cka_of_independent_data_is_about_p_over_n_plus_p(n, p):
+    m = metrics.get("cka_linear")
+    values = [m(*independent_pair(np.random.default_rng(seed), n, p, p)) for seed in range(8)]
+    assert abs(np.mean(values) - p / (n + p)) < 0.01, values
+
+
+@pytest.mark.parametrize("n, p", [(256, 64), (128, 512)])
+def test_debiased_cka_of_independent_data_is_about_zero(n, p):
+    m = metrics.get("cka_linear_debiased")
+    values = [m(*independent_pair(np.random.default_rng(seed), n, p, p)) for seed in range(8)]
+    assert abs(np.mean(values)) < 0.01, values
+    assert min(values) < 0 < max(values), "an unbiased estimator of 0 lands on both sides (never clipped)"
+
+
+def test_cca_of_independent_data_is_near_its_chance_level_not_one():
+    """With p well below n, CCA of independent data is far from 1 (p >= n - 1 is refused instead)."""
+    x, y = independent_pair(np.random.default_rng(15), 300, 5, 5)
+    assert metrics.get("cca_mean")(x, y) < 0.2
