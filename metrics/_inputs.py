@@ -91,11 +91,13 @@ def prepare_pair(
     dtype: str = "float64",
     backend: str = "torch",
     min_samples: int = 3,
+    check_constant: bool = True,
 ) -> tuple[Any, Any]:
     """Validate and convert a pair of representations for a measure.
 
     Returns two 2-D arrays [n, p1], [n, p2] of the requested float dtype: torch tensors on the inputs'
     device for ``backend="torch"``, numpy arrays for ``backend="numpy"``. The inputs are never modified.
+    ``check_constant=False`` accepts constant input (one batch of a stream may be a single sample).
 
     Raises:
         InputError: wrong rank, different sample counts, too few samples, no features, NaN/Inf,
@@ -121,6 +123,8 @@ def prepare_pair(
             f"X and Y must hold the same samples: X has {tx.shape[0]} rows, Y has {ty.shape[0]}"
         )
     n = tx.shape[0]
+    if n == 0:
+        raise InputError("empty input (0 samples)")
     if n < min_samples:
         raise InputError(f"needs at least {min_samples} samples, got n = {n}")
     for which, t in (("X", tx), ("Y", ty)):
@@ -129,7 +133,7 @@ def prepare_pair(
             bad = int((~torch.isfinite(t)).sum())
             raise InputError(f"{which} contains NaN or Inf ({bad} entries); clean or drop those samples")
         magnitude = torch.maximum(low.abs(), high.abs())
-        if bool(((high - low) <= 8 * torch.finfo(t.dtype).eps * magnitude).all()):
+        if check_constant and bool(((high - low) <= 8 * torch.finfo(t.dtype).eps * magnitude).all()):
             raise InputError(
                 f"{which} is constant (zero variance across samples); no similarity is defined"
             )

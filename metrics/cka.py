@@ -43,15 +43,32 @@ def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
 
 
-def _unbiased_hsic_terms(cross_sq: torch.Tensor, d: torch.Tensor, e: torch.Tensor, n: int) -> torch.Tensor:
-    """Song et al.'s unbiased HSIC for centered linear kernels from feature-space sums.
+def unbiased_hsic(cross_sq, de, sum_d, sum_e, n: float):
+    """Song et al.'s unbiased HSIC of centered linear kernels from four feature-space sums.
 
     With K = Xc Xc^T, K~ = K with its diagonal zeroed, d = diag(K), and likewise L, e:
     tr(K~ L~) = ||Xc^T Yc||_F^2 - d.e, 1^T K~ 1 = -sum(d), 1^T K~ L~ 1 = d.e (the columns of Xc sum to 0),
     HSIC_u = [tr(K~L~) + 1^T K~ 1 1^T L~ 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K~ L~ 1] / (n(n-3)).
+    ``cross_sq`` is ||Xc^T Yc||_F^2, ``de`` is d.e; the streaming measures pass the same sums.
     """
-    de = d @ e
-    return (cross_sq - de + d.sum() * e.sum() / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
+    return (cross_sq - de + sum_d * sum_e / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
+
+
+def debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n: float, dtype: torch.dtype):
+    """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), refusing a self-HSIC that is 0 up to rounding.
+
+    HSIC_u(K, K) is a difference of terms of size ||K||_F^2 / (n (n-3)) (``k_sq`` is ||K||_F^2). Within a
+    few n eps of that it is the rounding of an exact 0 (e.g. all samples equal but one: the U-centered K
+    vanishes), and HSIC_u(K, L) is rounding too: 0/0, not a value.
+    """
+    rounding = 4 * n * torch.finfo(dtype).eps / (n * (n - 3))
+    for which, value, size in (("X", hsic_xx, k_sq), ("Y", hsic_yy, l_sq)):
+        if not float(value) > rounding * float(size):
+            raise InputError(
+                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
+                "rounding): too few samples or a degenerate input for the debiased estimator"
+            )
+    return hsic_xy / torch.sqrt(hsic_xx * hsic_yy)
 
 
 def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
@@ -84,26 +101,15 @@ def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     n, p1 = xc.shape
     if _feature_space_is_cheaper(n, p1, yc.shape[1]):
         d, e = xc.square().sum(dim=1), yc.square().sum(dim=1)
-        gx, gy = gram(xc), gram(yc)
-        k_sq, l_sq = gx.square().sum(), gy.square().sum()  # ||K||_F^2 = ||Xc^T Xc||_F^2
-        hsic_xy = _unbiased_hsic_terms(cross(xc, yc).square().sum(), d, e, n)
-        hsic_xx = _unbiased_hsic_terms(k_sq, d, d, n)
-        hsic_yy = _unbiased_hsic_terms(l_sq, e, e, n)
+        k_sq, l_sq = gram(xc).square().sum(), gram(yc).square().sum()  # ||K||_F^2 = ||Xc^T Xc||_F^2
+        hsic_xy = unbiased_hsic(cross(xc, yc).square().sum(), d @ e, d.sum(), e.sum(), n)
+        hsic_xx = unbiased_hsic(k_sq, d @ d, d.sum(), d.sum(), n)
+        hsic_yy = unbiased_hsic(l_sq, e @ e, e.sum(), e.sum(), n)
     else:
         k, l = gram(xc.T), gram(yc.T)
         k_sq, l_sq = k.square().sum(), l.square().sum()
         hsic_xy, hsic_xx, hsic_yy = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l)
-    # HSIC_u(K, K) is a difference of terms of size ||K||_F^2 / (n (n-3)). Within a few n eps of that it
-    # is the rounding of an exact 0 (e.g. all samples equal but one: the U-centered K vanishes), and
-    # HSIC_u(K, L) is rounding too: 0/0, not a value.
-    rounding = 4 * n * torch.finfo(xc.dtype).eps / (n * (n - 3))
-    for which, value, size in (("X", hsic_xx, k_sq), ("Y", hsic_yy, l_sq)):
-        if not float(value) > rounding * float(size):
-            raise InputError(
-                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
-                "rounding): too few samples or a degenerate input for the debiased estimator"
-            )
-    return hsic_xy / torch.sqrt(hsic_xx * hsic_yy)
+    return debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n, xc.dtype)
 
 
 def _median_off_diagonal(sq_dist: torch.Tensor) -> torch.Tensor:

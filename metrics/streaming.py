@@ -23,10 +23,11 @@ import functools
 
 import torch
 
-from metrics._inputs import CONVENTIONS, InputError, _as_tensor, reshape_activations
+from metrics._inputs import CONVENTIONS, InputError, prepare_pair
 from metrics._registry import MeasureError, _as_finite_float, _check_sample_to_feature_ratio, get
 from metrics._stats import Moments, batch_moments, combine
 from metrics.cca import _check_not_saturated, kept_directions
+from metrics.cka import debiased_ratio, unbiased_hsic
 
 __all__ = ["STREAMABLE", "NotStreamableError", "SufficientStats", "check_streamable"]
 
@@ -94,32 +95,17 @@ def cka_linear(d: Derived) -> torch.Tensor:
     return d.xy.square().sum() / (torch.linalg.matrix_norm(d.xx) * torch.linalg.matrix_norm(d.yy))
 
 
-def unbiased_hsic(cross_sq: torch.Tensor, de: torch.Tensor, sum_d: torch.Tensor, sum_e: torch.Tensor, n: float):
-    """Song et al. 2012's unbiased HSIC of centered linear kernels from four sums (as in
-    ``metrics.cka._unbiased_hsic_terms``, which takes the vectors d, e instead of d.e, sum d, sum e):
-
-        HSIC_u = [||Xc^T Yc||_F^2 - d.e + sum(d) sum(e) / ((n-1)(n-2)) - 2 d.e / (n-2)] / (n (n-3))
-
-    with d_i = ||x_i - mean(x)||^2, e_i = ||y_i - mean(y)||^2, the mean over all n samples. The moments
-    hold d.e = rs, d.d = rr, e.e = ss and sum d = tr Xc^T Xc, combined exactly across batches.
-    """
-    return (cross_sq - de + sum_d * sum_e / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
-
-
 def cka_linear_debiased(d: Derived) -> torch.Tensor:
-    """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)) for linear kernels (Song et al. 2012); after the
-    division by tx, ty the sums of d and e are 1."""
+    """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)) for linear kernels (Song et al. 2012), from the sums
+    of :func:`metrics.cka.unbiased_hsic`: d_i = ||x_i - mean(x)||^2, e_i likewise, the mean over all n
+    samples; the moments hold d.e = rs, d.d = rr, e.e = ss and sum d = tr Xc^T Xc, combined exactly
+    across batches. After the division by tx, ty the sums of d and e are 1."""
     m, one = d.moments, torch.ones((), dtype=d.xx.dtype, device=d.xx.device)
+    k_sq, l_sq = d.xx.square().sum(), d.yy.square().sum()
     hsic_xy = unbiased_hsic(d.xy.square().sum(), m.rs / (d.tx * d.ty), one, one, d.n)
-    hsic_xx = unbiased_hsic(d.xx.square().sum(), m.rr / d.tx**2, one, one, d.n)
-    hsic_yy = unbiased_hsic(d.yy.square().sum(), m.ss / d.ty**2, one, one, d.n)
-    for which, value in (("X", hsic_xx), ("Y", hsic_yy)):
-        if not float(value) > 0:
-            raise InputError(
-                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive): too few "
-                "samples or a degenerate input for the debiased estimator"
-            )
-    return hsic_xy / torch.sqrt(hsic_xx * hsic_yy)
+    hsic_xx = unbiased_hsic(k_sq, m.rr / d.tx**2, one, one, d.n)
+    hsic_yy = unbiased_hsic(l_sq, m.ss / d.ty**2, one, one, d.n)
+    return debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, d.n, d.xx.dtype)
 
 
 def procrustes(d: Derived) -> torch.Tensor:
@@ -218,24 +204,8 @@ def check_streamable(name: str) -> None:
 
 
 def _batch_pair(x: Any, y: Any, conv: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch as float64 tensors [b, p1], [b, p2] on one device.
-
-    ``metrics.prepare_pair`` cannot be used: it refuses constant input, and a batch may be one sample.
-    """
-    tx, ty = _as_tensor(x, "X"), _as_tensor(y, "Y")
-    if tx.device != ty.device:
-        raise InputError(f"the X batch is on {tx.device} and the Y batch on {ty.device}; put both on one device")
-    tx, ty = reshape_activations(tx, conv).to(torch.float64), reshape_activations(ty, conv).to(torch.float64)
-    if tx.shape[0] != ty.shape[0]:
-        raise InputError(f"the batches must hold the same samples: X has {tx.shape[0]} rows, Y has {ty.shape[0]}")
-    if tx.shape[0] == 0:
-        raise InputError("empty batch (0 samples); skip it instead")
-    for which, t in (("X", tx), ("Y", ty)):
-        if t.shape[1] == 0:
-            raise InputError(f"the {which} batch has no features (shape {tuple(t.shape)})")
-        if not bool(torch.isfinite(t).all()):
-            raise InputError(f"the {which} batch contains NaN or Inf; clean or drop those samples")
-    return tx, ty
+    """One batch as float64 tensors [b, p1], [b, p2] on one device; a batch may be a single sample."""
+    return prepare_pair(x, y, conv=conv, dtype="float64", backend="torch", min_samples=1, check_constant=False)
 
 
 def _check_compatible(old: Moments, new: Moments) -> None:

@@ -137,7 +137,7 @@ def test_unknown_measure_gets_the_registry_error():
 @pytest.mark.parametrize(
     "x, y, match",
     [
-        (np.zeros((0, 3)), np.zeros((0, 2)), "empty batch"),
+        (np.zeros((0, 3)), np.zeros((0, 2)), "empty"),
         (np.ones((4, 3)), np.ones((5, 2)), "same samples"),
         (np.ones((4, 0)), np.ones((4, 2)), "no features"),
         (np.full((4, 3), np.nan), np.ones((4, 2)), "NaN"),
