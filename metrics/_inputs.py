@@ -83,6 +83,14 @@ def _as_tensor(a: Any, which: str) -> torch.Tensor:
     return torch.from_numpy(arr)
 
 
+def _column_extremes(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-column min and max (numpy's row-wise vectorized reduction is the fastest on the CPU)."""
+    if t.device.type == "cpu":
+        a = t.numpy()
+        return torch.from_numpy(a.min(axis=0)), torch.from_numpy(a.max(axis=0))
+    return t.amin(dim=0), t.amax(dim=0)
+
+
 def prepare_pair(
     x: Any,
     y: Any,
@@ -128,7 +136,7 @@ def prepare_pair(
     if n < min_samples:
         raise InputError(f"needs at least {min_samples} samples, got n = {n}")
     for which, t in (("X", tx), ("Y", ty)):
-        low, high = torch.aminmax(t, dim=0)  # one pass: NaN and Inf propagate into the extremes
+        low, high = _column_extremes(t)  # NaN and Inf propagate into the extremes
         if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):
             bad = int((~torch.isfinite(t)).sum())
             raise InputError(f"{which} contains NaN or Inf ({bad} entries); clean or drop those samples")
