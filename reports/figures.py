@@ -21,14 +21,14 @@ from reports.atomic import atomic_path  # noqa: E402
 __all__ = ["stitching_scatter", "sweep_figures", "write_figures"]
 
 
-def _save(figure, path: Path) -> Path:
+def save(figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path
 
 
-def _grid(count: int, columns: int, size: float = 3.2):
+def grid(count: int, columns: int, size: float = 3.2):
     rows = math.ceil(count / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * 0.8 * rows), squeeze=False)
     for ax in axes.flat[count:]:
@@ -63,7 +63,7 @@ def sweep_figures(
     for family, rows in swept.groupby("family", sort=True):
         scenarios = sorted(rows["scenario"].unique())
         styles = _styles(sorted(rows["metric"].unique()))
-        figure, axes = _grid(len(scenarios), columns=min(3, len(scenarios)))
+        figure, axes = grid(len(scenarios), columns=min(3, len(scenarios)))
         for ax, scenario in zip(axes, scenarios):
             data = rows[rows["scenario"] == scenario]
             for metric, curve in data.groupby("metric", sort=True):
@@ -84,7 +84,7 @@ def sweep_figures(
         figure.suptitle(f"{family}: measure vs sweep (mean over seeds, bars min..max)", fontsize=10)
         figure.tight_layout()
         figure.legend(*axes[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-        paths.append(_save(figure, Path(out_dir) / f"sweeps_{family}.png"))
+        paths.append(save(figure, Path(out_dir) / f"sweeps_{family}.png"))
     return paths
 
 
@@ -96,7 +96,7 @@ def stitching_scatter(results: pd.DataFrame, out_dir: str | Path) -> Path | None
     metrics = sorted(usable["metric"].unique())
     families = sorted(usable["family"].unique())
     colors = dict(zip(families, plt.get_cmap("tab10").colors))
-    figure, axes = _grid(len(metrics), columns=min(4, len(metrics)))
+    figure, axes = grid(len(metrics), columns=min(4, len(metrics)))
     for ax, metric in zip(axes, metrics):
         for family, rows in usable[usable["metric"] == metric].groupby("family", sort=True):
             ax.scatter(rows["stitch"], rows["value"], s=8, alpha=0.6, color=colors[family], label=family)
@@ -107,7 +107,7 @@ def stitching_scatter(results: pd.DataFrame, out_dir: str | Path) -> Path | None
     figure.suptitle("measure vs stitching score, every case and seed", fontsize=10)
     figure.tight_layout()
     figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    return _save(figure, Path(out_dir) / "stitching_scatter.png")
+    return save(figure, Path(out_dir) / "stitching_scatter.png")
 
 
 def write_figures(

@@ -1,11 +1,14 @@
 """The tidy results table: one row per (measure, case), and how a row is measured.
 
-Columns: metric, family, scenario, case, param, seed, value, stitch, stitch_reverse, time, error.
+Columns: metric, family, scenario, case, param, seed, value, stitch, stitch_reverse, time, error, meta.
 ``value`` is NaN and ``error`` holds the message when the measure raised or returned a non-finite
 number; ``error`` is the empty string otherwise. ``time`` is the wall-clock seconds of the one call.
+``meta`` is the case's scalar meta fields as a JSON object (layers, sparsity, direct-matching stitch...),
+so that every report, the networks figures included, can be rebuilt from ``results.csv`` alone.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -19,6 +22,7 @@ __all__ = ["COLUMNS", "measure_cases", "read_results", "results_table", "write_r
 
 COLUMNS = (
     "metric", "family", "scenario", "case", "param", "seed", "value", "stitch", "stitch_reverse", "time", "error",
+    "meta",
 )  # fmt: skip
 
 
@@ -56,9 +60,15 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable) -
                 "stitch_reverse": _float_or_nan(case.stitch_reverse),
                 "time": elapsed,
                 "error": error,
+                "meta": scalar_meta(case.meta),
             }
         )
     return rows
+
+
+def scalar_meta(meta: dict) -> str:
+    """The JSON object of a case's meta fields that are plain scalars (lists and arrays are left out)."""
+    return json.dumps({k: v for k, v in sorted(meta.items()) if isinstance(v, (str, int, float, bool))})
 
 
 def _float_or_nan(x) -> float:
@@ -69,6 +79,7 @@ def results_table(rows: Iterable[dict]) -> pd.DataFrame:
     """Rows -> the tidy table, in a canonical order (so serial and parallel runs give the same table)."""
     table = pd.DataFrame(list(rows), columns=list(COLUMNS))
     table["error"] = table["error"].fillna("").astype(str)
+    table["meta"] = [m if isinstance(m, str) and m else "{}" for m in table["meta"]]
     table["seed"] = table["seed"].astype(int)
     for column in ("value", "stitch", "stitch_reverse", "time"):
         table[column] = table[column].astype(float)
@@ -92,7 +103,7 @@ def read_results(path: str | Path) -> pd.DataFrame:
     """Read a table written by :func:`write_results` (case ids stay strings, no error is "")."""
     table = pd.read_csv(
         path,
-        dtype={"metric": str, "family": str, "scenario": str, "case": str, "error": str},
+        dtype={"metric": str, "family": str, "scenario": str, "case": str, "error": str, "meta": str},
         keep_default_na=False,
         na_values={c: [""] for c in ("param", "value", "stitch", "stitch_reverse", "time")},
     )

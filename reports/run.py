@@ -18,6 +18,7 @@ import pandas as pd
 from reports.atomic import write_text
 from reports.disagreements import write_disagreements
 from reports.figures import write_figures
+from reports.networks import write_networks
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.scorecard import error_summary, score_table, write_scorecard
@@ -101,6 +102,7 @@ def write_reports(results: pd.DataFrame, record: RunRecord, out_dir: str | Path,
     paths.append(write_disagreements(results, record.scales, record.header, out_dir, seed=record.settings.seed))
     if figures:
         paths += write_figures(results, out_dir / "figures", record.sweeps)
+        paths += write_networks(results, out_dir)
     return Reports(verdicts, scores, errors, paths)
 
 

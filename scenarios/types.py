@@ -45,7 +45,8 @@ class Case:
     """One pair of representations with its functional reference.
 
     ``stitch`` is the relative stitching score X -> Y (X's representation, mapped by a stitching layer,
-    read out by Y's readout), ``stitch_reverse`` the score Y -> X; 1 means no loss of function.
+    read out by Y's readout), ``stitch_reverse`` the score Y -> X; 1 means no loss of function (a trained
+    network stitch, acc(stitched) / acc(B), can slightly exceed 1).
     ``case`` is a readable id unique within (scenario, seed), e.g. ``"noise_channels=16"``.
     """
 

@@ -1,0 +1,123 @@
+"""Networks-family figures and tables from the tidy results table with the cases' meta joined in.
+
+- ``layer_heatmaps``: per layer-pairs scenario, a layer x layer heat map per measure (mean over seeds)
+  beside the trained-stitching and direct-matching matrices (``figures/networks_layers_<scenario>.png``);
+- ``sparsity_curves``: per pruning method, each measure and stitching against the sparsity reached
+  (``figures/networks_sparsity.png``);
+- ``layer_identification_table``: how often each measure (and stitching) picks a layer's counterpart in
+  another seed as its most similar layer (Kornblith et al. 2019), measures x scenarios.
+
+The results table (``reports.results``) holds each case's meta as a JSON column; :func:`with_meta`
+spreads the fields the figures need into columns.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from reports.atomic import write_text
+from reports.figures import grid, save
+from scenarios.networks.analysis import layer_identification
+
+__all__ = ["with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table", "write_networks"]
+
+KEYS = ["scenario", "case", "seed"]
+META = ["layer_x", "layer_y", "index_x", "index_y", "arch", "pair", "method", "step", "sparsity", "student",
+        "stitch_direct", "stitch_direct_reverse", "model_x", "model_y", "conv"]
+
+
+def with_meta(results: pd.DataFrame) -> pd.DataFrame:
+    """The networks rows of ``results`` with the meta fields of :data:`META` as columns."""
+    rows = results[results["family"] == "networks"]
+    meta = pd.DataFrame([{k: fields.get(k) for k in META} for fields in map(json.loads, rows["meta"])],
+                        index=rows.index)
+    return pd.concat([rows, meta], axis=1)
+
+
+def _layer_pairs(table: pd.DataFrame) -> pd.DataFrame:
+    usable = table[(table["family"] == "networks") & table.get("index_x", pd.Series(dtype=float)).notna()]
+    return usable[usable["error"].fillna("") == ""] if "error" in usable else usable
+
+
+def _matrix(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    grid = rows.groupby(["index_x", "index_y", "layer_x", "layer_y"])[column].mean().reset_index()
+    return grid.pivot(index=["index_x", "layer_x"], columns=["index_y", "layer_y"], values=column)
+
+
+def layer_heatmaps(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """One figure per layer-pairs scenario: a heat map per measure, then stitching (trained, direct)."""
+    paths = []
+    rows = _layer_pairs(table)
+    for scenario, group in rows.groupby("scenario"):
+        first = group.drop_duplicates(["case", "seed"])
+        stitching = _matrix(first, "stitch")
+        panels = [(m, _matrix(g, "value").reindex(index=stitching.index, columns=stitching.columns))
+                  for m, g in group.groupby("metric")]
+        panels += [("stitching (trained)", stitching), ("stitching (direct)", _matrix(first, "stitch_direct"))]
+        figure, axes = grid(len(panels), 4, size=4.0)
+        for ax, (title, matrix) in zip(axes, panels):
+            image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", origin="upper")
+            names_x = [name for _, name in matrix.index]
+            names_y = [name for _, name in matrix.columns]
+            ax.set_xticks(range(len(names_y)), names_y, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(names_x)), names_x, fontsize=7)
+            ax.set_title(title, fontsize=9)
+            figure.colorbar(image, ax=ax, fraction=0.046)
+        figure.suptitle(f"{scenario}: X layer (rows, seed s) x Y layer (columns, seed s + 1)")
+        paths.append(save(figure, Path(out_dir) / f"networks_layers_{scenario}.png"))
+    return paths
+
+
+def sparsity_curves(table: pd.DataFrame, out_dir: str | Path) -> Path | None:
+    """One panel per pruning method: each measure's mean (over seeds) against the sparsity reached,
+    stitching (trained) dashed black, direct matching dotted black."""
+    rows = table[(table["family"] == "networks") & table.get("method", pd.Series(dtype=object)).notna()]
+    if rows.empty:
+        return None
+    methods = sorted(rows["method"].unique())
+    figure, axes = grid(len(methods), 3, size=4.5)
+    for ax, method in zip(axes, methods):
+        group = rows[rows["method"] == method]
+        ax.set_prop_cycle(color=matplotlib.colormaps["tab20"].colors)
+        for metric, curve in group.groupby("metric"):
+            mean = curve.groupby("step")[["param", "value"]].mean()
+            ax.plot(mean["param"], mean["value"], marker="o", markersize=3, label=metric)
+        reference = group.drop_duplicates(["case", "seed"]).groupby("step")[
+            ["param", "stitch", "stitch_direct"]].mean()
+        ax.plot(reference["param"], reference["stitch"], "k--", label="stitching (trained)")
+        ax.plot(reference["param"], reference["stitch_direct"], "k:", label="stitching (direct)")
+        ax.set_title(f"{method} ({group['arch'].iloc[0]}, {group['layer_x'].iloc[0]})", fontsize=9)
+        ax.set_xlabel("sparsity")
+    axes[0].legend(fontsize=6, loc="lower left")
+    return save(figure, Path(out_dir) / "networks_sparsity.png")
+
+
+def layer_identification_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Layer-identification accuracy, measures (rows, stitching included) x layer-pairs scenarios."""
+    rows = _layer_pairs(table)
+    rows = rows[rows["pair"] == "dense"] if "pair" in rows else rows
+    if rows.empty:
+        return pd.DataFrame()
+    summary = layer_identification(rows)
+    return summary.pivot(index="metric", columns="scenario", values="accuracy").sort_values(
+        list(summary["scenario"].unique()), ascending=False)
+
+
+def write_networks(results: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """All networks figures under ``out_dir/figures`` and ``out_dir/networks_layer_identification.md``."""
+    table = with_meta(results)
+    if table.empty:
+        return []
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    paths = layer_heatmaps(table, out / "figures")
+    curve = sparsity_curves(table, out / "figures")
+    identification = layer_identification_table(table)
+    if not identification.empty:
+        paths.append(write_text(out / "networks_layer_identification.md",
+                                "# Layer identification across seeds (Kornblith et al. 2019)\n\n"
+                                + identification.to_markdown(floatfmt=".3f") + "\n"))
+    return paths + ([curve] if curve else [])

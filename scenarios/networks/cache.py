@@ -1,0 +1,120 @@
+"""A content-addressed cache of models, activations and stitching results.
+
+An entry is a dict of tensors and plain values (str, int, float, bool, lists, dicts) stored with
+``torch.save`` under ``<root>/<key[:2]>/<key>.pt``; ``key`` is the SHA-256 of the full recipe (every
+input that determines the entry: architecture, seed, data, schedule, pruning method and parameters...)
+plus :data:`CODE_VERSION`. Bump the version when a change to the code changes what a recipe builds.
+
+Safety and robustness:
+- written atomically: a temporary file in the same folder, fsync, ``os.replace``; a sidecar
+  ``<key>.json`` with the file's SHA-256 and the recipe is written the same way *after* the entry, so
+  a write killed at any point leaves either no entry, or an entry without a sidecar (rebuilt), and
+  stray temporary files that are never read;
+- read only after the file's SHA-256 matches the sidecar, then with ``torch.load(weights_only=True)``,
+  which refuses any pickled object that is not a tensor or a plain container: a tampered or corrupt
+  file raises :class:`CacheIntegrityError`, and :meth:`Cache.fetch` rebuilds it (with a warning).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+__all__ = ["CODE_VERSION", "CACHE_ENV", "Cache", "CacheIntegrityError", "recipe_key"]
+
+#: Part of every key: bump it when the code that builds entries changes what a recipe produces.
+CODE_VERSION = "networks-1"
+#: Environment variable naming the cache folder (default ``~/.cache/stitchbench``).
+CACHE_ENV = "STITCHBENCH_CACHE"
+
+
+class CacheIntegrityError(RuntimeError):
+    """A cache entry failed its checksum or held something other than tensors and plain values."""
+
+
+def recipe_key(recipe: dict) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``recipe`` and the code version."""
+    text = json.dumps({"code_version": CODE_VERSION, "recipe": recipe}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
+    """Write through ``write(file)`` to a temporary file beside ``path``, then rename it into place."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+class Cache:
+    """The cache folder ``root`` (default ``$STITCHBENCH_CACHE`` or ``~/.cache/stitchbench``)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root or os.environ.get(CACHE_ENV) or "~/.cache/stitchbench").expanduser()
+
+    def paths(self, recipe: dict) -> tuple[Path, Path]:
+        """(entry file, sidecar file) of ``recipe``."""
+        key = recipe_key(recipe)
+        folder = self.root / key[:2]
+        return folder / f"{key}.pt", folder / f"{key}.json"
+
+    def load(self, recipe: dict) -> dict | None:
+        """The stored entry of ``recipe``, or None when there is no complete entry.
+
+        Raises:
+            CacheIntegrityError: the file's checksum does not match its sidecar, or it holds objects
+                that ``torch.load(weights_only=True)`` refuses.
+        """
+        entry, sidecar = self.paths(recipe)
+        if not (entry.is_file() and sidecar.is_file()):
+            return None
+        try:
+            expected = json.loads(sidecar.read_text())["sha256"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise CacheIntegrityError(f"unreadable sidecar {sidecar}: {err}") from None
+        if _sha256(entry) != expected:
+            raise CacheIntegrityError(f"{entry} does not match its recorded checksum; refusing to load it")
+        try:
+            return torch.load(entry, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any refusal or corruption makes the entry unusable
+            raise CacheIntegrityError(f"{entry} refused by torch.load(weights_only=True): {err}") from None
+
+    def store(self, recipe: dict, value: dict) -> None:
+        """Write ``value`` for ``recipe`` atomically, then its sidecar."""
+        entry, sidecar = self.paths(recipe)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(entry, lambda handle: torch.save(value, handle))
+        record = {"sha256": _sha256(entry), "code_version": CODE_VERSION, "recipe": recipe}
+        _atomic_write(sidecar, lambda handle: handle.write(json.dumps(record, sort_keys=True, indent=1).encode()))
+
+    def fetch(self, recipe: dict, build: Callable[[], dict]) -> dict:
+        """The entry of ``recipe``: loaded when complete and intact, else built by ``build()`` and stored."""
+        try:
+            value = self.load(recipe)
+        except CacheIntegrityError as err:
+            warnings.warn(f"rebuilding cache entry: {err}", stacklevel=2)
+            value = None
+        if value is None:
+            value = build()
+            self.store(recipe, value)
+        return value

@@ -1,0 +1,249 @@
+"""Networks with named stages, so that hooks, pruning and stitching can address layers by name.
+
+Every model is an ``nn.Sequential`` of named stages followed by a ``head`` (the classifier). The
+stitchable layers are the stages (:func:`layer_names`); a stage's output is the representation that is
+compared and stitched. ``model.config`` describes the current architecture (widths change under
+structured pruning, blocks disappear under block removal), and :func:`build` rebuilds it from that dict.
+
+CPU profile: ``mlp``, ``cnn`` (small VGG-style), ``resnet`` (small ResNet with basic blocks).
+GPU profile: ``vgg11``, ``vgg19`` (Simonyan & Zisserman 2015), ``resnet18``, ``resnet101`` (He et al.
+2016), with CIFAR-style stems (3x3 convolution, stride 1, no max-pooling) and a global-average-pool head.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+__all__ = ["ARCHITECTURES", "MLP", "VGG", "ResNet", "build", "config_for", "layer_names", "prefix", "suffix"]
+
+HEAD = "head"
+
+
+def _conv_head(channels: int, num_classes: int) -> nn.Sequential:
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+
+class MLP(nn.Sequential):
+    """Fully connected ReLU network; stages ``fc1..fcK`` (the first flattens the image)."""
+
+    def __init__(self, in_features: int, hidden: list[int], num_classes: int):
+        stages, width = OrderedDict(), in_features
+        for i, out in enumerate(hidden, 1):
+            flatten = [nn.Flatten()] if i == 1 else []
+            stages[f"fc{i}"] = nn.Sequential(*flatten, nn.Linear(width, out), nn.ReLU())
+            width = out
+        stages[HEAD] = nn.Sequential(nn.Linear(width, num_classes))
+        super().__init__(stages)
+
+    @property
+    def config(self) -> dict:
+        linears = [m for m in self.modules() if isinstance(m, nn.Linear)]
+        return {
+            "arch": "mlp",
+            "in_features": linears[0].in_features,
+            "hidden": [m.out_features for m in linears[:-1]],
+            "num_classes": linears[-1].out_features,
+        }
+
+    def channel_groups(self):
+        """(producer, batch norm or None, consumer) for every hidden layer: its units can be removed."""
+        linears = [m for m in self.modules() if isinstance(m, nn.Linear)]
+        return [(a, None, b) for a, b in zip(linears[:-1], linears[1:])]
+
+
+class VGG(nn.Sequential):
+    """VGG-style network: 3x3 conv + BatchNorm + ReLU stages ``conv1..convK`` ("M" in ``cfg`` appends a
+    2x2 max-pool to the stage before it), then global average pooling and a linear classifier."""
+
+    def __init__(self, cfg: list, in_channels: int, num_classes: int):
+        stages, width = OrderedDict(), in_channels
+        for item in cfg:
+            if item == "M":
+                stages[next(reversed(stages))].append(nn.MaxPool2d(2))
+                continue
+            conv = nn.Conv2d(width, item, 3, padding=1, bias=False)
+            stages[f"conv{len(stages) + 1}"] = nn.Sequential(conv, nn.BatchNorm2d(item), nn.ReLU())
+            width = item
+        stages[HEAD] = _conv_head(width, num_classes)
+        super().__init__(stages)
+
+    @property
+    def config(self) -> dict:
+        cfg = []
+        for name, stage in self.named_children():
+            if name != HEAD:
+                cfg.append(stage[0].out_channels)
+                cfg.extend("M" for m in stage if isinstance(m, nn.MaxPool2d))
+        first = self[0][0]
+        return {"arch": "vgg", "cfg": cfg, "in_channels": first.in_channels,
+                "num_classes": self.head[-1].out_features}
+
+    def channel_groups(self):
+        stages = [s for name, s in self.named_children() if name != HEAD]
+        consumers = [s[0] for s in stages[1:]] + [self.head[-1]]
+        return [(s[0], s[1], consumer) for s, consumer in zip(stages, consumers)]
+
+
+class BasicBlock(nn.Module):
+    """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), two 3x3 convolutions (He et al. 2016)."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int, inner: list[int] | None = None):
+        super().__init__()
+        (mid,) = inner or [width]
+        self.conv1 = nn.Conv2d(in_channels, mid, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, width, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.shortcut = _shortcut(in_channels, width, stride)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    @property
+    def inner(self) -> list[int]:
+        return [self.conv1.out_channels]
+
+    def channel_groups(self):
+        return [(self.conv1, self.bn1, self.conv2)]
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand (x4), plus shortcut (He et al. 2016, ResNet-50/101/152)."""
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int, inner: list[int] | None = None):
+        super().__init__()
+        mid1, mid2 = inner or [width, width]
+        out = width * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, mid1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid1)
+        self.conv2 = nn.Conv2d(mid1, mid2, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid2)
+        self.conv3 = nn.Conv2d(mid2, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.shortcut = _shortcut(in_channels, out, stride)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = torch.relu(self.bn2(self.conv2(out)))
+        return torch.relu(self.bn3(self.conv3(out)) + self.shortcut(x))
+
+    @property
+    def inner(self) -> list[int]:
+        return [self.conv1.out_channels, self.conv2.out_channels]
+
+    def channel_groups(self):
+        return [(self.conv1, self.bn1, self.conv2), (self.conv2, self.bn2, self.conv3)]
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+class ResNet(nn.Sequential):
+    """ResNet with a CIFAR-style stem (3x3 conv, stride 1); stages ``stem, block{stage}_{i}``.
+
+    ``inner`` gives the inner widths of every block (changed by structured pruning), ``removed`` the
+    names of blocks replaced by the identity (CKA-guided block removal).
+    """
+
+    def __init__(self, block: str, widths: list[int], depths: list[int], in_channels: int, num_classes: int,
+                 stem: int | None = None, inner: list[list[int]] | None = None, removed: list[str] = ()):
+        kind = BLOCKS[block]
+        stem = stem or widths[0]
+        stages = OrderedDict(stem=nn.Sequential(
+            nn.Conv2d(in_channels, stem, 3, 1, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU()))
+        channels, index = stem, 0
+        for s, (width, depth) in enumerate(zip(widths, depths), 1):
+            for i in range(1, depth + 1):
+                stride = 2 if (s > 1 and i == 1) else 1
+                name = f"block{s}_{i}"
+                block_inner = inner[index] if inner else None
+                stages[name] = nn.Identity() if name in removed else kind(channels, width, stride, block_inner)
+                channels, index = width * kind.expansion, index + 1
+        stages[HEAD] = _conv_head(channels, num_classes)
+        super().__init__(stages)
+        self._spec = {"arch": "resnet", "block": block, "widths": list(widths), "depths": list(depths),
+                      "in_channels": in_channels, "num_classes": num_classes, "stem": stem}
+
+    def blocks(self) -> list[tuple[str, nn.Module]]:
+        return [(n, m) for n, m in self.named_children() if n.startswith("block")]
+
+    @property
+    def config(self) -> dict:
+        full = [m.inner if not isinstance(m, nn.Identity) else [] for _, m in self.blocks()]
+        removed = [n for n, m in self.blocks() if isinstance(m, nn.Identity)]
+        return {**self._spec, "inner": full, "removed": removed}
+
+    def removable_blocks(self) -> list[str]:
+        """Blocks with an identity shortcut (stage transitions change the shape and are not removable)."""
+        return [n for n, m in self.blocks() if not isinstance(m, nn.Identity) and isinstance(m.shortcut, nn.Identity)]
+
+    def channel_groups(self):
+        return [g for _, m in self.blocks() if not isinstance(m, nn.Identity) for g in m.channel_groups()]
+
+
+VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+
+#: Architecture presets: name -> config without the data-dependent in_channels / in_features / num_classes.
+ARCHITECTURES = {
+    "mlp": {"arch": "mlp", "hidden": [128, 96, 64]},
+    "cnn": {"arch": "vgg", "cfg": [16, "M", 32, 32, "M", 64]},
+    "cnn_small": {"arch": "vgg", "cfg": [8, "M", 16, 16, "M", 32]},
+    "resnet": {"arch": "resnet", "block": "basic", "widths": [8, 16], "depths": [2, 2]},
+    "vgg11": {"arch": "vgg", "cfg": VGG11},
+    "vgg19": {"arch": "vgg", "cfg": VGG19},
+    "resnet18": {"arch": "resnet", "block": "basic", "widths": [64, 128, 256, 512], "depths": [2, 2, 2, 2]},
+    "resnet101": {"arch": "resnet", "block": "bottleneck", "widths": [64, 128, 256, 512], "depths": [3, 4, 23, 3]},
+}
+
+
+def config_for(name: str, shape: tuple[int, ...], num_classes: int) -> dict:
+    """The full config of preset ``name`` for images of ``shape`` [c, h, w] and ``num_classes`` classes."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
+    preset = dict(ARCHITECTURES[name], num_classes=num_classes)
+    if preset["arch"] == "mlp":
+        return {**preset, "in_features": math.prod(shape)}
+    return {**preset, "in_channels": shape[0]}
+
+
+def build(config: dict) -> nn.Module:
+    """A freshly initialized model from a config (as returned by ``model.config`` or :func:`config_for`)."""
+    kwargs = {k: v for k, v in config.items() if k != "arch"}
+    return {"mlp": MLP, "vgg": VGG, "resnet": ResNet}[config["arch"]](**kwargs)
+
+
+def layer_names(model: nn.Sequential) -> list[str]:
+    """The stitchable layers: every stage but the classifier head, in forward order."""
+    return [name for name, _ in model.named_children() if name != HEAD]
+
+
+def _index(model: nn.Sequential, layer: str) -> int:
+    names = [name for name, _ in model.named_children()]
+    if layer not in names or layer == HEAD:
+        raise ValueError(f"unknown layer {layer!r}; stitchable layers are {layer_names(model)}")
+    return names.index(layer)
+
+
+def prefix(model: nn.Sequential, layer: str) -> nn.Sequential:
+    """model[:layer]: the stages up to and including ``layer`` (shares modules with ``model``)."""
+    return nn.Sequential(*list(model.children())[: _index(model, layer) + 1])
+
+
+def suffix(model: nn.Sequential, layer: str) -> nn.Sequential:
+    """model[layer:]: the stages after ``layer``, through the head (shares modules with ``model``)."""
+    return nn.Sequential(*list(model.children())[_index(model, layer) + 1:])

@@ -1,0 +1,143 @@
+"""Seeded training with a fixed schedule, optional weight masks and an optional custom loss.
+
+The schedule is plain data (:class:`Schedule`), so that it can be part of a cache key and be replayed
+exactly: iterative magnitude pruning with learning-rate rewinding retrains with the *original* schedule
+and a *fresh* optimizer (Renda et al. 2020), which is ``train(model, data, schedule, seed, masks=...)``
+called again. Masks are re-applied after every optimizer step, so that momentum and weight decay cannot
+move a pruned weight off zero.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scenarios.networks.data import Dataset
+
+__all__ = ["Schedule", "accuracy", "apply_masks", "default_device", "predict", "train"]
+
+#: Environment variable that overrides the device (``cpu``, ``cuda``, ``cuda:1``...).
+DEVICE_ENV = "STITCHBENCH_DEVICE"
+
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def default_device() -> str:
+    """``$STITCHBENCH_DEVICE`` if set, else ``cuda`` when available, else ``cpu``."""
+    return os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A training schedule: optimizer (``sgd`` with momentum, or ``adam``), learning-rate schedule
+    (``cosine`` annealing to 0, or ``step``: x0.1 at 50 % and 75 % of the epochs), epochs, batch size."""
+
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    epochs: int = 15
+    batch_size: int = 64
+    lr_schedule: str = "cosine"
+
+    def __post_init__(self):
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.lr_schedule not in ("cosine", "step"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'step', got {self.lr_schedule!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def scaled(self, epoch_fraction: float) -> "Schedule":
+        """The same schedule over a fraction of the epochs (at least one): fine-tuning budgets."""
+        return Schedule(**{**self.as_dict(), "epochs": max(1, round(self.epochs * epoch_fraction))})
+
+    def optimizer_for(self, params) -> torch.optim.Optimizer:
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+
+    def lr_at(self, step: int, total: int) -> float:
+        progress = step / max(1, total)
+        if self.lr_schedule == "cosine":
+            return 0.5 * self.lr * (1 + math.cos(math.pi * progress))
+        return self.lr * (0.1 ** ((progress >= 0.5) + (progress >= 0.75)))
+
+
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor] | None) -> None:
+    """Multiply every masked parameter by its 0/1 mask, in place."""
+    if not masks:
+        return
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, device: str, batch_size: int = 1024) -> torch.Tensor:
+    """Logits of ``model`` in eval mode, on the CPU."""
+    model.eval()
+    return torch.cat([model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str) -> float:
+    """Top-1 accuracy in eval mode."""
+    return float((predict(model, x, device).argmax(1) == y).double().mean())
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    schedule: Schedule,
+    seed: int,
+    *,
+    masks: dict[str, torch.Tensor] | None = None,
+    loss: Loss | None = None,
+    device: str | None = None,
+    label: str = "train",
+) -> dict:
+    """Train ``model`` in place with a fresh optimizer; returns ``{"test_accuracy", "train_accuracy"}``.
+
+    Args:
+        masks: parameter name -> 0/1 tensor; pruned weights are zeroed before training and after every
+            optimizer step.
+        loss: ``loss(logits, x, y)``; cross-entropy by default (distillation passes its own).
+        label: prefix of the progress line printed to stderr after every epoch.
+    """
+    device = device or default_device()
+    loss = loss or (lambda logits, x, y: F.cross_entropy(logits, y))
+    model.to(device)
+    masks = {k: v.to(device) for k, v in (masks or {}).items()}
+    apply_masks(model, masks)
+    optimizer = schedule.optimizer_for(model.parameters())
+    generator = torch.Generator().manual_seed(seed)
+    n = len(data.x_train)
+    steps_per_epoch = math.ceil(n / schedule.batch_size)
+    total, step = schedule.epochs * steps_per_epoch, 0
+    for epoch in range(1, schedule.epochs + 1):
+        model.train()
+        order, running = torch.randperm(n, generator=generator), 0.0
+        for i in range(0, n, schedule.batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = schedule.lr_at(step, total)
+            batch = order[i:i + schedule.batch_size]
+            x, y = data.x_train[batch].to(device), data.y_train[batch].to(device)
+            value = loss(model(x), x, y)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            apply_masks(model, masks)
+            running += float(value.detach()) * len(batch)
+            step += 1
+        test_accuracy = accuracy(model, data.x_test, data.y_test, device)
+        print(f"[{label}] epoch {epoch}/{schedule.epochs} loss {running / n:.4f} test accuracy {test_accuracy:.4f}",
+              file=sys.stderr)
+    return {"test_accuracy": test_accuracy, "train_accuracy": accuracy(model, data.x_train, data.y_train, device)}

@@ -1,0 +1,87 @@
+"""The cache: round trip, reuse, a killed write, a corrupt entry rebuilt, a tampered file refused."""
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+from scenarios.networks.cache import Cache, CacheIntegrityError, recipe_key
+
+RECIPE = {"kind": "trained", "arch": "cnn", "seed": 0, "schedule": {"epochs": 3}}
+
+
+def entry():
+    return {"state": {"w": torch.arange(6.0).reshape(2, 3)}, "record": {"accuracy": 0.9, "removed": ["a"]}}
+
+
+def test_round_trip_and_reuse(tmp_path):
+    cache, calls = Cache(tmp_path), []
+
+    def build():
+        calls.append(1)
+        return entry()
+
+    first = cache.fetch(RECIPE, build)
+    second = Cache(tmp_path).fetch(RECIPE, build)
+    assert len(calls) == 1
+    torch.testing.assert_close(second["state"]["w"], first["state"]["w"])
+    assert second["record"] == {"accuracy": 0.9, "removed": ["a"]}
+
+
+def test_key_covers_every_field_of_the_recipe():
+    changed = {**RECIPE, "schedule": {"epochs": 4}}
+    assert recipe_key(RECIPE) != recipe_key(changed)
+    assert recipe_key(RECIPE) == recipe_key(dict(reversed(list(RECIPE.items()))))
+
+
+def test_default_folder_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHBENCH_CACHE", str(tmp_path))
+    assert Cache().root == tmp_path
+
+
+def test_killed_write_leaves_nothing_that_is_read(tmp_path):
+    cache = Cache(tmp_path)
+    path, sidecar = cache.paths(RECIPE)
+    path.parent.mkdir(parents=True)
+    (path.parent / f".{path.name}.abc.tmp").write_bytes(b"partial")  # a write killed before os.replace
+    assert cache.load(RECIPE) is None
+    path.write_bytes(b"truncated")  # killed after the entry, before its sidecar
+    assert cache.load(RECIPE) is None
+    assert torch.equal(cache.fetch(RECIPE, entry)["state"]["w"], entry()["state"]["w"])
+    assert json.loads(sidecar.read_text())["recipe"] == RECIPE
+
+
+def test_corrupt_entry_is_detected_and_rebuilt(tmp_path):
+    cache = Cache(tmp_path)
+    cache.store(RECIPE, entry())
+    path, _ = cache.paths(RECIPE)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CacheIntegrityError, match="checksum"):
+        cache.load(RECIPE)
+    with pytest.warns(UserWarning, match="rebuilding"):
+        rebuilt = cache.fetch(RECIPE, entry)
+    assert rebuilt["record"]["accuracy"] == 0.9
+    assert cache.load(RECIPE)["record"]["accuracy"] == 0.9
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_tampered_file_with_a_matching_checksum_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cache = Cache(tmp_path)
+    cache.store(RECIPE, entry())
+    path, sidecar = cache.paths(RECIPE)
+    path.write_bytes(pickle.dumps({"state": Payload()}, protocol=2))
+    record = json.loads(sidecar.read_text())
+    import hashlib
+    record["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    sidecar.write_text(json.dumps(record))
+    with pytest.raises(CacheIntegrityError, match="weights_only"):
+        cache.load(RECIPE)
+    assert not (tmp_path / "PWNED").exists()
