@@ -3,24 +3,42 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from metrics._inputs import InputError
 
 
 def center(x: torch.Tensor) -> torch.Tensor:
-    """Column-mean subtraction, Xc = X - 1 mean(X); returns a new tensor."""
+    """Column-mean subtraction, Xc = X - 1 mean(X); returns a new tensor.
+
+    On the CPU through numpy, like the products below: alternating torch's and the BLAS's thread pools
+    on a 2-core machine made small measures 10x slower than either alone.
+    """
+    if x.device.type == "cpu":
+        a = x.numpy()
+        return torch.from_numpy(a - a.mean(axis=0))
     return x - x.mean(dim=0, keepdim=True)
 
 
 def center_unit(x: torch.Tensor) -> torch.Tensor:
-    """Centered and divided by a power of two near its largest magnitude (exact in floating point).
+    """Centered and multiplied by a power of two that brings its largest magnitude into [0.5, 1).
 
-    For the scale-free measures: their squares and fourth powers can then neither overflow nor underflow.
+    Exact in floating point; for the scale-free measures, whose squares and fourth powers can then
+    neither overflow nor underflow.
     """
     xc = center(x)
-    _, exponent = torch.frexp(xc.abs().max())
-    return xc.ldexp_(-exponent)
+    if xc.device.type == "cpu":
+        a = xc.numpy()
+        exponent = int(np.frexp(max(-a.min(), a.max()))[1])
+    else:
+        exponent = int(torch.frexp(xc.abs().max())[1])
+    if abs(exponent) >= 1000:  # 2.0 ** -exponent would not be a normal float
+        return xc.ldexp_(torch.tensor(-exponent, dtype=torch.int32, device=xc.device))
+    if xc.device.type == "cpu":
+        np.multiply(a, 2.0**-exponent, out=a)
+        return xc
+    return xc.mul_(2.0**-exponent)
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
