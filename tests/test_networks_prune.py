@@ -6,33 +6,21 @@ import pytest
 import torch
 from torch import nn
 
-from scenarios.networks import data, models, prune
-from scenarios.networks.train import Schedule, train
+from scenarios.networks import models, prune
+from scenarios.networks.train import train
+from tiny_networks import SCHEDULE, TINY, tiny_digits, trained_tiny_networks
 
 torch.set_num_threads(1)
-
-SCHEDULE = Schedule(optimizer="sgd", lr=0.1, momentum=0.9, epochs=4, batch_size=32)
-TINY = {
-    "mlp": {"arch": "mlp", "in_features": 64, "hidden": [16, 12], "num_classes": 10},
-    "vgg": {"arch": "vgg", "cfg": [4, "M", 8, 8], "in_channels": 1, "num_classes": 10},
-    "resnet": {"arch": "resnet", "block": "basic", "widths": [4, 8], "depths": [2, 2], "in_channels": 1,
-               "num_classes": 10},
-}
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return data.subset(data.load_digits(), 256, 128)
+    return tiny_digits()
 
 
 @pytest.fixture(scope="module")
 def trained(digits):
-    nets = {}
-    for name, config in TINY.items():
-        torch.manual_seed(0)
-        nets[name] = models.build(config)
-        train(nets[name], digits, SCHEDULE, 0, label=name)
-    return nets
+    return trained_tiny_networks(digits)
 
 
 def zero_fraction(weight):

@@ -4,34 +4,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scenarios.networks import data, models
+from scenarios.networks import models
 from scenarios.networks.distill import distillation_loss
 from scenarios.networks.stitch import StitchLayer, stitch
-from scenarios.networks.train import Schedule, train
+from tiny_networks import TINY, tiny_digits, trained_tiny_networks
 
 torch.set_num_threads(1)
-
-TINY = {
-    "mlp": {"arch": "mlp", "in_features": 64, "hidden": [16, 12], "num_classes": 10},
-    "vgg": {"arch": "vgg", "cfg": [4, "M", 8, 8], "in_channels": 1, "num_classes": 10},
-    "resnet": {"arch": "resnet", "block": "basic", "widths": [4, 8], "depths": [2, 1], "in_channels": 1,
-               "num_classes": 10},
-}
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return data.subset(data.load_digits(), 256, 128)
+    return tiny_digits()
 
 
 @pytest.fixture(scope="module")
 def nets(digits):
-    out = {}
-    for name, config in TINY.items():
-        torch.manual_seed(0)
-        out[name] = models.build(config)
-        train(out[name], digits, Schedule(lr=0.1, epochs=3, batch_size=32), 0, label=name)
-    return out
+    return trained_tiny_networks(digits)
 
 
 @pytest.mark.parametrize("arch", sorted(TINY))
