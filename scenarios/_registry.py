@@ -84,7 +84,10 @@ def generator(name: str, *, family: str, params: dict[str, Any],
                              f"include its default")
 
     def register(fn: GeneratorFn) -> GeneratorFn:
-        if name in _REGISTRY:
+        previous = _REGISTRY.get(name)
+        reimported = previous is not None and (previous.fn.__module__, previous.fn.__qualname__) == (
+            fn.__module__, fn.__qualname__)  # the same module imported again (e.g. by pytester)
+        if previous is not None and not reimported:
             raise ValueError(f"generator {name!r} is already registered (by {_REGISTRY[name].fn.__module__})")
         _REGISTRY[name] = Generator(name, family, dict(params), fn, allowed, check, case_ids)
         return fn

@@ -88,3 +88,11 @@ def test_a_restricted_run_is_compared_on_what_it_ran():
 def test_a_different_profile_is_a_difference():
     differences = compare(_document(), _document(profile="full"))
     assert [(d.kind, d.key) for d in differences] == [("settings", "profile")]
+
+
+def test_trained_network_families_stay_out_of_the_baseline():
+    networks = _results(VALUES).assign(family="networks", scenario="net")
+    results = pd.concat([_results(VALUES), networks], ignore_index=True)
+    verdicts = pd.concat([_verdicts(VERDICTS), _verdicts(VERDICTS).assign(scenario="net")], ignore_index=True)
+    document = baseline_document(results, verdicts, profile="quick")
+    assert document == _document()
