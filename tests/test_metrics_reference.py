@@ -47,9 +47,10 @@ def test_measure_matches_reference(name, shape):
 #: The implementation works in feature space when p1, p2 << n and with n x n Gram matrices otherwise.
 FEATURE_PATH = [(200, 5, 9), (120, 30, 2)]
 GRAM_PATH = [(20, 90, 150), (40, 200, 3)]
+BOTH_PATHS = [(s, True) for s in FEATURE_PATH] + [(s, False) for s in GRAM_PATH]
 
 
-@pytest.mark.parametrize("shape, feature_space", [(s, True) for s in FEATURE_PATH] + [(s, False) for s in GRAM_PATH])
+@pytest.mark.parametrize("shape, feature_space", BOTH_PATHS)
 def test_linear_cka_paths_agree_with_feature_and_gram_definitions(shape, feature_space):
     assert _feature_space_is_cheaper(*shape) is feature_space, "the shape no longer exercises the intended path"
     x, y = _pair(1, *shape)
@@ -58,7 +59,7 @@ def test_linear_cka_paths_agree_with_feature_and_gram_definitions(shape, feature
     assert_close(value, reference.cka_linear_gram(x, y), what="Gram space")
 
 
-@pytest.mark.parametrize("shape, feature_space", [(s, True) for s in FEATURE_PATH] + [(s, False) for s in GRAM_PATH])
+@pytest.mark.parametrize("shape, feature_space", BOTH_PATHS)
 def test_debiased_cka_paths_agree_with_song_and_u_centering(shape, feature_space):
     assert _feature_space_is_cheaper(*shape) is feature_space, "the shape no longer exercises the intended path"
     x, y = _pair(2, *shape)

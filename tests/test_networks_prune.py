@@ -8,19 +8,9 @@ from torch import nn
 
 from scenarios.networks import models, prune
 from scenarios.networks.train import train
-from tiny_networks import SCHEDULE, TINY, tiny_digits, trained_tiny_networks
+from tiny_networks import SCHEDULE, TINY, digits, trained  # noqa: F401 (fixtures)
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return tiny_digits()
-
-
-@pytest.fixture(scope="module")
-def trained(digits):
-    return trained_tiny_networks(digits)
 
 
 def zero_fraction(weight):

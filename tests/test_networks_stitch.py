@@ -7,32 +7,22 @@ import torch.nn.functional as F
 from scenarios.networks import models
 from scenarios.networks.distill import distillation_loss
 from scenarios.networks.stitch import StitchLayer, stitch
-from tiny_networks import TINY, tiny_digits, trained_tiny_networks
+from tiny_networks import TINY, digits, trained  # noqa: F401 (fixtures)
 
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return tiny_digits()
-
-
-@pytest.fixture(scope="module")
-def nets(digits):
-    return trained_tiny_networks(digits)
-
-
 @pytest.mark.parametrize("arch", sorted(TINY))
-def test_self_stitch_with_least_squares_init_has_relative_accuracy_one(nets, digits, arch):
-    net = nets[arch]
+def test_self_stitch_with_least_squares_init_has_relative_accuracy_one(trained, digits, arch):
+    net = trained[arch]
     for layer in models.layer_names(net):
         scores = stitch(net, layer, net, layer, digits, epochs=0)
         assert scores["relative_direct"] == 1.0, layer
         assert scores["accuracy_direct"] == scores["accuracy_b"]
 
 
-def test_stitches_between_layers_of_different_shapes(nets, digits):
-    net = nets["resnet"]
+def test_stitches_between_layers_of_different_shapes(trained, digits):
+    net = trained["resnet"]
     for a, b in [("stem", "block2_1"), ("block2_1", "stem"), ("block1_1", "block1_2")]:
         scores = stitch(net, a, net, b, digits, epochs=1)
         assert 0 <= scores["relative_trained"] <= 1 / scores["accuracy_b"]
@@ -49,8 +39,8 @@ def test_stitch_layer_shapes():
     assert not dense_to_conv.convolutional and conv_down.convolutional
 
 
-def test_frozen_models_are_not_changed_by_stitching(nets, digits):
-    net = nets["vgg"]
+def test_frozen_models_are_not_changed_by_stitching(trained, digits):
+    net = trained["vgg"]
     before = {k: v.clone() for k, v in net.state_dict().items()}
     stitch(net, "conv1", net, "conv2", digits, epochs=1)
     for key, value in net.state_dict().items():

@@ -1,4 +1,8 @@
-"""Tiny models on a digits subset, trained once per test module (shared by the networks tests)."""
+"""Tiny models on a digits subset, trained once per test module (shared by the networks tests).
+
+The fixtures ``digits`` and ``trained`` are imported by the test modules that use them.
+"""
+import pytest
 import torch
 
 from scenarios.networks import data, models
@@ -26,3 +30,13 @@ def trained_tiny_networks(digits, schedule: Schedule = SCHEDULE) -> dict:
         nets[name] = models.build(config)
         train(nets[name], digits, schedule, 0, label=name)
     return nets
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return tiny_digits()
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    return trained_tiny_networks(digits)
