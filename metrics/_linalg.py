@@ -3,19 +3,27 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from metrics._inputs import InputError
 
 
-def center(x: torch.Tensor) -> torch.Tensor:
-    """Column-mean subtraction, Xc = X - 1 mean(X); returns a new tensor.
+# Products of at least this many multiply-adds run through numpy's BLAS on the CPU; smaller ones, and
+# everything else, through torch. numpy computes X^T X with syrk (half the flops of torch's gemm) and was
+# about 2x faster from 2^28 on (2 cores). Below that the switch costs more than it saves: each library
+# leaves its threads spinning after a call, and a 500 x 64 procrustes took 12 ms instead of 1 ms while
+# torch's and the BLAS's thread pools competed for the cores.
+NUMPY_MIN_MULTIPLY_ADDS = 1 << 28
 
-    On the CPU through numpy, like the products below: alternating torch's and the BLAS's thread pools
-    on a 2-core machine made small measures 10x slower than either alone.
-    """
-    if x.device.type == "cpu":
+
+def _numpy_path(x: torch.Tensor, multiply_adds: int) -> bool:
+    return x.device.type == "cpu" and multiply_adds >= NUMPY_MIN_MULTIPLY_ADDS
+
+
+def center(x: torch.Tensor) -> torch.Tensor:
+    """Column-mean subtraction, Xc = X - 1 mean(X); returns a new tensor (numpy when X^T X would be)."""
+    n, p = x.shape
+    if _numpy_path(x, n * p * p):
         a = x.numpy()
         return torch.from_numpy(a - a.mean(axis=0))
     return x - x.mean(dim=0, keepdim=True)
@@ -28,37 +36,34 @@ def center_unit(x: torch.Tensor) -> torch.Tensor:
     neither overflow nor underflow.
     """
     xc = center(x)
-    if xc.device.type == "cpu":
-        a = xc.numpy()
-        exponent = int(np.frexp(max(-a.min(), a.max()))[1])
-    else:
-        exponent = int(torch.frexp(xc.abs().max())[1])
+    low, high = torch.aminmax(xc)
+    exponent = int(torch.frexp(torch.maximum(-low, high))[1])
     if abs(exponent) >= 1000:  # 2.0 ** -exponent would not be a normal float
         return xc.ldexp_(torch.tensor(-exponent, dtype=torch.int32, device=xc.device))
-    if xc.device.type == "cpu":
-        np.multiply(a, 2.0**-exponent, out=a)
-        return xc
     return xc.mul_(2.0**-exponent)
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
-    """X^T X. On the CPU numpy's matmul recognises the transpose and calls BLAS syrk (half the flops)."""
-    if x.device.type == "cpu":
+    """X^T X (through numpy's syrk for large CPU operands, see ``NUMPY_MIN_MULTIPLY_ADDS``)."""
+    n, p = x.shape
+    if _numpy_path(x, n * p * p):
         a = x.numpy()
         return torch.from_numpy(a.T @ a)
     return x.T @ x
 
 
 def cross(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """X^T Y (on the CPU through numpy's BLAS, measured faster here than torch's for tall operands)."""
-    if x.device.type == "cpu":
+    """X^T Y (through numpy's BLAS for large CPU operands, see ``NUMPY_MIN_MULTIPLY_ADDS``)."""
+    if _numpy_path(x, x.shape[0] * x.shape[1] * y.shape[1]):
         return torch.from_numpy(x.numpy().T @ y.numpy())
     return x.T @ y
 
 
-def double_center(k: torch.Tensor) -> torch.Tensor:
-    """H K H with H = I - 11^T/n: subtract row means, column means, add back the grand mean."""
-    return k - k.mean(dim=0, keepdim=True) - k.mean(dim=1, keepdim=True) + k.mean()
+def double_center_symmetric_(k: torch.Tensor) -> torch.Tensor:
+    """H K H with H = I - 11^T/n for a symmetric K, in place: K - r 1^T - 1 r^T + mean(r), r its row means
+    (which, K being symmetric, are also its column means)."""
+    row_means = k.mean(dim=1)
+    return k.sub_(row_means[:, None]).sub_(row_means[None, :]).add_(row_means.mean())
 
 
 def rank_tolerance(s: torch.Tensor, shape: tuple[int, int]) -> float:

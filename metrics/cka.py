@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, double_center, gram
+from metrics._linalg import center, center_unit, cross, double_center_symmetric_, gram
 from metrics._registry import register
 
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
@@ -114,18 +114,19 @@ def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _median_off_diagonal(sq_dist: torch.Tensor) -> torch.Tensor:
-    """Median of the n(n-1) off-diagonal entries of a nonnegative matrix with a zero diagonal.
+    """Median of the n(n-1) off-diagonal entries of a symmetric matrix: that of its strict upper triangle.
 
-    The n diagonal zeros are the n smallest of all n^2 entries, so the off-diagonal median is the mean of
-    the order statistics n + n(n-1)/2 and that plus one of the whole matrix (one linear-time selection).
+    The off-diagonal entries are the upper triangle twice over, so their two middle order statistics are
+    those of the triangle's median (both the middle element when n(n-1)/2 is odd). One linear-time
+    selection over half the matrix.
     """
     n = sq_dist.shape[0]
-    k = n + n * (n - 1) // 2  # 1-based order statistic
     if sq_dist.device.type == "cpu":
-        pair = np.partition(sq_dist.numpy().reshape(-1), (k - 1, k))[k - 1 : k + 1]
-        return torch.from_numpy(pair).mean()
-    flat = sq_dist.reshape(-1)
-    return (torch.kthvalue(flat, k).values + torch.kthvalue(flat, k + 1).values) / 2
+        upper = sq_dist.numpy()[np.triu(np.ones((n, n), dtype=bool), k=1)]
+        return torch.tensor(np.median(upper), dtype=sq_dist.dtype)
+    upper = sq_dist[torch.triu(torch.ones((n, n), dtype=torch.bool, device=sq_dist.device), diagonal=1)]
+    m = upper.numel()
+    return (torch.kthvalue(upper, (m + 1) // 2).values + torch.kthvalue(upper, m // 2 + 1).values) / 2
 
 
 def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
@@ -135,8 +136,7 @@ def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
     median = _median_off_diagonal(sq_dist)
     if not float(median) > 0:
         raise InputError("more than half of the pairwise distances are zero; the RBF bandwidth is undefined")
-    kernel = sq_dist.div_(-2 * sigma_scale**2 * median).exp_()
-    return double_center(kernel)
+    return double_center_symmetric_(sq_dist.div_(-2 * sigma_scale**2 * median).exp_())
 
 
 @register(
@@ -157,4 +157,4 @@ def cka_rbf(x: torch.Tensor, y: torch.Tensor, sigma_scale: float = 0.8) -> torch
         raise InputError(f"sigma_scale must be positive, got {sigma_scale}")
     kc = _centered_rbf_gram(center(x), sigma_scale)
     lc = _centered_rbf_gram(center(y), sigma_scale)
-    return (kc * lc).sum() / (torch.linalg.matrix_norm(kc) * torch.linalg.matrix_norm(lc))
+    return torch.dot(kc.reshape(-1), lc.reshape(-1)) / (torch.linalg.matrix_norm(kc) * torch.linalg.matrix_norm(lc))

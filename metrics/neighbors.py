@@ -23,7 +23,7 @@ def nearest_neighbors(x: torch.Tensor, k: int) -> torch.Tensor:
     for start in range(0, n, block):
         stop = min(start + block, n)
         # ||a - b||^2 up to ||a||^2, which is constant along a row and cannot change the ranking
-        dist = sq_norms[None, :] - 2 * (xc[start:stop] @ xc.T)
+        dist = torch.addmm(sq_norms[None, :], xc[start:stop], xc.T, alpha=-2)
         rows = torch.arange(stop - start, device=x.device)
         dist[rows, rows + start] = float("inf")
         out[start:stop] = torch.topk(dist, k, dim=1, largest=False).indices

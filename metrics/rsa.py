@@ -32,9 +32,24 @@ def correlation_rdm_upper(x: np.ndarray) -> np.ndarray:
     return 1 - corr[np.triu(np.ones(corr.shape, dtype=bool), k=1)]
 
 
+def average_ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 1..m of a 1-D array, tied values sharing the mean of their ranks (scipy's "average").
+
+    One unstable sort; only when it finds equal neighbours is the tie-aware (stable, slower) ranking
+    needed, and distances between real-valued representations are almost never tied.
+    """
+    order = np.argsort(a)
+    ordered = a[order]
+    if np.any(ordered[1:] == ordered[:-1]):
+        return rankdata(a)
+    ranks = np.empty(a.shape, dtype=np.float64)
+    ranks[order] = np.arange(1, a.size + 1, dtype=np.float64)
+    return ranks
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation with average ranks for ties; refuses a constant vector."""
-    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = average_ranks(a), average_ranks(b)
     ra -= ra.mean()
     rb -= rb.mean()
     denominator = np.sqrt((ra @ ra) * (rb @ rb))

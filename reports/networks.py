@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from reports.atomic import write_text
@@ -48,7 +49,11 @@ def _matrix(rows: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def layer_heatmaps(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """One figure per layer-pairs scenario: a heat map per measure, then stitching (trained, direct)."""
+    """One figure per layer-pairs scenario: a heat map per measure, then stitching (trained, direct).
+
+    Every panel shares one color scale (at least [0, 1]) and one color bar, so that the panels compare;
+    layer names label the first column and the bottom panel of each column.
+    """
     paths = []
     rows = _layer_pairs(table)
     for scenario, group in rows.groupby("scenario"):
@@ -57,15 +62,20 @@ def layer_heatmaps(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         panels = [(m, _matrix(g, "value").reindex(index=stitching.index, columns=stitching.columns))
                   for m, g in group.groupby("metric")]
         panels += [("stitching (trained)", stitching), ("stitching (direct)", _matrix(first, "stitch_direct"))]
-        figure, axes = grid(len(panels), 4, size=4.0)
-        for ax, (title, matrix) in zip(axes, panels):
-            image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", origin="upper")
-            names_x = [name for _, name in matrix.index]
-            names_y = [name for _, name in matrix.columns]
-            ax.set_xticks(range(len(names_y)), names_y, rotation=90, fontsize=7)
-            ax.set_yticks(range(len(names_x)), names_x, fontsize=7)
+        values = [matrix.to_numpy(dtype=float) for _, matrix in panels]
+        low = min(0.0, *(np.nanmin(v) for v in values if np.isfinite(v).any()))
+        high = max(1.0, *(np.nanmax(v) for v in values if np.isfinite(v).any()))
+        columns = 4
+        figure, axes = grid(len(panels), columns, size=4.0)
+        names_x = [name for _, name in stitching.index]
+        names_y = [name for _, name in stitching.columns]
+        for i, (ax, (title, _), value) in enumerate(zip(axes, panels, values)):
+            image = ax.imshow(value, cmap="viridis", origin="upper", vmin=low, vmax=high)
+            bottom = i + columns >= len(panels)
+            ax.set_xticks(range(len(names_y)), names_y if bottom else [], rotation=90, fontsize=7)
+            ax.set_yticks(range(len(names_x)), names_x if i % columns == 0 else [], fontsize=7)
             ax.set_title(title, fontsize=9)
-            figure.colorbar(image, ax=ax, fraction=0.046)
+        figure.colorbar(image, ax=axes[: len(panels)], fraction=0.02)
         figure.suptitle(f"{scenario}: X layer (rows, seed s) x Y layer (columns, seed s + 1)")
         paths.append(save(figure, Path(out_dir) / f"networks_layers_{scenario}.png"))
     return paths

@@ -2,14 +2,19 @@
 degenerate cases this suite found (PWCCA with an exactly shared subspace, RSA with two features)."""
 from __future__ import annotations
 
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from scipy.stats import rankdata, spearmanr
 
 import metrics
 import reference
-from metrics._linalg import double_center
+from metrics._linalg import double_center_symmetric_
 from metrics.cca import kept_directions
+from metrics.rsa import average_ranks, spearman
 from strategies import (
     assert_close,
     assert_refused,
@@ -25,15 +30,12 @@ NAMES = metrics.available()
 # ----------------------------------------------------------------------------------------------------
 # Kernel centering with the wrong broadcast axis
 # ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("symmetric", [True, False], ids=["symmetric", "general"])
-def test_double_centering_is_h_k_h(symmetric):
-    """Row means and column means must each be removed along their own axis: H K H, whose rows and
-    columns sum to 0. A non-symmetric K tells the two axes apart; a symmetric one is the kernel case."""
+def test_double_centering_is_h_k_h():
+    """H K H of a symmetric kernel: its rows and columns sum to 0 and it equals the explicit product."""
     rng = np.random.default_rng(0)
     k = rng.normal(size=(9, 9)) + np.arange(9)[:, None] * 3.0 - np.arange(9)[None, :]
-    if symmetric:
-        k = k @ k.T
-    out = double_center(torch.from_numpy(k)).numpy()
+    k = k @ k.T
+    out = double_center_symmetric_(torch.from_numpy(k.copy())).numpy()
     np.testing.assert_allclose(out, reference.double_centered(k), rtol=0, atol=1e-12 * np.abs(k).max())
     np.testing.assert_allclose(out.sum(axis=0), 0, atol=1e-12 * np.abs(k).max())
     np.testing.assert_allclose(out.sum(axis=1), 0, atol=1e-12 * np.abs(k).max())
@@ -241,3 +243,21 @@ def test_rsa_refuses_two_features():
     x, y = correlated_pair(np.random.default_rng(12), 30, 2, 5)
     assert_refused(metrics.get("rsa"), x, y, match="at least 3 features")
     assert_refused(metrics.get("rsa"), y, x, match="at least 3 features")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Ranks of tied dissimilarities (rsa's fast path sorts once and must notice ties)
+# ----------------------------------------------------------------------------------------------------
+@given(
+    hnp.arrays(np.float64, st.integers(1, 60), elements=st.sampled_from([-1.5, 0.0, 0.25, 2.0, 7.0]))
+    | hnp.arrays(np.float64, st.integers(1, 60), elements=st.floats(-1e6, 1e6), unique=True)
+)
+def test_average_ranks_equal_scipy_with_and_without_ties(a):
+    np.testing.assert_array_equal(average_ranks(a), rankdata(a))
+
+
+def test_spearman_of_tied_dissimilarities_matches_scipy():
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 6, size=200).astype(float), rng.integers(0, 4, size=200).astype(float)
+    b[:100] = a[:100]
+    assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-14)

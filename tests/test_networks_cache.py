@@ -85,3 +85,36 @@ def test_tampered_file_with_a_matching_checksum_is_refused(tmp_path, monkeypatch
     with pytest.raises(CacheIntegrityError, match="weights_only"):
         cache.load(RECIPE)
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_an_entry_is_read_once_until_its_file_changes(tmp_path, monkeypatch):
+    cache = Cache(tmp_path)
+    cache.store(RECIPE, entry())
+    reads = []
+    original = cache._read
+    monkeypatch.setattr(cache, "_read", lambda *paths: reads.append(paths) or original(*paths))
+    first, second = cache.load(RECIPE), cache.load(RECIPE)
+    assert first is second and len(reads) == 1
+    path, _ = cache.paths(RECIPE)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))  # the same size; a new modification time
+    with pytest.raises(CacheIntegrityError, match="checksum"):
+        cache.load(RECIPE)
+
+
+def test_memory_keeps_the_most_recent_entries_within_its_budget(tmp_path):
+    size = entry()["state"]["w"].nbytes
+    cache = Cache(tmp_path, memory_bytes=2 * size)
+    recipes = [{**RECIPE, "seed": seed} for seed in range(3)]
+    for recipe in recipes:
+        cache.store(recipe, entry())
+        cache.load(recipe)
+    kept = {path.name for path in cache._memory}
+    assert kept == {cache.paths(r)[0].name for r in recipes[1:]}
+    assert cache._memory_used == 2 * size
+
+
+def test_shared_cache_is_one_per_folder(tmp_path):
+    assert Cache.shared(tmp_path) is Cache.shared(str(tmp_path) + "/.")
+    assert Cache.shared(tmp_path) is not Cache.shared(tmp_path / "other")

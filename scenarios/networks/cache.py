@@ -12,15 +12,21 @@ Safety and robustness:
   stray temporary files that are never read;
 - read only after the file's SHA-256 matches the sidecar, then with ``torch.load(weights_only=True)``,
   which refuses any pickled object that is not a tensor or a plain container: a tampered or corrupt
-  file raises :class:`CacheIntegrityError`, and :meth:`Cache.fetch` rebuilds it (with a warning).
+  file raises :class:`CacheIntegrityError`, and :meth:`Cache.fetch` rebuilds it (with a warning);
+- entries read in this process are kept in memory (least recently used first out, ``memory_bytes`` of
+  tensors at most) together with the size and modification time of their two files: a warm run reads
+  and verifies each file once, not once per case that uses it, and a file changed on disk since is read
+  (and verified) again.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -66,11 +72,34 @@ def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
         raise
 
 
-class Cache:
-    """The cache folder ``root`` (default ``$STITCHBENCH_CACHE`` or ``~/.cache/stitchbench``)."""
+def _tensor_bytes(value) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
 
-    def __init__(self, root: str | os.PathLike | None = None):
+
+class Cache:
+    """The cache folder ``root`` (default ``$STITCHBENCH_CACHE`` or ``~/.cache/stitchbench``).
+
+    Entries returned by :meth:`load` and :meth:`fetch` may be shared with earlier calls: read, never
+    modify them.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, memory_bytes: int = 1 << 28):
         self.root = Path(root or os.environ.get(CACHE_ENV) or "~/.cache/stitchbench").expanduser()
+        self.memory_bytes = memory_bytes
+        self._memory: OrderedDict[Path, tuple[tuple, dict, int]] = OrderedDict()
+        self._memory_used = 0
+
+    @classmethod
+    def shared(cls, root: str | os.PathLike | None = None) -> "Cache":
+        """The process's one :class:`Cache` of the folder ``root`` resolves to, so that its memory of
+        read entries serves every scenario."""
+        return _shared(cls(root).root.resolve())
 
     def paths(self, recipe: dict) -> tuple[Path, Path]:
         """(entry file, sidecar file) of ``recipe``."""
@@ -88,6 +117,16 @@ class Cache:
         entry, sidecar = self.paths(recipe)
         if not (entry.is_file() and sidecar.is_file()):
             return None
+        signature = tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in (entry.stat(), sidecar.stat()))
+        kept = self._memory.get(entry)
+        if kept is not None and kept[0] == signature:
+            self._memory.move_to_end(entry)
+            return kept[1]
+        value = self._read(entry, sidecar)
+        self._remember(entry, signature, value)
+        return value
+
+    def _read(self, entry: Path, sidecar: Path) -> dict:
         try:
             expected = json.loads(sidecar.read_text())["sha256"]
         except (ValueError, KeyError, TypeError) as err:
@@ -98,6 +137,16 @@ class Cache:
             return torch.load(entry, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any refusal or corruption makes the entry unusable
             raise CacheIntegrityError(f"{entry} refused by torch.load(weights_only=True): {err}") from None
+
+    def _remember(self, entry: Path, signature: tuple, value: dict) -> None:
+        size = _tensor_bytes(value)
+        if size > self.memory_bytes:
+            return
+        old = self._memory.pop(entry, None)
+        self._memory_used += size - (old[2] if old else 0)
+        self._memory[entry] = (signature, value, size)
+        while self._memory_used > self.memory_bytes:
+            self._memory_used -= self._memory.popitem(last=False)[1][2]
 
     def store(self, recipe: dict, value: dict) -> None:
         """Write ``value`` for ``recipe`` atomically, then its sidecar."""
@@ -118,3 +167,8 @@ class Cache:
             value = build()
             self.store(recipe, value)
         return value
+
+
+@functools.lru_cache(maxsize=None)
+def _shared(root: Path) -> Cache:
+    return Cache(root)

@@ -56,7 +56,7 @@ class Setup:
                             batch_size=params["batch_size"], lr_schedule=params["lr_schedule"])
         return cls(data=data_spec(params), schedule=schedule, finetune=schedule.scaled(params["finetune_fraction"]),
                    stitch_epochs=params["stitch_epochs"], probe_size=params["probe_size"],
-                   device=params["device"] or default_device(), cache=Cache(params["cache_dir"] or None))
+                   device=params["device"] or default_device(), cache=Cache.shared(params["cache_dir"] or None))
 
 
 def data_spec(params: dict) -> dict:
