@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import metrics
@@ -152,8 +153,19 @@ def selected_metrics(config) -> list[str]:
     return [name for name in available if name in wanted]
 
 
+#: (n, p1, p2) of the speed and peer benchmarks, per profile.
+SPEED_SHAPES = {
+    "quick": [(1000, 64, 64), (5000, 512, 512)],
+    "full": [(1000, 64, 64), (5000, 512, 512), (10000, 2048, 2048)],
+}
+
+
 def pytest_generate_tests(metafunc):
-    """Parametrize ``(metric_name, scenario)`` over the grid, scenario-major, ids like "cka_linear-orthogonal"."""
+    """Parametrize ``shape`` over the profile's ``SPEED_SHAPES`` (ids like "n1000-p64x64"), and
+    ``(metric_name, scenario)`` over the grid, scenario-major, ids like "cka_linear-orthogonal"."""
+    if "shape" in metafunc.fixturenames:
+        shapes = SPEED_SHAPES[metafunc.config.getoption("--profile")]
+        metafunc.parametrize("shape", shapes, ids=[f"n{n}-p{p1}x{p2}" for n, p1, p2 in shapes], scope="module")
     if not {"metric_name", "scenario"} <= set(metafunc.fixturenames):
         return
     config = metafunc.config
@@ -176,6 +188,34 @@ def _say(config, line: str) -> None:
         return
     with capture.global_and_fixture_disabled():
         reporter.write_line(line)
+
+
+@pytest.fixture(scope="module")
+def pair(shape):
+    """Float64 X [n, p1] and Y [n, p2], Y a noisy linear image of X: correlated and full rank, like two
+    layers of one network."""
+    n, p1, p2 = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, p1))
+    y = x @ rng.standard_normal((p1, p2)) / np.sqrt(p1) + 0.5 * rng.standard_normal((n, p2))
+    return x, y
+
+
+@pytest.fixture(scope="session")
+def benchmark_report(pytestconfig):
+    """``report(name, text)``: write a benchmark's report ``name`` under ``--report-dir`` (atomically)
+    and print it on the terminal."""
+
+    def report(name: str, text: str) -> Path:
+        path = write_text(_under_root(pytestconfig, pytestconfig.getoption("--report-dir")) / name, text)
+        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("")
+            for line in text.splitlines():
+                reporter.write_line(line)
+        return path
+
+    return report
 
 
 @pytest.fixture(scope="session")

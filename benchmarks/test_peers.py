@@ -1,9 +1,13 @@
 """Published CKA packages against ours on the same inputs: time, value, and why the values differ.
 
 Install the peers with the ``peers`` extra (ckatorch, torch-cka, cka-pytorch); each case is skipped when
-its package is missing. Every row records, in pytest-benchmark's ``extra_info``: the peer's value, the
-stitchbench measure that computes the same estimator, the absolute difference, and the reason for it.
-Where a peer computes our estimator exactly, the agreement is asserted.
+its package is missing. The inputs are those of the speed benchmarks, at the same shapes (the quick
+profile the two smaller, ``--profile full`` all three; minibatches of n / 10). Every row records, in
+pytest-benchmark's ``extra_info`` and in ``peers.md`` under ``--report-dir``: the peer's value, the
+stitchbench measure that computes the same estimator, the difference, and the reason for it; each shape's
+table ends with the fastest peer against the slower of our two in-memory measures (the streaming route,
+in n / 10 batches, is listed beside them). Where a peer computes our estimator
+exactly, the agreement is asserted.
 
 Estimators (RECIPES: "name the estimator"):
 - biased linear CKA, HSIC = tr(HKH HLH) / (n-1)^2 (Kornblith et al. 2019): ours ``cka_linear``;
@@ -22,7 +26,9 @@ from torch.utils.data import DataLoader, TensorDataset
 import metrics
 from metrics.streaming import SufficientStats
 
-SIZES = {"quick": (400, 16, 100), "full": (4_000, 256, 500)}  # n, p, minibatch size
+_rows: list[dict] = []  # one per timed call, for peers.md
+SMALL = 1000 * 64  # inputs of at most this many entries: 3 rounds, and the rescaled case
+IN_MEMORY = ("stitchbench cka_linear", "stitchbench cka_linear_debiased")
 
 
 class _Columns(nn.Module):
@@ -46,15 +52,14 @@ class _Halves(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def data(request):
-    n, p, minibatch = SIZES[request.config.getoption("--profile")]
-    generator = torch.Generator().manual_seed(0)
+def data(pair):
+    """The speed benchmarks' X and Y as float64 tensors, and the minibatch size n / 10."""
+    x, y = pair
+    return torch.from_numpy(x), torch.from_numpy(y), x.shape[0] // 10
 
-    def normal(*shape):
-        return torch.randn(*shape, generator=generator, dtype=torch.float64)
 
-    z = normal(n, 8)
-    return z @ normal(8, p) + normal(n, p), z @ normal(8, p) + 2 * normal(n, p), minibatch
+def _rounds(x: torch.Tensor) -> int:
+    return 3 if x.numel() <= SMALL else 1
 
 
 def _loader(x: torch.Tensor, y: torch.Tensor, batch: int) -> DataLoader:
@@ -95,7 +100,8 @@ def cka_pytorch(x, y, batch, epsilon=1e-4):
     return float(calculator.calculate_cka_matrix(_loader(x, y, batch), num_epochs=1, epsilon=epsilon)[0, 0])
 
 
-# (id, peer call, batch: "full" or "minibatch", input scale, our measure, tolerance if it must agree, reason)
+# (id, peer call, batch: "full" or "minibatch", input scale, our measure, tolerance if it must agree, reason).
+# The rescaled case is about the value only and runs at the smallest shape.
 CASES = [
     ("ckatorch.cka_base", ckatorch_biased, "full", 1.0, "cka_linear", 1e-10, "same estimator (biased HSIC)"),
     ("ckatorch.cka_base(unbiased)", ckatorch_unbiased, "full", 1.0, "cka_linear_debiased", 1e-10,
@@ -116,24 +122,28 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
-def test_peer(benchmark, data, case):
+def test_peer(benchmark, shape, data, case):
     name, call, batching, scale, ours_name, tolerance, reason = case
     x, y, minibatch = data
+    if scale != 1.0 and x.numel() > SMALL:
+        pytest.skip("the rescaled case shows a value, at the smallest shape")
     x, y = scale * x, scale * y
     batch = x.shape[0] if batching == "full" else minibatch
-    value = benchmark.pedantic(call, args=(x, y, batch), rounds=3, iterations=1)
+    benchmark.group = "peers: n={}, p1={}, p2={}".format(*shape)
+    value = benchmark.pedantic(call, args=(x, y, batch), rounds=_rounds(x), iterations=1)
     ours = metrics.get(ours_name)(x, y)
-    benchmark.extra_info.update(
-        peer=name, value=value, ours=ours_name, ours_value=ours, difference=value - ours, reason=reason,
-        n=x.shape[0], p=x.shape[1], batch=batch,
-    )
+    row = dict(peer=name, value=value, ours=ours_name, ours_value=ours, difference=value - ours, reason=reason,
+               n=x.shape[0], p=x.shape[1], batch=batch)
+    benchmark.extra_info.update(row)
+    _keep(benchmark, shape, row)
     if tolerance is not None:
         assert value == pytest.approx(ours, rel=tolerance)
 
 
-@pytest.mark.parametrize("route", ["cka_linear", "cka_linear_debiased", "streaming"])
-def test_ours(benchmark, data, route):
-    """Our timings on the same inputs (streaming: batches of the minibatch size, both CKA values)."""
+@pytest.mark.parametrize("route", ["cka_linear", "cka_linear_debiased", "cka_linear_debiased(float32)", "streaming"])
+def test_ours(benchmark, shape, data, route):
+    """Our timings on the same inputs (streaming: batches of the minibatch size, both CKA values;
+    float32: the opt-in single-precision computation, for the float32 peers)."""
     x, y, minibatch = data
 
     def streamed():
@@ -142,9 +152,57 @@ def test_ours(benchmark, data, route):
             stats.update(x[start : start + minibatch], y[start : start + minibatch])
         return stats.compute("cka_linear"), stats.compute("cka_linear_debiased")
 
-    call = streamed if route == "streaming" else (lambda: metrics.get(route)(x, y))
-    value = benchmark.pedantic(call, rounds=3, iterations=1)
-    benchmark.extra_info.update(peer=f"stitchbench {route}", value=value, n=x.shape[0], p=x.shape[1])
+    if route == "streaming":
+        call = streamed
+    elif route.endswith("(float32)"):
+        call = lambda: metrics.get(route.removesuffix("(float32)"))(x, y, dtype="float32")  # noqa: E731
+    else:
+        call = lambda: metrics.get(route)(x, y)  # noqa: E731
+    benchmark.group = "peers: n={}, p1={}, p2={}".format(*shape)
+    value = benchmark.pedantic(call, rounds=_rounds(x), iterations=1)
+    row = dict(peer=f"stitchbench {route}", value=value if route != "streaming" else value[1], reason="ours",
+               n=x.shape[0], p=x.shape[1], batch=minibatch if route == "streaming" else x.shape[0])
+    benchmark.extra_info.update(row)
+    _keep(benchmark, shape, row)
+
+
+def _keep(benchmark, shape, row: dict) -> None:
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        _rows.append({**row, "shape": shape, "seconds": stats.stats.median})
+
+
+def peer_table(rows: list[dict]) -> str:
+    """Markdown: per shape, every implementation's median time and value; then the fastest peer against
+    our slowest route."""
+    lines = []
+    for shape in sorted({row["shape"] for row in rows}):
+        here = sorted((row for row in rows if row["shape"] == shape), key=lambda row: row["seconds"])
+        lines += [f"### n={shape[0]}, p1={shape[1]}, p2={shape[2]}", "",
+                  "| implementation | batch | seconds | value | ours (same estimator) | difference | why |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in here:
+            ours = f"{row['ours']} {row['ours_value']:.6f}" if "ours_value" in row else "-"
+            difference = f"{row['difference']:.2e}" if "difference" in row else "-"
+            lines.append(f"| {row['peer']} | {row['batch']} | {row['seconds']:.4f} | {row['value']:.6f} | {ours} "
+                         f"| {difference} | {row['reason']} |")
+        peers = [row for row in here if not row["peer"].startswith("stitchbench")]
+        ours = [row for row in here if row["peer"] in IN_MEMORY]
+        if peers and ours:
+            fastest, slowest = peers[0], ours[-1]
+            lines += ["", f"Fastest peer: {fastest['peer']}, {fastest['seconds']:.4f} s. Our slower in-memory measure: "
+                      f"{slowest['peer']}, {slowest['seconds']:.4f} s, {fastest['seconds'] / slowest['seconds']:.1f}x "
+                      "as fast."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _write_peer_report(benchmark_report):
+    yield
+    if _rows:
+        benchmark_report("peers.md", "# Published CKA implementations against ours (median seconds)\n\n"
+                         + peer_table(_rows))
 
 
 def test_torch_cka_fails_on_float64(data):

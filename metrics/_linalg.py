@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from metrics._inputs import InputError
@@ -14,6 +15,8 @@ from metrics._inputs import InputError
 # leaves its threads spinning after a call, and a 500 x 64 procrustes took 12 ms instead of 1 ms while
 # torch's and the BLAS's thread pools competed for the cores.
 NUMPY_MIN_MULTIPLY_ADDS = 1 << 28
+# The same rule for a reduction over one matrix, by its number of entries.
+NUMPY_MIN_ENTRIES = 1 << 18
 
 
 def _numpy_path(x: torch.Tensor, multiply_adds: int) -> bool:
@@ -36,11 +39,29 @@ def center_unit(x: torch.Tensor) -> torch.Tensor:
     neither overflow nor underflow.
     """
     xc = center(x)
-    low, high = torch.aminmax(xc)
-    exponent = int(torch.frexp(torch.maximum(-low, high))[1])
+    n, p = x.shape
+    on_numpy = _numpy_path(x, n * p * p)
+    if on_numpy:
+        a = xc.numpy()
+        exponent = int(np.frexp(max(-a.min(), a.max()))[1])
+    else:
+        low, high = torch.aminmax(xc)
+        exponent = int(torch.frexp(torch.maximum(-low, high))[1])
     if abs(exponent) >= 1000:  # 2.0 ** -exponent would not be a normal float
         return xc.ldexp_(torch.tensor(-exponent, dtype=torch.int32, device=xc.device))
+    if on_numpy:
+        np.multiply(a, 2.0**-exponent, out=a)
+        return xc
     return xc.mul_(2.0**-exponent)
+
+
+def row_sq_norms(x: torch.Tensor) -> torch.Tensor:
+    """||x_i||^2 for every row (numpy when X^T X would be, without a temporary the size of X)."""
+    n, p = x.shape
+    if _numpy_path(x, n * p * p):
+        a = x.numpy()
+        return torch.from_numpy(np.einsum("ij,ij->i", a, a))
+    return x.square().sum(dim=1)
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +78,15 @@ def cross(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if _numpy_path(x, x.shape[0] * x.shape[1] * y.shape[1]):
         return torch.from_numpy(x.numpy().T @ y.numpy())
     return x.T @ y
+
+
+def sum_sq(x: torch.Tensor) -> float:
+    """sum of x_ij^2 as a Python float. Large CPU matrices (from 2^18 entries: the products of the numpy
+    path) go through numpy's BLAS, so that torch's thread pool does not wake up between those products."""
+    if x.device.type == "cpu" and x.numel() >= NUMPY_MIN_ENTRIES:
+        a = x.numpy().reshape(-1)
+        return float(np.vdot(a, a))
+    return float(x.square().sum())
 
 
 def double_center_symmetric_(k: torch.Tensor) -> torch.Tensor:

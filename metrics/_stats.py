@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from metrics._linalg import cross, gram
+from metrics._linalg import cross, gram, row_sq_norms
 
 __all__ = ["SUMMED", "Moments", "about", "add", "batch_moments", "combine", "flatten", "unflatten", "zeros"]
 
@@ -86,7 +86,7 @@ def batch_moments(x: torch.Tensor, y: torch.Tensor, product_dtype: torch.dtype =
     """
     mean_x, mean_y = x.mean(dim=0), y.mean(dim=0)
     a, b = x - mean_x, y - mean_y
-    r, s = a.square().sum(dim=1), b.square().sum(dim=1)
+    r, s = row_sq_norms(a), row_sq_norms(b)
     low_a, low_b = a.to(product_dtype), b.to(product_dtype)
     return Moments(
         count=float(x.shape[0]),

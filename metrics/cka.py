@@ -5,11 +5,13 @@ CKA(K, L) = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with Gram matrices K, L of 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, double_center_symmetric_, gram
+from metrics._linalg import center, center_unit, cross, double_center_symmetric_, gram, row_sq_norms, sum_sq
 from metrics._registry import register
 
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
@@ -38,8 +40,7 @@ def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     xc, yc = center_unit(x), center_unit(y)
     n, p1 = xc.shape
     if _feature_space_is_cheaper(n, p1, yc.shape[1]):
-        numerator = cross(xc, yc).square().sum()
-        return numerator / (torch.linalg.matrix_norm(gram(xc)) * torch.linalg.matrix_norm(gram(yc)))
+        return sum_sq(cross(xc, yc)) / (math.sqrt(sum_sq(gram(xc))) * math.sqrt(sum_sq(gram(yc))))
     k, l = gram(xc.T), gram(yc.T)
     return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
 
@@ -69,7 +70,7 @@ def debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n: float, dtype: torch
                 f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
                 "rounding): too few samples or a degenerate input for the debiased estimator"
             )
-    return hsic_xy / torch.sqrt(hsic_xx * hsic_yy)
+    return float(hsic_xy) / math.sqrt(float(hsic_xx) * float(hsic_yy))
 
 
 def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
@@ -101,11 +102,12 @@ def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     xc, yc = center_unit(x), center_unit(y)
     n, p1 = xc.shape
     if _feature_space_is_cheaper(n, p1, yc.shape[1]):
-        d, e = xc.square().sum(dim=1), yc.square().sum(dim=1)
-        k_sq, l_sq = gram(xc).square().sum(), gram(yc).square().sum()  # ||K||_F^2 = ||Xc^T Xc||_F^2
-        hsic_xy = unbiased_hsic(cross(xc, yc).square().sum(), d @ e, d.sum(), e.sum(), n)
-        hsic_xx = unbiased_hsic(k_sq, d @ d, d.sum(), d.sum(), n)
-        hsic_yy = unbiased_hsic(l_sq, e @ e, e.sum(), e.sum(), n)
+        d, e = row_sq_norms(xc), row_sq_norms(yc)
+        k_sq, l_sq, xy_sq = sum_sq(gram(xc)), sum_sq(gram(yc)), sum_sq(cross(xc, yc))  # ||K||_F^2 = ||Xc^T Xc||_F^2
+        de, dd, ee, sum_d, sum_e = torch.stack([d @ e, d @ d, e @ e, d.sum(), e.sum()]).tolist()
+        hsic_xy = unbiased_hsic(xy_sq, de, sum_d, sum_e, n)
+        hsic_xx = unbiased_hsic(k_sq, dd, sum_d, sum_d, n)
+        hsic_yy = unbiased_hsic(l_sq, ee, sum_e, sum_e, n)
     else:
         k, l = gram(xc.T), gram(yc.T)
         k_sq, l_sq = k.square().sum(), l.square().sum()
@@ -130,7 +132,7 @@ def _median_off_diagonal(sq_dist: torch.Tensor) -> torch.Tensor:
 
 
 def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
-    sq_norms = xc.square().sum(dim=1)
+    sq_norms = row_sq_norms(xc)
     sq_dist = gram(xc.T).mul_(-2).add_(sq_norms[:, None]).add_(sq_norms[None, :]).clamp_(min=0)
     sq_dist.fill_diagonal_(0)
     median = _median_off_diagonal(sq_dist)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from metrics._inputs import InputError
-from metrics._linalg import center
+from metrics._linalg import center, row_sq_norms
 from metrics._registry import register
 
 KLABUNDE = "Klabunde et al. 2024, ReSi: A Comprehensive Benchmark for Representational Similarity Measures (ICLR 2025)"
@@ -17,7 +17,7 @@ def nearest_neighbors(x: torch.Tensor, k: int) -> torch.Tensor:
     the distance matrix at a time so that memory stays O(n k + block)."""
     xc = center(x)
     n = xc.shape[0]
-    sq_norms = xc.square().sum(dim=1)
+    sq_norms = row_sq_norms(xc)
     block = max(1, _BLOCK_ELEMENTS // n)
     out = torch.empty((n, k), dtype=torch.long, device=x.device)
     for start in range(0, n, block):

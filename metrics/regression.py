@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from metrics._linalg import center, center_unit, cross, factor
+from metrics._linalg import center, center_unit, cross, factor, sum_sq
 from metrics.cca import KORNBLITH_2019, _check_not_saturated
 from metrics._registry import register
 
@@ -27,4 +27,4 @@ def ols_r2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     _check_not_saturated("X", fx.rank, x.shape[0])
     yc = center_unit(y)
     explained = fx.basis_coordinates().T @ cross(fx.q, yc)
-    return explained.square().sum() / yc.square().sum()
+    return sum_sq(explained) / sum_sq(yc)

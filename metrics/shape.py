@@ -6,9 +6,11 @@ so the two names give one number (checked against independent routes in the test
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
-from metrics._linalg import center_unit, cross
+from metrics._linalg import center_unit, cross, sum_sq
 from metrics._registry import register
 
 DING_2021 = "Ding, Denain, Steinhardt 2021, Grounding Representation Similarity with Statistical Testing (NeurIPS)"
@@ -24,11 +26,11 @@ def _compress(xc: torch.Tensor) -> torch.Tensor:
     return torch.linalg.qr(xc.T, mode="r")[1].T
 
 
-def bures_fidelity(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def bures_fidelity(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(||Xc^T Yc||_*, ||Xc||_F ||Yc||_F) for centered data, in feature space, compressing p > n first."""
     xc, yc = _compress(center_unit(x)), _compress(center_unit(y))
-    nuclear = torch.linalg.svdvals(cross(xc, yc)).sum()
-    return nuclear, torch.linalg.matrix_norm(xc) * torch.linalg.matrix_norm(yc)
+    nuclear = float(torch.linalg.svdvals(cross(xc, yc)).sum())
+    return nuclear, math.sqrt(sum_sq(xc)) * math.sqrt(sum_sq(yc))
 
 
 _SHAPE = dict(
