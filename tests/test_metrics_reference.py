@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import metrics
+import metrics._linalg as linalg
 import reference
 from metrics.cka import _feature_space_is_cheaper
 from strategies import (
@@ -205,3 +206,21 @@ def test_cca_of_independent_data_is_near_its_chance_level_not_one():
     """With p well below n, CCA of independent data is far from 1 (p >= n - 1 is refused instead)."""
     x, y = independent_pair(np.random.default_rng(15), 300, 5, 5)
     assert metrics.get("cca_mean")(x, y) < 0.2
+
+
+# ----------------------------------------------------------------------------------------------------
+# Both CPU runtimes: large products and reductions go through numpy, small ones through torch
+# ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(reference.REFERENCES))
+def test_numpy_path_for_large_operands_matches_reference(name, monkeypatch):
+    """The numpy route of ``metrics._linalg`` is taken from 2^28 multiply-adds on; forced here on small data."""
+    monkeypatch.setattr(linalg, "NUMPY_MIN_MULTIPLY_ADDS", 0)
+    monkeypatch.setattr(linalg, "NUMPY_MIN_ENTRIES", 0)
+    taken = []
+    original = linalg._numpy_path
+    monkeypatch.setattr(linalg, "_numpy_path", lambda *args: taken.append(original(*args)) or taken[-1])
+    shape = (70, 9, 6) if min_features(metrics.get(name)) <= 6 else (70, 9, 9)
+    x, y = _pair(5, *shape)
+    assert_close(metrics.get(name)(x, y), reference.REFERENCES[name](x, y), what=name)
+    uses_linalg = name not in {"rsa"}
+    assert any(taken) == uses_linalg
