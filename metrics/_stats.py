@@ -116,7 +116,7 @@ def about(m: Moments, delta_x: torch.Tensor, delta_y: torch.Tensor) -> Moments:
     trace = {u: torch.trace(m.second(u, u)) for u in _SIDES}
 
     def second(u, w):
-        return m.second(u, w) + n * torch.outer(delta[u], delta[w])
+        return torch.addr(m.second(u, w), delta[u], delta[w], alpha=n)
 
     def third(u, w):
         return m.third(u, w) + trace[u] * delta[w] + 2 * (m.second(w, u) @ delta[u]) + n * sq[u] * delta[w]
