@@ -24,7 +24,7 @@ def tiny_scenario(tmp_path, generator, sweep=None, **params):
 def test_generators_are_registered():
     names = [n for n in scenarios.generators() if n.startswith("networks.")]
     assert names == ["networks.distillation", "networks.layer_pairs", "networks.pruning_identity",
-                     "networks.pruning_progression", "networks.seed_pairs"]
+                     "networks.pruning_progression", "networks.seed_pairs", "networks.training_progression"]
 
 
 def test_pruning_identity_cases_and_cache_reuse(tmp_path, monkeypatch):
@@ -54,6 +54,15 @@ def test_progression_param_is_the_sparsity(tmp_path):
     assert (first.case, second.case) == ("step=0", "step=2")
     assert first.param == 0.0 and second.param == pytest.approx(0.36, abs=0.01)
     assert np.array_equal(first.x, first.y) and first.meta["stitch_direct"] == 1.0  # step 0: the model itself
+
+
+def test_training_progression_compares_checkpoints_with_the_trained_model(tmp_path):
+    scenario = tiny_scenario(tmp_path, "networks.training_progression", sweep=Sweep("epoch", (1, 2)), epochs=2)
+    early, last = scenarios.generate(scenario, 0)
+    assert (early.case, last.case) == ("epoch=1", "epoch=2") and (early.param, last.param) == (1.0, 2.0)
+    assert early.meta["model_x"] == "mlp/seed=0/epoch=1" and early.meta["model_y"] == "mlp/seed=0"
+    assert not np.array_equal(early.x, early.y)
+    assert np.array_equal(last.x, last.y) and last.meta["stitch_direct"] == 1.0  # the last epoch: the model itself
 
 
 def test_layer_pairs_cover_every_pair(tmp_path):

@@ -42,6 +42,24 @@ def test_training_is_seeded_and_reports_accuracy():
         assert torch.equal(a, b)
 
 
+def test_a_checkpoint_is_the_full_runs_prefix():
+    """stop_after=e stops the full schedule's run after e epochs (its learning rate is not that of an
+    e-epoch schedule); stop_after=epochs is the full run."""
+    digits = subset(load_digits(), 256, 64)
+    schedule = Schedule(epochs=3, lr_schedule="cosine")
+
+    def run(schedule, stop_after=None):
+        torch.manual_seed(3)
+        net = models.build(models.config_for("mlp", digits.shape, 10))
+        train(net, digits, schedule, 3, label="checkpoint", stop_after=stop_after)
+        return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+    full, stopped_at_end = run(schedule), run(schedule, stop_after=3)
+    assert torch.equal(full, stopped_at_end)
+    early, short_schedule = run(schedule, stop_after=1), run(Schedule(epochs=1, lr_schedule="cosine"))
+    assert not torch.equal(early, full) and not torch.equal(early, short_schedule)
+
+
 def test_bad_schedule_and_unknown_arch():
     with pytest.raises(ValueError, match="optimizer"):
         Schedule(optimizer="rmsprop")

@@ -189,6 +189,21 @@ def pruning_progression(scenario: Scenario, seed: int) -> Iterable[Case]:
                          param=sparsity, arch=p["arch"], method=p["method"], step=step, sparsity=sparsity)
 
 
+@_networks_generator("training_progression", {"arch": "cnn", "layer": "", "epoch": 1}, {"arch": ARCH_CHOICES})
+def training_progression(scenario: Scenario, seed: int) -> Iterable[Case]:
+    """Experiment 3 over training time: the checkpoint of M_s's training run after each swept ``epoch`` (X)
+    against the trained M_s (Y), case ``epoch=e``, ``param`` e (the last epoch is M_s itself). The trained
+    model is Y so that every stitch X -> Y of a seed is relative to the same accuracy, acc(M_s)."""
+    p = scenario.params
+    setup = Setup.from_params(p)
+    layer = _layer(p["arch"], p["layer"])
+    final = zoo.trained(setup, p["arch"], seed)
+    for epoch in scenario.sweep.values if scenario.sweep else (p["epoch"],):
+        early = zoo.checkpoint(final, int(epoch))
+        yield _make_case(scenario, seed, setup, f"epoch={epoch}", early, layer, final, layer, p["conv"],
+                         param=float(epoch), arch=p["arch"], epoch=int(epoch))
+
+
 @_networks_generator("distillation", {"arch": "cnn", "student": "cnn_small", "temperature": 4.0, "alpha": 0.9},
                      {"arch": ARCH_CHOICES, "student": ARCH_CHOICES})
 def distillation(scenario: Scenario, seed: int) -> Iterable[Case]:

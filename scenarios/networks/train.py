@@ -103,6 +103,7 @@ def train(
     loss: Loss | None = None,
     device: str | None = None,
     label: str = "train",
+    stop_after: int | None = None,
 ) -> dict:
     """Train ``model`` in place with a fresh optimizer; returns ``{"test_accuracy", "train_accuracy"}``.
 
@@ -111,6 +112,8 @@ def train(
             optimizer step.
         loss: ``loss(logits, x, y)``; cross-entropy by default (distillation passes its own).
         label: prefix of the progress line printed to stderr after every epoch.
+        stop_after: stop after this many epochs, the learning rate following the full schedule: the
+            checkpoint of the full run at that epoch (the same batches and updates up to there).
     """
     device = device or default_device()
     loss = loss or (lambda logits, x, y: F.cross_entropy(logits, y))
@@ -122,7 +125,7 @@ def train(
     n = len(data.x_train)
     steps_per_epoch = math.ceil(n / schedule.batch_size)
     total, step = schedule.epochs * steps_per_epoch, 0
-    for epoch in range(1, schedule.epochs + 1):
+    for epoch in range(1, (schedule.epochs if stop_after is None else stop_after) + 1):
         model.train()
         order, running = torch.randperm(n, generator=generator), 0.0
         for i in range(0, n, schedule.batch_size):

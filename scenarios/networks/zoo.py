@@ -33,7 +33,7 @@ from scenarios.networks.models import build, config_for
 from scenarios.networks.stitch import stitch
 from scenarios.networks.train import Schedule, default_device, train
 
-__all__ = ["Setup", "trained", "imp", "one_shot", "structured", "cka_blocks", "distilled", "model",
+__all__ = ["Setup", "trained", "checkpoint", "imp", "one_shot", "structured", "cka_blocks", "distilled", "model",
            "model_record", "activations", "stitch_scores", "describe"]
 
 
@@ -108,6 +108,14 @@ def cka_blocks(setup: Setup, base: dict, n_blocks: int) -> dict:
     return {"kind": "cka_block", "base": base, "n_blocks": n_blocks, "schedule": setup.finetune.as_dict()}
 
 
+def checkpoint(base: dict, epoch: int) -> dict:
+    """The ``trained`` recipe ``base`` stopped after ``epoch`` epochs of its schedule (``base`` itself from
+    its last epoch on)."""
+    if epoch >= base["schedule"]["epochs"]:
+        return base
+    return {"kind": "checkpoint", "base": base, "epoch": epoch}
+
+
 def distilled(setup: Setup, teacher: dict, arch: str, seed: int, temperature: float, alpha: float) -> dict:
     return {"kind": "distilled", "teacher": teacher, "arch": arch, "seed": seed, "temperature": temperature,
             "alpha": alpha, "data": setup.data, "schedule": setup.schedule.as_dict()}
@@ -120,6 +128,8 @@ def describe(recipe: dict) -> str:
         return f"{recipe['arch']}/seed={recipe['seed']}"
     if kind == "distilled":
         return f"{recipe['arch']}/seed={recipe['seed']}/distilled({describe(recipe['teacher'])})"
+    if kind == "checkpoint":
+        return f"{describe(recipe['base'])}/epoch={recipe['epoch']}"
     detail = {"one_shot": lambda r: f"{r['scores']}_{r['scope']}({r['amount']:.3g})",
               "structured_l1": lambda r: f"structured_l1({r['fraction']:.3g})",
               "cka_block": lambda r: f"cka_block({r['n_blocks']})",
@@ -137,6 +147,14 @@ def _build_trained(setup, recipe):
     net = _fresh(setup, recipe["arch"], recipe["seed"])
     result = train(net, dataset(setup), Schedule(**recipe["schedule"]), recipe["seed"], device=setup.device,
                    label=describe(recipe))
+    return net, {"accuracy": result["test_accuracy"], "sparsity": 0.0}
+
+
+def _build_checkpoint(setup, recipe):
+    base = recipe["base"]
+    net = _fresh(setup, base["arch"], base["seed"])
+    result = train(net, dataset(setup), Schedule(**base["schedule"]), base["seed"], device=setup.device,
+                   label=describe(recipe), stop_after=recipe["epoch"])
     return net, {"accuracy": result["test_accuracy"], "sparsity": 0.0}
 
 
@@ -170,7 +188,7 @@ def _root_seed(recipe: dict) -> int:
     return recipe["seed"]
 
 
-BUILDERS = {"trained": _build_trained, "distilled": _build_distilled, "imp": _build_pruned,
+BUILDERS = {"trained": _build_trained, "checkpoint": _build_checkpoint, "distilled": _build_distilled, "imp": _build_pruned,
             "one_shot": _build_pruned, "structured_l1": _build_pruned, "cka_block": _build_pruned}
 
 
