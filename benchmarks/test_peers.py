@@ -6,8 +6,8 @@ profile the two smaller, ``--profile full`` all three; minibatches of n / 10). E
 pytest-benchmark's ``extra_info`` and in ``peers.md`` under ``--report-dir``: the peer's value, the
 stitchbench measure that computes the same estimator, the difference, and the reason for it; each shape's
 table ends with the fastest peer against the slower of our two in-memory measures (the streaming route,
-in n / 10 batches, is listed beside them). Where a peer computes our estimator
-exactly, the agreement is asserted.
+in n / 10 batches, is listed beside them). Where a peer computes our estimator exactly, the agreement is
+asserted.
 
 Estimators (RECIPES: "name the estimator"):
 - biased linear CKA, HSIC = tr(HKH HLH) / (n-1)^2 (Kornblith et al. 2019): ours ``cka_linear``;
@@ -174,7 +174,7 @@ def _keep(benchmark, shape, row: dict) -> None:
 
 def peer_table(rows: list[dict]) -> str:
     """Markdown: per shape, every implementation's median time and value; then the fastest peer against
-    our slowest route."""
+    the slower of our two in-memory measures."""
     lines = []
     for shape in sorted({row["shape"] for row in rows}):
         here = sorted((row for row in rows if row["shape"] == shape), key=lambda row: row["seconds"])
