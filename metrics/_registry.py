@@ -98,6 +98,9 @@ class MetricInfo:
     needs_n_above_p: str | None
     params: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    min_features: int = 1
+    streaming: Callable[..., Any] | None = None
+    speed_bound: tuple[str, ...] = ()
 
     def invariant_to(self, transform: str, side: str = "both") -> bool:
         """Whether the measure declares invariance to ``transform`` applied to ``side`` ("x", "y", "both")."""
@@ -193,6 +196,9 @@ def register(
     y_invariances=(),
     min_samples: int = 3,
     needs_n_above_p: str | None = None,
+    min_features: int = 1,
+    streaming: Callable[..., Any] | None = None,
+    speed_bound=(),
 ) -> Callable[[Callable[..., Any]], Metric]:
     """Register ``fn(x, y, **params) -> float`` as measure ``name``.
 
@@ -214,6 +220,11 @@ def register(
         min_samples: smallest n the measure accepts.
         needs_n_above_p: ``"both"`` or ``"x"`` when the measure is degenerate for p >= n on both inputs
             or on X; such inputs are refused with an error that points to alternatives.
+        min_features: smallest number of features (columns) per input the measure is defined for.
+        streaming: the measure's exact formula on the sufficient statistics (``metrics.streaming``),
+            ``fn(derived, **params)``, or None when it needs all samples at once.
+        speed_bound: names of the primitive products and decompositions its exact formula cannot do
+            without (the speed benchmark's yardstick for it).
     """
     if backend not in ("numpy", "torch"):
         raise ValueError(f"register({name!r}): backend must be 'numpy' or 'torch', got {backend!r}")
@@ -248,6 +259,9 @@ def register(
             needs_n_above_p=needs_n_above_p,
             params=params,
             summary=doc.splitlines()[0] if doc else "",
+            min_features=int(min_features),
+            streaming=streaming,
+            speed_bound=tuple(speed_bound),
         )
         metric = Metric(fn, info)
         _REGISTRY[name] = metric
