@@ -44,6 +44,11 @@ BUILTIN_MODULES = (
     "metrics.regression",
     "metrics.rsa",
     "metrics.neighbors",
+    "metrics.distance",
+    "metrics.statistics",
+    "metrics.matching",
+    "metrics.subspace",
+    "metrics.topology",
 )
 
 #: The invariance vocabulary, each with the transformations it contains (DESIGN section 3).

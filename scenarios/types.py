@@ -7,6 +7,14 @@ from typing import Any
 
 EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals", "tracks_stitching")
 
+#: The functional references a case may carry, each a column of the results table (NaN where it does
+#: not apply): the trained stitch X -> Y and Y -> X (task-loss matching), the least-squares stitch
+#: without training scored on held-out inputs (direct matching), and for two whole models with the
+#: same outputs the fraction of test inputs on which their predictions agree and the absolute
+#: difference of their test accuracies (ReSi's functional measures).
+REFERENCE_COLUMNS = ("stitch", "stitch_reverse", "stitch_direct", "stitch_direct_reverse", "agreement",
+                     "accuracy_difference")
+
 
 @dataclass(frozen=True)
 class Expectation:
@@ -47,6 +55,9 @@ class Case:
     ``stitch`` is the relative stitching score X -> Y (X's representation, mapped by a stitching layer,
     read out by Y's readout), ``stitch_reverse`` the score Y -> X; 1 means no loss of function (a trained
     network stitch, acc(stitched) / acc(B), can slightly exceed 1).
+    ``stitch_direct`` / ``stitch_direct_reverse`` are the direct-matching (least-squares, untrained)
+    stitches; ``agreement`` and ``accuracy_difference`` compare two whole models' predictions (see
+    :data:`REFERENCE_COLUMNS`); each is None where it does not apply.
     ``case`` is a readable id unique within (scenario, seed), e.g. ``"noise_channels=16"``.
     """
 
@@ -59,6 +70,10 @@ class Case:
     param: float | None = None
     stitch: float | None = None
     stitch_reverse: float | None = None
+    stitch_direct: float | None = None
+    stitch_direct_reverse: float | None = None
+    agreement: float | None = None
+    accuracy_difference: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 

@@ -305,3 +305,17 @@ REFERENCES = {
     "rsa": rsa,
     "knn_jaccard": knn_jaccard,
 }
+
+
+def _merge_family_references() -> None:
+    """Add the routes of the per-family reference modules (``reference_<family>.py``) to REFERENCES."""
+    import reference_distance, reference_linear, reference_neighbors, reference_shape
+
+    for module in (reference_distance, reference_linear, reference_neighbors, reference_shape):
+        overlap = REFERENCES.keys() & module.REFERENCES.keys()
+        if overlap:
+            raise RuntimeError(f"{module.__name__} redefines the reference route(s) of {sorted(overlap)}")
+        REFERENCES.update(module.REFERENCES)
+
+
+_merge_family_references()
