@@ -99,6 +99,7 @@ def prepare_pair(
     dtype: str = "float64",
     backend: str = "torch",
     min_samples: int = 3,
+    min_features: int = 1,
     check_constant: bool = True,
 ) -> tuple[Any, Any]:
     """Validate and convert a pair of representations for a measure.
@@ -106,9 +107,10 @@ def prepare_pair(
     Returns two 2-D arrays [n, p1], [n, p2] of the requested float dtype: torch tensors on the inputs'
     device for ``backend="torch"``, numpy arrays for ``backend="numpy"``. The inputs are never modified.
     ``check_constant=False`` accepts constant input (one batch of a stream may be a single sample).
+    ``min_features``: fewest columns each input must have after reshaping (rsa needs 3).
 
     Raises:
-        InputError: wrong rank, different sample counts, too few samples, no features, NaN/Inf,
+        InputError: wrong rank, different sample counts, too few samples, no or too few features, NaN/Inf,
             all-constant input, complex or uncastable dtype, tensors on two different devices.
     """
     if dtype not in _DTYPES:
@@ -124,6 +126,11 @@ def prepare_pair(
         t = reshape_activations(t, conv).to(_DTYPES[dtype])
         if t.shape[1] == 0:
             raise InputError(f"{which} has no features (shape {tuple(t.shape)})")
+        if t.shape[1] < min_features:
+            raise InputError(
+                f"{which} has {t.shape[1]} feature(s) (shape {tuple(t.shape)}); the measure needs at least "
+                f"{min_features} features"
+            )
         out.append(t)
     tx, ty = out
     if tx.shape[0] != ty.shape[0]:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from metrics._bounds import PRIMITIVES, unknown_primitives
 from metrics._inputs import InputError, prepare_pair
 
 __all__ = [
@@ -27,13 +28,16 @@ __all__ = [
     "MeasureError",
     "Metric",
     "MetricInfo",
+    "SNAP_ULPS",
     "UnknownMetricError",
+    "as_value",
     "available",
     "closure",
     "discover",
     "get",
     "load_errors",
     "register",
+    "snap_tolerance",
 ]
 
 ENTRY_POINT_GROUP = "stitchbench.metrics"
@@ -88,6 +92,13 @@ class MetricInfo:
     ``invariances`` hold when either input alone is transformed; ``x_invariances`` and
     ``y_invariances`` are the (larger) sets that hold when only X, respectively only Y, is transformed.
     All three are closed under containment (``invertible_linear`` implies ``orthogonal``...).
+
+    What the suite needs of a measure is declared here, never in tables keyed by its name elsewhere:
+    ``min_samples`` and ``min_features`` (refused below), ``streaming`` (its formula on the sufficient
+    statistics, read by :class:`metrics.streaming.SufficientStats`), ``speed_bound`` (primitives of
+    :data:`metrics._bounds.PRIMITIVES`, read by ``benchmarks/test_speed.py``), ``order_dependent``
+    (read by :func:`metrics.testing.check_determinism`) and ``opt_in`` (left out of the default
+    benchmark run). Bounds may be infinite on either side.
     """
 
     name: str
@@ -106,6 +117,8 @@ class MetricInfo:
     min_features: int = 1
     streaming: Callable[..., Any] | None = None
     speed_bound: tuple[str, ...] = ()
+    order_dependent: bool = False
+    opt_in: bool = False
 
     def invariant_to(self, transform: str, side: str = "both") -> bool:
         """Whether the measure declares invariance to ``transform`` applied to ``side`` ("x", "y", "both")."""
@@ -145,7 +158,13 @@ class Metric:
             )
         try:
             x, y = prepare_pair(
-                x, y, conv=conv, dtype=dtype, backend=self.info.backend, min_samples=self.info.min_samples
+                x,
+                y,
+                conv=conv,
+                dtype=dtype,
+                backend=self.info.backend,
+                min_samples=self.info.min_samples,
+                min_features=self.info.min_features,
             )
             _check_sample_to_feature_ratio(self.info, x.shape, y.shape)
             value = self.fn(x, y, **params)
@@ -153,7 +172,7 @@ class Metric:
             raise InputError(f"{name}: {err}") from None
         except (torch.linalg.LinAlgError, np.linalg.LinAlgError, ArithmeticError) as err:
             raise MeasureError(f"{name}: the computation failed ({err}); no value is reported") from err
-        return _as_finite_float(name, value)
+        return as_value(self.info, value, x.dtype, x.shape[0])
 
 
 def _check_sample_to_feature_ratio(info: MetricInfo, shape_x, shape_y) -> None:
@@ -170,7 +189,30 @@ def _check_sample_to_feature_ratio(info: MetricInfo, shape_x, shape_y) -> None:
             )
 
 
-def _as_finite_float(name: str, value: Any) -> float:
+#: A result at most ``SNAP_ULPS * sqrt(n) * eps * max(1, |bound|)`` beyond a finite bound is rounding and
+#: is returned at the bound: eps of the computation's dtype (float64, or float32 when asked for), n the
+#: number of samples (rounding of sums over samples grows like sqrt(n) eps; Higham, Accuracy and
+#: Stability of Numerical Algorithms, 2nd ed., section 2.8). Further beyond is a MeasureError.
+SNAP_ULPS = 64
+
+
+def _eps(dtype: Any) -> float:
+    return float(torch.finfo(dtype).eps) if isinstance(dtype, torch.dtype) else float(np.finfo(dtype).eps)
+
+
+def snap_tolerance(bound: float, dtype: Any = torch.float64, n: int = 1) -> float:
+    """How far beyond ``bound`` a result may lie and still be rounding (see :data:`SNAP_ULPS`)."""
+    return SNAP_ULPS * math.sqrt(max(1, n)) * _eps(dtype) * max(1.0, abs(bound))
+
+
+def as_value(info: MetricInfo, value: Any, dtype: Any = torch.float64, n: int = 1) -> float:
+    """The measure's result as a finite Python float inside its declared bounds.
+
+    A result beyond a finite bound by at most :func:`snap_tolerance` is returned at the bound (``cca_mean``
+    of X with itself could give 1 + 9e-16); a result further out is a :class:`MeasureError` naming the
+    measure, never clipped silently: it is a bug in the measure or in its declared bounds.
+    """
+    name = info.name
     if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim != 0:
         raise MeasureError(f"{name}: returned an array of shape {tuple(value.shape)}, not a scalar")
     try:
@@ -179,7 +221,17 @@ def _as_finite_float(name: str, value: Any) -> float:
         raise MeasureError(f"{name}: returned {type(value).__name__} {value!r}, not a scalar") from None
     if not math.isfinite(out):
         raise MeasureError(f"{name}: produced {out} on finite input; no value is reported")
-    return out
+    low, high = info.bounds
+    bound = low if out < low else high if out > high else None
+    if bound is None:
+        return out
+    if abs(out - bound) <= snap_tolerance(bound, dtype, n):
+        return bound
+    hint = " (computed in float32: float64 may be within rounding)" if _eps(dtype) > 1e-10 else ""
+    raise MeasureError(
+        f"{name}: produced {out!r}, outside its declared bounds {list(info.bounds)} by more than rounding{hint}; "
+        "a bug in the measure or in its declared bounds; no value is reported"
+    )
 
 
 _REGISTRY: dict[str, Metric] = {}
@@ -194,7 +246,7 @@ def register(
     symmetric: bool,
     invariances=(),
     bounds: tuple[float, float],
-    reference: str,
+    reference: str = "",
     higher_is_more_similar: bool = True,
     backend: str = "numpy",
     x_invariances=(),
@@ -204,6 +256,8 @@ def register(
     min_features: int = 1,
     streaming: Callable[..., Any] | None = None,
     speed_bound=(),
+    order_dependent: bool = False,
+    opt_in: bool = False,
 ) -> Callable[[Callable[..., Any]], Metric]:
     """Register ``fn(x, y, **params) -> float`` as measure ``name``.
 
@@ -217,28 +271,48 @@ def register(
         symmetric: whether m(X, Y) == m(Y, X).
         invariances: transformations of either input that leave the value unchanged (vocabulary in
             :data:`INVARIANCES`).
-        bounds: (low, high) that every value lies in.
-        reference: the paper that defines the measure.
+        bounds: (low, high) that every value lies in, low < high; either may be infinite (a distance:
+            ``(0.0, math.inf)``). A result within rounding of a finite bound is returned at the bound
+            (:func:`as_value`).
+        reference: the paper that defines the measure ("" when none: the scorecard says "no reference").
         higher_is_more_similar: orientation of the value.
         backend: ``"numpy"`` or ``"torch"``.
         x_invariances, y_invariances: extra invariances when only X (only Y) is transformed.
         min_samples: smallest n the measure accepts.
         needs_n_above_p: ``"both"`` or ``"x"`` when the measure is degenerate for p >= n on both inputs
             or on X; such inputs are refused with an error that points to alternatives.
-        min_features: smallest number of features (columns) per input the measure is defined for.
-        streaming: the measure's exact formula on the sufficient statistics (``metrics.streaming``),
-            ``fn(derived, **params)``, or None when it needs all samples at once.
-        speed_bound: names of the primitive products and decompositions its exact formula cannot do
-            without (the speed benchmark's yardstick for it).
+        min_features: smallest number of features (columns) per input the measure is defined for;
+            narrower input is refused before the measure runs.
+        streaming: the measure's exact formula on the sufficient statistics, ``formula(derived, **params)``
+            with ``derived`` a :class:`metrics._formulas.Derived` (see :mod:`metrics.streaming`), or None
+            when it needs all samples at once.
+        speed_bound: names from the vocabulary :data:`metrics._bounds.PRIMITIVES` of the products and
+            decompositions its exact formula cannot do without (the speed benchmark's yardstick for it; a
+            name listed twice counts twice; a single name may be given as a string).
+        order_dependent: True when the value depends on the order of the rows by design (cross-validation
+            folds or subsamples chosen by index); otherwise the contract checks that permuting the rows
+            of both inputs together leaves the value unchanged.
+        opt_in: True for a measure too slow for the default run: ``pytest benchmarks/`` (scenarios and
+            speed) runs it only when ``--metrics`` names it; it stays in :func:`available` and in the
+            contract tests like every other measure.
+
+    Raises:
+        ValueError: a declaration is invalid (the message names the measure and the declaration).
     """
-    if backend not in ("numpy", "torch"):
-        raise ValueError(f"register({name!r}): backend must be 'numpy' or 'torch', got {backend!r}")
-    if needs_n_above_p not in (None, "x", "both"):
-        raise ValueError(f"register({name!r}): needs_n_above_p must be None, 'x' or 'both'")
+    _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming)
     low, high = bounds
-    if not low < high:
-        raise ValueError(f"register({name!r}): bounds must be (low, high) with low < high, got {bounds}")
-    both = closure(invariances)
+    speed_bound = (speed_bound,) if isinstance(speed_bound, str) else tuple(speed_bound)
+    unknown = unknown_primitives(speed_bound)
+    if unknown:
+        raise ValueError(
+            f"register({name!r}): unknown speed_bound primitive(s) {unknown}; the vocabulary "
+            f"(metrics._bounds.PRIMITIVES) is {list(PRIMITIVES)}"
+        )
+    try:
+        both = closure(invariances)
+        x_only, y_only = closure(x_invariances), closure(y_invariances)
+    except ValueError as err:
+        raise ValueError(f"register({name!r}): {err}") from None
 
     def decorator(fn: Callable[..., Any]) -> Metric:
         if name in _REGISTRY:
@@ -254,8 +328,8 @@ def register(
             name=name,
             symmetric=symmetric,
             invariances=both,
-            x_invariances=both | closure(x_invariances),
-            y_invariances=both | closure(y_invariances),
+            x_invariances=both | x_only,
+            y_invariances=both | y_only,
             bounds=(float(low), float(high)),
             higher_is_more_similar=higher_is_more_similar,
             reference=reference,
@@ -264,15 +338,44 @@ def register(
             needs_n_above_p=needs_n_above_p,
             params=params,
             summary=doc.splitlines()[0] if doc else "",
-            min_features=int(min_features),
+            min_features=min_features,
             streaming=streaming,
-            speed_bound=tuple(speed_bound),
+            speed_bound=speed_bound,
+            order_dependent=bool(order_dependent),
+            opt_in=bool(opt_in),
         )
         metric = Metric(fn, info)
         _REGISTRY[name] = metric
         return metric
 
     return decorator
+
+
+def _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming):
+    """Refuse invalid declarations of ``register(name, ...)`` with a ValueError naming the measure."""
+
+    def refuse(what: str) -> None:
+        raise ValueError(f"register({name!r}): {what}")
+
+    if not isinstance(name, str) or not name:
+        refuse("the name must be a non-empty string")
+    if backend not in ("numpy", "torch"):
+        refuse(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if needs_n_above_p not in (None, "x", "both"):
+        refuse(f"needs_n_above_p must be None, 'x' or 'both', got {needs_n_above_p!r}")
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        refuse(f"bounds must be two numbers (low, high), got {bounds!r}")
+    if not low < high:
+        refuse(f"bounds must be (low, high) with low < high, got {bounds}")
+    if not isinstance(reference, str):
+        refuse(f"reference must be a string (the paper, or \"\"), got {type(reference).__name__}")
+    for field_name, value, least in (("min_samples", min_samples, 2), ("min_features", min_features, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            refuse(f"{field_name} must be an integer >= {least}, got {value!r}")
+    if streaming is not None and not callable(streaming):
+        refuse(f"streaming must be a formula (a callable on metrics._formulas.Derived) or None, got {streaming!r}")
 
 
 def _load_module(module: str, origin: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from metrics import _formulas
 from metrics._inputs import InputError
 from metrics._linalg import Factor, center, factor
 from metrics._registry import register
@@ -55,9 +56,11 @@ _CCA = dict(
     backend="torch",
     needs_n_above_p="both",
 )
+#: QR of both sides, the product of the bases and its singular values.
+_CCA_BOUND = ("QR(X)", "QR(Y)", "Qx^T Qy", "svdvals(Qx^T Qy)")
 
 
-@register("cca_mean", reference=RAGHU_2017, **_CCA)
+@register("cca_mean", reference=RAGHU_2017, streaming=_formulas.cca_mean, speed_bound=_CCA_BOUND, **_CCA)
 def cca_mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean canonical correlation, (1/m) sum_i rho_i over the m = min(rank Xc, rank Yc) correlations.
 
@@ -66,7 +69,13 @@ def cca_mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return _all_correlations(x, y).mean()
 
 
-@register("cca_mean_sq", reference=KORNBLITH_2019 + " (Yanai's R^2_CCA)", **_CCA)
+@register(
+    "cca_mean_sq",
+    reference=KORNBLITH_2019 + " (Yanai's R^2_CCA)",
+    streaming=_formulas.cca_mean_sq,
+    speed_bound=_CCA_BOUND,
+    **_CCA,
+)
 def cca_mean_sq(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared canonical correlation, (1/m) sum_i rho_i^2 (Yanai's R^2_CCA)."""
     return _all_correlations(x, y).square().mean()
@@ -86,6 +95,8 @@ def kept_directions(s: torch.Tensor, threshold: float) -> int:
     bounds=(0.0, 1.0),
     reference=RAGHU_2017,
     backend="torch",
+    streaming=_formulas.svcca,
+    speed_bound=_CCA_BOUND + ("svd(Rx)", "svd(Ry)"),  # the singular directions of each side
 )
 def svcca(x: torch.Tensor, y: torch.Tensor, threshold: float = 0.99) -> torch.Tensor:
     """SVCCA: per side keep the top-k singular directions U_k S_k of the centered data, k the fewest whose
@@ -108,6 +119,8 @@ def svcca(x: torch.Tensor, y: torch.Tensor, threshold: float = 0.99) -> torch.Te
     reference=MORCOS_2018,
     backend="torch",
     needs_n_above_p="both",
+    streaming=_formulas.pwcca,
+    speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Qx^T Qy)"),  # the canonical directions, for the weights
 )
 def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Projection-weighted CCA: sum_i a_i rho_i with a_i = sum_j |<h_i, x_j>| normalized to sum 1.

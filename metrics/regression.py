@@ -1,8 +1,13 @@
-"""Linear regression (R^2_LR) from one representation to the other."""
+"""Linear regression from one representation to the other: least squares (R^2_LR) and cross-validated
+ridge predictivity."""
 from __future__ import annotations
 
+import numpy as np
 import torch
+from sklearn.model_selection import KFold
 
+from metrics import _formulas
+from metrics._inputs import InputError
 from metrics._linalg import center, center_unit, cross, factor, sum_sq
 from metrics.cca import KORNBLITH_2019, _check_not_saturated
 from metrics._registry import register
@@ -17,6 +22,8 @@ from metrics._registry import register
     reference=KORNBLITH_2019 + " (R^2_LR)",
     backend="torch",
     needs_n_above_p="x",
+    streaming=_formulas.ols_r2,
+    speed_bound=("QR(X)", "Qx^T Y"),
 )
 def ols_r2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Fraction of Y's variance that a least-squares linear map from X explains (directional, X -> Y):
@@ -28,3 +35,94 @@ def ols_r2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     yc = center_unit(y)
     explained = fx.basis_coordinates().T @ cross(fx.q, yc)
     return sum_sq(explained) / sum_sq(yc)
+
+
+BO_2024 = (
+    "Bo, Soni, Srivastava, Khosla 2024, Evaluating Representational Similarity Measures from the Lens of "
+    "Functional Correspondence (arXiv); Golub, Heath, Wahba 1979 (GCV)"
+)
+#: The ridge penalties tried per training fold, as multiples of that fold's ||Xc||_F^2 / p1 (the mean
+#: squared singular value for p1 <= n): 17 values, two per decade, from 1e-4 to 1e4. Relative, so the
+#: choice and the value do not depend on X's units.
+RIDGE_ALPHAS = np.logspace(-4, 4, 17)
+
+
+def _pearson_per_unit(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Pearson r of each column; NaN where the truth is constant (nothing to predict), 0 where only the
+    prediction is (no predictive signal)."""
+    t, p = truth - truth.mean(axis=0), prediction - prediction.mean(axis=0)
+    t_sq, p_sq = np.einsum("ij,ij->j", t, t), np.einsum("ij,ij->j", p, p)
+    varying, predicted = np.ptp(truth, axis=0) > 0, np.ptp(prediction, axis=0) > 0
+    r = np.zeros(truth.shape[1])
+    both = varying & predicted
+    r[both] = np.einsum("ij,ij->j", t[:, both], p[:, both]) / np.sqrt(t_sq[both] * p_sq[both])
+    r[~varying] = np.nan
+    return r
+
+
+def _ridge_gcv_fit(xc: np.ndarray, yc: np.ndarray) -> np.ndarray:
+    """Ridge coefficients B (p1 x p2) of centered training data with the alpha of :data:`RIDGE_ALPHAS`
+    (times ||Xc||_F^2 / p1) that minimizes generalized cross-validation (Golub, Heath, Wahba 1979):
+
+    GCV(alpha) = m ||Yc - Xc B_alpha||_F^2 / (m - tr H_alpha)^2, H the hat matrix with the intercept,
+    tr H = 1 + sum_k s_k^2 / (s_k^2 + alpha), from one thin SVD Xc = U S V^T for all alphas:
+    with C = U^T Yc and g_k = alpha / (s_k^2 + alpha), ||Yc - Xc B||_F^2 = ||Yc||_F^2 - ||C||_F^2 +
+    sum_k g_k^2 ||C_k||^2 and m - tr H = (m - 1 - r) + sum_k g_k. The first alpha of the grid wins ties.
+    """
+    m = xc.shape[0]
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    rank = int((s > s[0] * max(xc.shape) * np.finfo(s.dtype).eps).sum())
+    u, s, vt = u[:, :rank], s[:rank], vt[:rank]
+    c = u.T @ yc
+    outside = max(float(np.vdot(yc, yc)) - float(np.vdot(c, c)), 0.0)  # the part of Yc no alpha fits
+    alphas = RIDGE_ALPHAS * (float(np.vdot(xc, xc)) / xc.shape[1])
+    g = alphas[:, None] / (s[None, :] ** 2 + alphas[:, None])  # [alphas, rank]
+    residual = outside + (g**2) @ np.einsum("ij,ij->i", c, c)
+    gcv = m * residual / ((m - 1 - rank) + g.sum(axis=1)) ** 2
+    alpha = alphas[int(np.argmin(gcv))]
+    return vt.T @ ((s / (s**2 + alpha))[:, None] * c)
+
+
+@register(
+    "ridge_predictivity",
+    symmetric=False,
+    invariances={"permutation", "isotropic_scaling", "translation"},
+    x_invariances={"orthogonal"},
+    bounds=(-1.0, 1.0),
+    reference=BO_2024,
+    backend="numpy",
+    min_samples=15,
+    order_dependent=True,
+    speed_bound=("svd(X)",) * 4 + ("XtY",) * 5,
+)
+def ridge_predictivity(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
+    """Cross-validated linear predictivity X -> Y (Bo et al. 2024): the mean held-out Pearson r between
+    each unit of Y and its ridge-regression prediction from X (directional).
+
+    Folds: ``folds`` (5) contiguous blocks of rows (scikit-learn's KFold without shuffling, so the value
+    depends on the row order, by design: shuffle the rows first for a random split). Per fold, ridge
+    with an intercept is fitted on the other folds, its penalty chosen on those alone by generalized
+    cross-validation over :data:`RIDGE_ALPHAS` (one SVD per fold serves every alpha), and each unit's
+    prediction on the held-out fold is correlated with the truth. The value is the mean r over the
+    (fold, unit) pairs whose held-out truth varies; a constant held-out unit has nothing to predict and
+    is left out (a constant prediction of a varying unit scores 0). Invariant to rotations and scaling
+    of X (the alpha grid is relative to X's variance), to translation of either side, to permutation
+    and scaling of Y's units; not to rotations of Y (the mean is over its units).
+    """
+    n = x.shape[0]
+    if not (isinstance(folds, int) and folds >= 2):
+        raise InputError(f"folds must be an integer >= 2, got {folds!r}")
+    if n < 3 * folds:
+        raise InputError(f"needs at least 3 samples per fold: n = {n} for {folds} folds")
+    scores = []
+    for train, test in KFold(folds).split(x):
+        x_mean, y_mean = x[train].mean(axis=0), y[train].mean(axis=0)
+        xc = x[train] - x_mean
+        if not np.any(xc):
+            raise InputError(f"X is constant on the training part of fold {len(scores) + 1}")
+        coefficients = _ridge_gcv_fit(xc, y[train] - y_mean)
+        scores.append(_pearson_per_unit(y[test], (x[test] - x_mean) @ coefficients + y_mean))
+    scores = np.concatenate(scores)
+    if np.all(np.isnan(scores)):
+        raise InputError("every unit of Y is constant on every held-out fold: nothing to predict")
+    return float(np.nanmean(scores))

@@ -65,6 +65,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     bounds=(-1.0, 1.0),
     reference=KRIEGESKORTE_2008,
     backend="numpy",
+    min_features=3,
+    speed_bound=("XXt", "YYt", "argsort(pairs)", "argsort(pairs)"),  # both RDMs, both rankings
 )
 def rsa(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman correlation of the upper triangles of the correlation-distance RDMs of X and Y,

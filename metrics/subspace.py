@@ -1,2 +1,115 @@
 """Subspace measures: eigenspace overlap (May et al. 2019) and GULP (Boix-Adsera et al. 2022).
+
+Both compare the column spaces of the two representations (the spans of their sample vectors' features)
+through orthonormal bases from the rank-revealing factorization of :func:`metrics._linalg.factor` (thin
+QR, then the SVD of the small R): no n x n matrix is ever formed.
 """
+from __future__ import annotations
+
+import torch
+
+from metrics._inputs import InputError
+from metrics._linalg import Factor, center, factor
+from metrics._registry import register
+from metrics.cca import _check_not_saturated
+
+MAY_2019 = (
+    "May, Zhang, Dao, Re 2019, On the Downstream Performance of Compressed Word Embeddings (NeurIPS), "
+    "the eigenspace overlap score"
+)
+BOIX_ADSERA_2022 = (
+    "Boix-Adsera, Lawrence, Stepaniants, Rigollet 2022, GULP: a prediction-based metric between "
+    "representations (NeurIPS)"
+)
+
+
+def _basis_cross(fx: Factor, fy: Factor) -> torch.Tensor:
+    """G = B_X^T B_Y for the orthonormal bases B = q u[:, :rank] of the two column spaces (r_X x r_Y)."""
+    return fx.basis_coordinates().T @ (fx.q.T @ fy.q) @ fy.basis_coordinates()
+
+
+@register(
+    "eigenspace_overlap",
+    symmetric=True,
+    invariances={"invertible_linear"},
+    bounds=(0.0, 1.0),
+    reference=MAY_2019,
+    backend="torch",
+    needs_n_above_p="both",
+    speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Rx)", "svd(Ry)"),
+)
+def eigenspace_overlap(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eigenspace overlap score ||U_X^T U_Y||_F^2 / max(r_X, r_Y) (May et al. 2019).
+
+    U_X, U_Y are orthonormal bases of the column spaces of the raw (uncentered) X and Y, of dimensions
+    r_X, r_Y: the ranks by numpy's default ``matrix_rank`` tolerance (s_max max(n, p) eps). The bases come
+    from a thin QR and the SVD of R: n x r, never the full n x n U of a complete SVD (ReSi's
+    implementation forms that). Invariant to any invertible linear map of either side (the column space
+    does not change), not to translation. A sum of r_min squared cosines of principal angles over
+    max(r_X, r_Y), so in [0, 1]. Refused for p >= n, where a side can span all n dimensions (and then
+    overlaps everything completely).
+    """
+    fx, fy = factor(x), factor(y)
+    return _basis_cross(fx, fy).square().sum() / max(fx.rank, fy.rank)
+
+
+def _ridge_weights(f: Factor, lam: float) -> torch.Tensor:
+    """Eigenvalues s_i^2 / (s_i^2 + lam sum_j s_j^2) of H = A (A^T A + n lam I)^-1 A^T, A = Xc scaled to
+    ||A||_F^2 = n (then A's squared singular values are n s_i^2 / sum_j s_j^2); 0 beyond the rank."""
+    s_sq = f.s[: f.rank].square()
+    return s_sq / (s_sq + lam * s_sq.sum())
+
+
+def _orthogonal_part_gram(fx: Factor, fy: Factor, g: torch.Tensor) -> torch.Tensor:
+    """S = R^T R for the part R = B_Y - B_X G of Y's basis orthogonal to X's column space (r_Y x r_Y).
+
+    Formed from the explicit residual, not as I - G^T G, which would cancel to rounding noise when the
+    two spaces nearly coincide (GULP of X with itself would be sqrt(eps), not 0).
+    """
+    residual = fy.q @ fy.basis_coordinates() - fx.q @ (fx.basis_coordinates() @ g)
+    return residual.T @ residual
+
+
+@register(
+    "gulp",
+    symmetric=True,
+    invariances={"invertible_linear", "translation"},
+    bounds=(0.0, float("inf")),
+    higher_is_more_similar=False,
+    reference=BOIX_ADSERA_2022,
+    backend="torch",
+    needs_n_above_p="both",
+    # the residual of Y's basis (two n x p x r products) and its Gram matrix: three Qx^T Y-sized products
+    speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Rx)", "svd(Ry)") + ("Qx^T Y",) * 3,
+)
+def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
+    """GULP distance ||H_X - H_Y||_F (Boix-Adsera et al. 2022), H = A (A^T A + n lam I)^-1 A^T for each
+    side A = Xc centered and scaled to ||A||_F = sqrt(n).
+
+    With B_X the orthonormal basis of Xc's column space and f_i = s_i^2 / (s_i^2 + lam sum_j s_j^2) (s the
+    singular values of Xc), H_X = B_X diag(f) B_X^T. Writing B_Y = B_X G + R (G = B_X^T B_Y, R orthogonal
+    to X's space, S = R^T R), in the orthonormal basis [B_X, R S^-1/2]:
+    ||H_X - H_Y||_F^2 = ||diag(f_X) - G F_Y G^T||_F^2 + 2 tr(G F_Y S F_Y G^T) + tr(F_Y S F_Y S),
+    every term small when the spaces are close (no cancellation; GULP(X, X) = 0 to rounding).
+    At lam = 0, H is the projection on the column space and GULP = sqrt(r_X + r_Y - 2 sum_i rho_i^2) with
+    rho the canonical correlations. A distance: 0 for identical inputs, at most sqrt(r_X + r_Y).
+
+    Declared invariances are those of the default lam = 0 (invertible linear maps, translation); for
+    lam > 0 they shrink to orthogonal maps, isotropic scaling and translation. Refused for p >= n (and, at
+    lam = 0, for a side spanning all n - 1 centered dimensions), where the projections coincide whatever
+    the data.
+    """
+    if not lam >= 0:
+        raise InputError(f"lam must be >= 0, got {lam}")
+    fx, fy = factor(center(x)), factor(center(y))
+    if lam == 0:
+        _check_not_saturated("X", fx.rank, x.shape[0])
+        _check_not_saturated("Y", fy.rank, x.shape[0])
+    wx, wy = _ridge_weights(fx, lam), _ridge_weights(fy, lam)
+    g = _basis_cross(fx, fy)
+    s = _orthogonal_part_gram(fx, fy, g)
+    g_fy = g * wy  # G F_Y
+    within = torch.diag(wx) - g_fy @ g.T
+    s_fy = s * wy  # S F_Y
+    squared = within.square().sum() + 2 * (g_fy @ s * g_fy).sum() + (s_fy * s_fy.T).sum()
+    return squared.clamp(min=0).sqrt()

@@ -13,7 +13,6 @@ import numpy as np
 import scipy.linalg
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import spearmanr
-from sklearn.neighbors import NearestNeighbors
 
 EPS = np.finfo(np.float64).eps
 
@@ -273,23 +272,6 @@ def rsa(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(correlation_rdm(x), correlation_rdm(y)).statistic)
 
 
-def neighbor_sets(x: np.ndarray, k: int = 10) -> list[set[int]]:
-    """Each sample's k nearest other samples (Euclidean) by sklearn NearestNeighbors, self removed."""
-    x = np.asarray(x, dtype=np.float64)
-    _, idx = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(x).kneighbors(x)
-    sets = []
-    for i, row in enumerate(idx):
-        others = [j for j in row if j != i][:k]
-        sets.append(set(int(j) for j in others))
-    return sets
-
-
-def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
-    """mean_i |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|."""
-    nx, ny = neighbor_sets(x, k), neighbor_sets(y, k)
-    return float(np.mean([len(a & b) / len(a | b) for a, b in zip(nx, ny)]))
-
-
 #: Reference routes by measure name (the main one for each; tests add the alternatives explicitly).
 REFERENCES = {
     "cka_linear": cka_linear_gram,
@@ -303,7 +285,6 @@ REFERENCES = {
     "nbs": nbs,
     "ols_r2": ols_r2,
     "rsa": rsa,
-    "knn_jaccard": knn_jaccard,
 }
 
 

@@ -1,9 +1,14 @@
 """The contract every registered measure must meet (like scikit-learn's test_common), plugins included.
 
 The list of measures comes from ``metrics.available()`` at collection time, so a newly registered measure,
-built-in or installed through the ``stitchbench.metrics`` entry point, runs through every check here with
-no test written for it; one whose declarations are wrong (an invariance it lacks, a symmetry it lacks,
-bounds it leaves) fails. ``test_plugin_distance_cosine`` comes from tests/plugins through the entry point.
+built-in or installed through the ``stitchbench.metrics`` entry point, runs through every check of
+``metrics.testing.check_measure`` with no test written for it; one whose declarations are wrong (an
+invariance it lacks, a symmetry it lacks, bounds it leaves, bad input it accepts) fails, and so does a
+built-in measure without an independent reference route in tests/reference*.py.
+``test_plugin_distance_cosine`` comes from tests/plugins through the entry point. The checks themselves are
+shown to catch broken measures in test_metrics_testing.py; the hypothesis versions of the invariance,
+symmetry and bounds checks are in test_metrics_properties.py. This file also tests the registry:
+entry points, names, declarations, result conversion and bound snapping.
 """
 from __future__ import annotations
 
@@ -16,177 +21,29 @@ import numpy as np
 import pytest
 
 import metrics
-from strategies import (
-    PLUGIN_MEASURE,
-    RTOL,
-    SIDES,
-    STANDARD_SHAPE,
-    TRANSFORMS,
-    VIOLATION,
-    apply_transform,
-    assert_close,
-    assert_in_bounds,
-    assert_refused,
-    on_side,
-    relative_difference,
-    standard_pair,
-    violation_case,
-)
+import reference
+from metrics.testing import CHECKS, check_measure
+from strategies import PLUGIN_MEASURE, assert_close, standard_pair
 
 NAMES = metrics.available()
-SHAPE = STANDARD_SHAPE
 _data = standard_pair
-
-
-# ----------------------------------------------------------------------------------------------------
-# The checks, as functions: the per-measure tests run them, and the meta-tests show that they can fail.
-# ----------------------------------------------------------------------------------------------------
-def check_info(m) -> None:
-    info = m.info
-    assert isinstance(info, metrics.MetricInfo)
-    assert isinstance(info.symmetric, bool) and isinstance(info.higher_is_more_similar, bool)
-    low, high = info.bounds
-    assert isinstance(low, float) and isinstance(high, float) and math.isfinite(low) and math.isfinite(high)
-    assert low < high, f"bounds {info.bounds}"
-    assert isinstance(info.reference, str) and info.reference.strip(), "no reference (paper) given"
-    assert isinstance(info.summary, str) and info.summary.strip(), "no summary: give the function a docstring"
-    for declared in (info.invariances, info.x_invariances, info.y_invariances):
-        assert declared <= metrics.INVARIANCES.keys(), f"outside the vocabulary: {sorted(declared)}"
-        assert metrics.closure(declared) == declared, "not closed under containment"
-    assert info.invariances <= info.x_invariances and info.invariances <= info.y_invariances
-    if info.symmetric:
-        assert info.x_invariances == info.y_invariances == info.invariances, "a symmetric measure has one set"
-    assert info.backend in ("numpy", "torch")
-    assert info.needs_n_above_p in (None, "x", "both")
-    assert isinstance(info.min_samples, int) and info.min_samples >= 2
-
-
-def check_returns_float(m) -> None:
-    assert type(m(*_data())) is float
-
-
-def check_symmetry(m) -> None:
-    x, y = _data(1)
-    forward, backward = m(x, y), m(y, x)
-    if m.info.symmetric:
-        assert_close(forward, backward, RTOL, what=f"{m.info.name} symmetry")
-    else:
-        assert relative_difference(forward, backward) > VIOLATION, "declared asymmetric, but m(X, Y) == m(Y, X)"
-
-
-def check_bounds(m) -> None:
-    x, y = _data(2)
-    rng = np.random.default_rng(2)
-    for a, b in [(x, y), (x, x), (x, -x), (x, rng.normal(size=y.shape)), (rng.normal(size=x.shape), y)]:
-        assert_in_bounds(m, m(a, b))
-
-
-def check_invariances(m) -> None:
-    """Each declared (transformation, side) holds to 1e-8; each undeclared one moves the value."""
-    for transform in TRANSFORMS:
-        for side in SIDES:
-            rng = np.random.default_rng(3)
-            if m.info.invariant_to(transform, side):
-                x, y = _data(3)
-                before = m(x, y)
-                after = m(*on_side(side, lambda a: apply_transform(transform, a, rng), x, y))
-                assert_close(after, before, RTOL, what=f"declared invariance {transform} of {side.upper()}")
-            else:
-                x, y, t = violation_case(transform, side, rng, *SHAPE)
-                after = m(*on_side(side, t, x, y))
-                assert relative_difference(m(x, y), after) > VIOLATION, (
-                    f"undeclared invariance {transform} of {side.upper()} holds: declare it"
-                )
-
-
-def check_bad_input(m) -> None:
-    x, y = _data(4)
-    with_nan = x.copy()
-    with_nan[3, 1] = np.nan
-    assert_refused(m, with_nan, y, match="NaN")
-    assert_refused(m, x, y[:-1], match="same samples")
-    assert_refused(m, x, np.full_like(y, 2.5), match="constant")
-    assert_refused(m, x, y, match="unknown parameter", no_such_parameter=1)
-
-
-CHECKS = {
-    "info": check_info,
-    "returns_float": check_returns_float,
-    "symmetry": check_symmetry,
-    "bounds": check_bounds,
-    "invariances": check_invariances,
-    "bad_input": check_bad_input,
-}
 
 
 @pytest.mark.parametrize("check", list(CHECKS))
 @pytest.mark.parametrize("name", NAMES)
 def test_contract(name, check):
-    CHECKS[check](metrics.get(name))
+    """``metrics.testing.check_measure``, one check at a time so that a failure names its cell."""
+    check_measure(name, [check])
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_identical_inputs_give_the_maximum(name):
-    m = metrics.get(name)
-    x = _data(5)[0]
-    assert_close(m(x, x), m.info.bounds[1], rtol=1e-10, what=f"{name}(X, X)")
-
-
-# ----------------------------------------------------------------------------------------------------
-# The checks can fail: measures with wrong declarations are caught
-# ----------------------------------------------------------------------------------------------------
-def _raw_cosine(x, y):
-    """Cosine of the uncentered linear kernels (not invariant to translation)."""
-    k, l = x @ x.T, y @ y.T
-    return float(np.sum(k * l) / (np.linalg.norm(k) * np.linalg.norm(l)))
-
-
-def _explained_fraction(x, y):
-    """Fraction of Y's variance that X's column space explains (directional)."""
-    q, _ = np.linalg.qr(x - x.mean(0))
-    yc = y - y.mean(0)
-    return float(np.sum((q.T @ yc) ** 2) / np.sum(yc**2))
-
-
-def _scaled_cosine(x, y):
-    """Cosine of centered kernels, doubled (leaves [0, 1])."""
-    k, l = (x - x.mean(0)) @ (x - x.mean(0)).T, (y - y.mean(0)) @ (y - y.mean(0)).T
-    return 2 * float(np.sum(k * l) / (np.linalg.norm(k) * np.linalg.norm(l)))
-
-
-LIARS = [
-    pytest.param(
-        "invariances", _raw_cosine, {"orthogonal", "isotropic_scaling", "translation"}, True,
-        "declared invariance translation", id="claims-translation",
-    ),
-    pytest.param(
-        "invariances", _raw_cosine, {"orthogonal"}, True, "undeclared invariance isotropic_scaling",
-        id="forgets-isotropic-scaling",
-    ),
-    pytest.param("symmetry", _explained_fraction, {"translation"}, True, "symmetry", id="claims-symmetry"),
-    pytest.param(
-        "symmetry", _scaled_cosine, {"orthogonal"}, False, "declared asymmetric", id="claims-asymmetry",
-    ),
-    pytest.param("bounds", _scaled_cosine, {"orthogonal"}, True, "outside", id="leaves-bounds"),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("check, fn, invariances, symmetric, match", LIARS)
-def test_contract_catches_wrong_declarations(isolated_registry, check, fn, invariances, symmetric, match):
-    name = f"test_liar_{check}_{fn.__name__}"
-    m = metrics.register(
-        name, symmetric=symmetric, invariances=invariances, bounds=(0.0, 1.0), reference="none (test)"
-    )(fn)
-    with pytest.raises(AssertionError, match=match):
-        CHECKS[check](m)
-
-
-def test_info_check_catches_missing_summary(isolated_registry):
-    m = metrics.register("test_no_docstring", symmetric=True, bounds=(0.0, 1.0), reference="none")(
-        lambda x, y: 0.5
+@pytest.mark.parametrize("name", [n for n in NAMES if metrics.get(n).fn.__module__.startswith("metrics.")])
+def test_every_builtin_measure_has_an_independent_reference_route(name):
+    """Like scikit-learn's test_common failing an unclassified metric: a built-in measure (a module under
+    metrics/) without a route in tests/reference*.py has nothing to be checked against."""
+    assert name in reference.REFERENCES, (
+        f"{name} ({metrics.get(name).fn.__module__}) has no independent reference route: add one to "
+        "REFERENCES in tests/reference_<family>.py (a library or a different formula, never the measure itself)"
     )
-    with pytest.raises(AssertionError, match="summary"):
-        check_info(m)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -225,20 +82,112 @@ def test_duplicate_registration_is_refused(isolated_registry):
 
 
 @pytest.mark.parametrize(
-    "bad",
+    "bad, match",
     [
-        dict(invariances={"rotation"}),
-        dict(bounds=(1.0, 0.0)),
-        dict(backend="jax"),
-        dict(needs_n_above_p="y"),
+        (dict(invariances={"rotation"}), "unknown invariance"),
+        (dict(x_invariances={"rotation"}), "unknown invariance"),
+        (dict(bounds=(1.0, 0.0)), "low < high"),
+        (dict(bounds=(0.0, math.nan)), "low < high"),
+        (dict(bounds=(math.inf, math.inf)), "low < high"),
+        (dict(bounds=("zero", 1.0)), "two numbers"),
+        (dict(backend="jax"), "backend"),
+        (dict(needs_n_above_p="y"), "needs_n_above_p"),
+        (dict(speed_bound=("XtX", "X^T X")), r"unknown speed_bound primitive\(s\) \['X\^T X'\]"),
+        (dict(speed_bound="XXX"), "unknown speed_bound"),
+        (dict(min_features=0), "min_features must be an integer >= 1"),
+        (dict(min_features=2.5), "min_features"),
+        (dict(min_samples=1), "min_samples must be an integer >= 2"),
+        (dict(streaming="cka_linear"), "streaming must be a formula"),
+        (dict(reference=None), "reference must be a string"),
     ],
-    ids=["unknown-invariance", "empty-bounds", "unknown-backend", "bad-needs_n_above_p"],
+    ids=lambda value: None if isinstance(value, str) else "-".join(f"{k}={v}" for k, v in value.items()),
 )
-def test_invalid_declarations_are_refused(isolated_registry, bad):
+def test_invalid_declarations_are_refused_naming_the_measure(isolated_registry, bad, match):
     declared = dict(symmetric=True, bounds=(0.0, 1.0), reference="x") | bad
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=match) as info:
         metrics.register("test_invalid_declaration", **declared)(lambda x, y: 0.0)
+    assert str(info.value).startswith("register('test_invalid_declaration'): ")
     assert "test_invalid_declaration" not in metrics.available()
+
+
+def test_optional_and_new_declarations_are_stored(isolated_registry):
+    """No reference, an unbounded side, minimum features, a streaming formula and a speed bound."""
+
+    def formula(derived):
+        return 0.0
+
+    m = metrics.register(
+        "test_declarations", symmetric=False, bounds=(0.0, math.inf), higher_is_more_similar=False,
+        min_features=3, streaming=formula, speed_bound=("sqdist(X)", "sqdist(Y)"), order_dependent=True,
+    )(lambda x, y: float(np.linalg.norm(x[:, :3] - y[:, :3])))  # fmt: skip
+    info = m.info
+    assert info.reference == "" and info.bounds == (0.0, math.inf)
+    assert (info.min_features, info.streaming, info.speed_bound, info.order_dependent) == (
+        3, formula, ("sqdist(X)", "sqdist(Y)"), True
+    )
+    x, y = _data(7)
+    assert m(x, y) > 1.0  # no clipping at an infinite bound
+    with pytest.raises(ValueError, match=r"test_declarations: X has 2 feature\(s\).*at least 3"):
+        m(x[:, :2], y)
+
+
+def test_every_declared_speed_bound_and_formula_is_usable():
+    """The twelve first measures declare what test_speed.py and SufficientStats used to look up by name."""
+    from metrics._bounds import PRIMITIVES
+    from metrics.streaming import STREAMABLE
+
+    linear = {"cka_linear", "cka_linear_debiased", "cca_mean", "cca_mean_sq", "svcca", "pwcca", "procrustes",
+              "nbs", "ols_r2"}  # fmt: skip
+    assert linear <= set(STREAMABLE)
+    for name in linear | {"rsa", "cka_rbf", "knn_jaccard"}:
+        bound = metrics.get(name).info.speed_bound
+        assert bound and set(bound) <= PRIMITIVES.keys(), name
+    assert metrics.get("rsa").info.min_features == 3
+
+
+# ----------------------------------------------------------------------------------------------------
+# Bound snapping: rounding beyond a finite bound is returned at the bound; more is an error
+# ----------------------------------------------------------------------------------------------------
+def _returning(value, bounds=(0.0, 1.0), backend="numpy"):
+    name = f"test_returns_{value!r}_{bounds}_{backend}"
+    return metrics.register(name, symmetric=True, bounds=bounds, backend=backend)(lambda x, y: value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_rounding_beyond_a_finite_bound_is_snapped_to_the_bound(isolated_registry, backend):
+    x, y = _data(8)  # n = 40: the tolerance is 64 sqrt(40) eps ~ 9e-14 relative
+    eps = np.finfo(np.float64).eps
+    assert _returning(1 + 4 * eps, backend=backend)(x, y) == 1.0
+    assert _returning(-1e-15, backend=backend)(x, y) == 0.0
+    assert _returning(-3 - 2e-14, bounds=(-3.0, 5.0), backend=backend)(x, y) == -3.0
+    assert _returning(0.999, backend=backend)(x, y) == 0.999  # inside: untouched
+
+
+@pytest.mark.parametrize("value, bounds", [(1 + 1e-9, (0.0, 1.0)), (-1e-6, (0.0, 1.0)), (-2.0, (0.0, math.inf))])
+def test_a_value_further_beyond_a_bound_is_a_measure_error(isolated_registry, value, bounds):
+    m = _returning(value, bounds)
+    with pytest.raises(metrics.MeasureError, match="outside its declared bounds") as info:
+        m(*_data(8))
+    assert str(info.value).startswith(f"{m.info.name}: ")
+
+
+def test_snapping_tolerance_follows_the_dtype_and_the_sample_count():
+    from metrics._registry import SNAP_ULPS, snap_tolerance
+
+    eps64, eps32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
+    assert snap_tolerance(1.0) == SNAP_ULPS * eps64
+    assert snap_tolerance(1.0, np.float32, 100) == pytest.approx(SNAP_ULPS * 10 * eps32)
+    assert snap_tolerance(-50.0, n=4) == pytest.approx(SNAP_ULPS * 2 * 50 * eps64)
+
+
+@pytest.mark.parametrize("name", ["cca_mean", "cca_mean_sq", "svcca", "procrustes", "ols_r2"])
+def test_identical_inputs_never_exceed_the_upper_bound(name):
+    """cca_mean of X with itself gave 1 + 9e-16 before the registry snapped rounding to the bound."""
+    rng = np.random.default_rng(9)
+    for n, p in [(50, 5), (300, 40), (2000, 60)]:
+        x = rng.normal(size=(n, p)) * rng.uniform(0.1, 10, size=p) + 5
+        for y in (x, 3 * x - 2):
+            assert metrics.get(name)(x, y) <= 1.0
 
 
 def _write_distribution(root, dist: str, entries: dict[str, str], modules: dict[str, str]) -> None:
@@ -279,7 +228,7 @@ def test_broken_plugin_is_recorded_and_does_not_break_the_others(isolated_regist
     assert "test_tmp_good" in names and set(NAMES) <= set(names)
     x, y = _data(6)
     assert metrics.get("test_tmp_good")(x, y) == 0.5
-    assert_close(metrics.get("cka_linear")(x, y), metrics.get("cka_linear")(x, y))
+    assert_close(metrics.get("cka_linear")(x, y), reference.REFERENCES["cka_linear"](x, y), what="cka_linear")
 
 
 def test_plugin_registering_a_taken_name_is_a_load_error(isolated_registry, tmp_path, monkeypatch):

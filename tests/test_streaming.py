@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import metrics
+import metrics.streaming
 from metrics._stats import batch_moments, combine
 from metrics.streaming import STREAMABLE, NotStreamableError, SufficientStats
 
@@ -83,8 +84,11 @@ def test_offset_data_loses_no_digits(offset, rel):
     stats = SufficientStats()
     for piece in split(400, [1, 2, 50, 51, 300]):
         stats.update(x[piece] + offset, y[piece] - 2 * offset)
-    expected = in_memory(x, y)  # the offset-free values
+    invariant = [name for name in STREAMABLE if metrics.get(name).info.invariant_to("translation")]
+    expected = {name: metrics.get(name)(x, y) for name in invariant}  # the offset-free values
     assert_matches(stats, expected, rel=rel)
+    others = [name for name in STREAMABLE if name not in invariant]  # functions of the means too
+    assert_matches(stats, {name: metrics.get(name)(x + offset, y - 2 * offset) for name in others}, rel=rel)
 
 
 def test_debiased_moments_are_exact_against_a_two_pass_reference():
@@ -120,6 +124,29 @@ def test_conv_maps_flatten_like_the_registry():
     for conv in ("flatten", "positions", "pool"):
         stats = SufficientStats(conv=conv).update(x[:25], y[:25]).update(x[25:], y[25:])
         assert stats.compute("cka_linear") == pytest.approx(metrics.get("cka_linear")(x, y, conv=conv), rel=1e-10)
+
+
+def test_streamable_measures_are_those_that_declare_a_formula():
+    declared = {name for name in metrics.available() if metrics.get(name).info.streaming is not None}
+    assert set(STREAMABLE) == declared
+    assert {"cka_linear", "cka_linear_debiased", "cca_mean", "cca_mean_sq", "svcca", "pwcca", "procrustes",
+            "nbs", "ols_r2"} <= declared  # fmt: skip
+
+
+def test_a_plugin_declaring_a_formula_streams(isolated_registry):
+    """A formula on the moments (here the squared distance of the two means, p1 = p2) is all it takes."""
+
+    def mean_distance_formula(derived):
+        return (derived.moments.mean_x - derived.moments.mean_y).square().sum()
+
+    m = metrics.register(
+        "test_mean_distance", symmetric=True, invariances={"permutation"}, bounds=(0.0, float("inf")),
+        higher_is_more_similar=False, streaming=mean_distance_formula,
+    )(lambda x, y: float(np.sum((x.mean(0) - y.mean(0)) ** 2)))  # fmt: skip
+    x, y = correlated_pair(9, 60, p1=5, p2=5)
+    stats = SufficientStats().update(x[:25], y[:25]).update(x[25:], y[25:])
+    assert "test_mean_distance" in metrics.streaming.streamable()
+    assert stats.compute("test_mean_distance") == pytest.approx(m(x, y), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["cka_rbf", "rsa", "knn_jaccard", "test_plugin_distance_cosine"])
