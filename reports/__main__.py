@@ -1,12 +1,39 @@
-"""Rebuild every report of a finished run from its results.csv and run.json: ``python -m reports [DIR]``."""
+"""Rebuild or merge reports of finished runs.
+
+- ``python -m reports [DIR]``: rebuild every report of the run in DIR (default reports/out) from its
+  results.csv and run.json;
+- ``python -m reports merge DIR [DIR ...] --out OUT``: merge the report folders of several shares of
+  one grid (pytest-split groups, cluster jobs) into the reports of the whole grid in OUT.
+"""
 from __future__ import annotations
 
+import argparse
 import sys
 
+from reports.merge import MergeError, merge_runs
 from reports.run import read_run, write_reports
 
-if __name__ == "__main__":
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else "reports/out"
-    results, record = read_run(out_dir)
-    for path in write_reports(results, record, out_dir).paths:
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["merge"]:
+        parser = argparse.ArgumentParser(prog="python -m reports merge", description="merge shares of one grid")
+        parser.add_argument("folders", nargs="+", help="report folders of the shares (results.csv, run.json)")
+        parser.add_argument("--out", required=True, help="folder for the merged reports")
+        options = parser.parse_args(argv[1:])
+        try:
+            paths = merge_runs(options.folders, options.out).paths
+        except (MergeError, FileNotFoundError) as err:
+            parser.exit(2, f"python -m reports merge: {err}\n")
+    else:
+        parser = argparse.ArgumentParser(prog="python -m reports", description="rebuild the reports of a run")
+        parser.add_argument("folder", nargs="?", default="reports/out", help="the run's report folder")
+        out_dir = parser.parse_args(argv).folder
+        results, record = read_run(out_dir)
+        paths = write_reports(results, record, out_dir).paths
+    for path in paths:
         print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -3,6 +3,9 @@
 ``figures/sweeps_<family>.png``: one panel per swept scenario, one line per measure (mean over seeds,
 bars from min to max), the stitching score X -> Y as a dashed black line. ``figures/stitching_scatter.png``:
 one panel per measure, every usable cell, value against stitching, colored by family.
+``figures/references.png``: the functional references against each other over every network case
+(trained vs direct stitching both ways, stitching vs prediction agreement, agreement vs accuracy
+difference), colored by scenario.
 """
 from __future__ import annotations
 
@@ -18,7 +21,13 @@ import pandas as pd  # noqa: E402
 
 from reports.atomic import atomic_path  # noqa: E402
 
-__all__ = ["stitching_scatter", "sweep_figures", "write_figures"]
+__all__ = ["REFERENCE_PAIRS", "references_figure", "stitching_scatter", "sweep_figures", "write_figures"]
+
+#: the (x, y) pairs of functional references that ``references_figure`` compares
+REFERENCE_PAIRS = (
+    ("stitch", "stitch_direct"), ("stitch_reverse", "stitch_direct_reverse"), ("stitch", "stitch_reverse"),
+    ("stitch", "agreement"), ("stitch_direct", "agreement"), ("agreement", "accuracy_difference"),
+)
 
 
 def save(figure, path: Path) -> Path:
@@ -110,9 +119,38 @@ def stitching_scatter(results: pd.DataFrame, out_dir: str | Path) -> Path | None
     return save(figure, Path(out_dir) / "stitching_scatter.png")
 
 
+def references_figure(results: pd.DataFrame, out_dir: str | Path, family: str = "networks") -> Path | None:
+    """One panel per pair of :data:`REFERENCE_PAIRS` recorded together on ``family``'s cases: every
+    (case, seed) once, colored by scenario, with the diagonal where both are similarities."""
+    cells = results[results["family"] == family].drop_duplicates(["scenario", "case", "seed"])
+    pairs = [(x, y) for x, y in REFERENCE_PAIRS
+             if x in cells and y in cells and (cells[x].notna() & cells[y].notna()).any()]
+    if not pairs:
+        return None
+    scenarios = sorted(cells["scenario"].unique())
+    colors = {s: plt.get_cmap("tab20").colors[i % 20] for i, s in enumerate(scenarios)}
+    figure, axes = grid(len(pairs), columns=min(3, len(pairs)), size=4.0)
+    for ax, (x, y) in zip(axes, pairs):
+        both = cells[cells[x].notna() & cells[y].notna()]
+        for scenario, rows in both.groupby("scenario", sort=True):
+            ax.scatter(rows[x], rows[y], s=10, alpha=0.7, color=colors[scenario], label=scenario)
+        if y != "accuracy_difference":
+            low = min(both[x].min(), both[y].min(), 0.0)
+            high = max(both[x].max(), both[y].max(), 1.0)
+            ax.plot([low, high], [low, high], color="0.6", linewidth=1, linestyle="--")
+        ax.set_xlabel(x, fontsize=8)
+        ax.set_ylabel(y, fontsize=8)
+        ax.tick_params(labelsize=7)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[s], label=s) for s in scenarios]
+    figure.suptitle(f"functional references against each other, every {family} case and seed", fontsize=10)
+    figure.tight_layout()
+    figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    return save(figure, Path(out_dir) / "references.png")
+
+
 def write_figures(
     results: pd.DataFrame, out_dir: str | Path, sweep_names: Mapping[str, str] | None = None
 ) -> list[Path]:
     """Write every figure into ``out_dir`` (created if needed); returns their paths."""
-    scatter = stitching_scatter(results, out_dir)
-    return sweep_figures(results, out_dir, sweep_names) + ([scatter] if scatter else [])
+    extra = [stitching_scatter(results, out_dir), references_figure(results, out_dir)]
+    return sweep_figures(results, out_dir, sweep_names) + [path for path in extra if path]

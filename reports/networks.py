@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 import numpy as np
@@ -21,13 +22,14 @@ import pandas as pd
 
 from reports.atomic import write_text
 from reports.figures import grid, save
-from scenarios.networks.analysis import layer_identification
+from reports.scales import MeasureScale
+from reports.analysis import layer_identification
 
 __all__ = ["with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table", "write_networks"]
 
 KEYS = ["scenario", "case", "seed"]
 META = ["layer_x", "layer_y", "index_x", "index_y", "arch", "pair", "method", "step", "sparsity", "student",
-        "stitch_direct", "stitch_direct_reverse", "model_x", "model_y", "conv"]
+        "model_x", "model_y", "conv", "sender"]
 
 
 def with_meta(results: pd.DataFrame) -> pd.DataFrame:
@@ -105,18 +107,21 @@ def sparsity_curves(table: pd.DataFrame, out_dir: str | Path) -> Path | None:
     return save(figure, Path(out_dir) / "networks_sparsity.png")
 
 
-def layer_identification_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Layer-identification accuracy, measures (rows, stitching included) x layer-pairs scenarios."""
+def layer_identification_table(table: pd.DataFrame, scales: Mapping[str, MeasureScale] | None = None) -> pd.DataFrame:
+    """Layer-identification accuracy, measures (rows, stitching included) x layer-pairs scenarios;
+    ``scales`` tells which measures are distances (smaller is more similar)."""
     rows = _layer_pairs(table)
     rows = rows[rows["pair"] == "dense"] if "pair" in rows else rows
     if rows.empty:
         return pd.DataFrame()
-    summary = layer_identification(rows)
+    distances = frozenset(name for name, scale in (scales or {}).items() if not scale.higher_is_more_similar)
+    summary = layer_identification(rows, lower_is_similar=distances)
     return summary.pivot(index="metric", columns="scenario", values="accuracy").sort_values(
         list(summary["scenario"].unique()), ascending=False)
 
 
-def write_networks(results: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+def write_networks(results: pd.DataFrame, out_dir: str | Path,
+                   scales: Mapping[str, MeasureScale] | None = None) -> list[Path]:
     """All networks figures under ``out_dir/figures`` and ``out_dir/networks_layer_identification.md``."""
     table = with_meta(results)
     if table.empty:
@@ -125,7 +130,7 @@ def write_networks(results: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     paths = layer_heatmaps(table, out / "figures")
     curve = sparsity_curves(table, out / "figures")
-    identification = layer_identification_table(table)
+    identification = layer_identification_table(table, scales)
     if not identification.empty:
         paths.append(write_text(out / "networks_layer_identification.md",
                                 "# Layer identification across seeds (Kornblith et al. 2019)\n\n"

@@ -1,7 +1,9 @@
 """The tidy results table: one row per (measure, case), and how a row is measured.
 
-Columns: metric, family, scenario, case, param, seed, value, stitch, stitch_reverse, time, error, meta.
-``value`` is NaN and ``error`` holds the message when the measure raised or returned a non-finite
+Columns (:data:`scenarios.types.RESULT_COLUMNS`): metric, family, scenario, case, param, seed, value, the
+functional references (stitch, stitch_reverse, stitch_direct, stitch_direct_reverse, agreement,
+accuracy_difference: :data:`scenarios.types.REFERENCE_COLUMNS`, NaN where a reference does not apply),
+time, error, meta. ``value`` is NaN and ``error`` holds the message when the measure raised or returned a non-finite
 number; ``error`` is the empty string otherwise. ``time`` is the wall-clock seconds of the one call.
 ``meta`` is the case's scalar meta fields as a JSON object (layers, sparsity, direct-matching stitch...),
 so that every report, the networks figures included, can be rebuilt from ``results.csv`` alone.
@@ -17,13 +19,12 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from reports.atomic import atomic_path
+from scenarios.types import REFERENCE_COLUMNS, RESULT_COLUMNS
 
-__all__ = ["COLUMNS", "measure_cases", "read_results", "results_table", "write_results"]
+__all__ = ["COLUMNS", "NOT_GENERATED", "generation_error_rows", "measure_cases", "read_results", "results_table", "write_results"]
 
-COLUMNS = (
-    "metric", "family", "scenario", "case", "param", "seed", "value", "stitch", "stitch_reverse", "time", "error",
-    "meta",
-)  # fmt: skip
+COLUMNS = RESULT_COLUMNS
+_FLOATS = ("value", *REFERENCE_COLUMNS, "time")
 
 
 def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable) -> list[dict]:
@@ -56,14 +57,27 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable) -
                 "param": case.param,
                 "seed": case.seed,
                 "value": value,
-                "stitch": _float_or_nan(case.stitch),
-                "stitch_reverse": _float_or_nan(case.stitch_reverse),
+                **{reference: _float_or_nan(getattr(case, reference)) for reference in REFERENCE_COLUMNS},
                 "time": elapsed,
                 "error": error,
                 "meta": scalar_meta(case.meta),
             }
         )
     return rows
+
+
+#: The case id of the error rows of a scenario that could not be generated.
+NOT_GENERATED = "(not generated)"
+
+
+def generation_error_rows(metric: str, scenario, error: BaseException) -> list[dict]:
+    """One error row per seed of ``scenario`` (a ``scenarios.Scenario``) for ``metric`` when the
+    scenario's generator raised ``error``: its cells show as errors in the scorecard (case
+    :data:`NOT_GENERATED`), and the other scenarios' rows are untouched."""
+    return [{"metric": metric, "family": scenario.family, "scenario": scenario.name, "case": NOT_GENERATED,
+             "param": None, "seed": seed, "value": math.nan, **{reference: math.nan for reference in REFERENCE_COLUMNS},
+             "time": 0.0, "error": f"{type(error).__name__}: {error}", "meta": "{}"}
+            for seed in scenario.seeds]
 
 
 def scalar_meta(meta: dict) -> str:
@@ -81,7 +95,7 @@ def results_table(rows: Iterable[dict]) -> pd.DataFrame:
     table["error"] = table["error"].fillna("").astype(str)
     table["meta"] = [m if isinstance(m, str) and m else "{}" for m in table["meta"]]
     table["seed"] = table["seed"].astype(int)
-    for column in ("value", "stitch", "stitch_reverse", "time"):
+    for column in _FLOATS:
         table[column] = table[column].astype(float)
     numeric_param = pd.to_numeric(table["param"], errors="coerce")
     return (
@@ -105,6 +119,6 @@ def read_results(path: str | Path) -> pd.DataFrame:
         path,
         dtype={"metric": str, "family": str, "scenario": str, "case": str, "error": str, "meta": str},
         keep_default_na=False,
-        na_values={c: [""] for c in ("param", "value", "stitch", "stitch_reverse", "time")},
+        na_values={c: [""] for c in ("param", *_FLOATS)},
     )
     return results_table(table.to_dict("records"))

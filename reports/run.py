@@ -21,7 +21,8 @@ from reports.figures import write_figures
 from reports.networks import write_networks
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
-from reports.scorecard import error_summary, score_table, write_scorecard
+from reports.html import write_html
+from reports.scorecard import error_summary, header_items, score_table, write_scorecard
 from reports.verdicts import VerdictSettings, evaluate
 from scenarios.types import Expectation
 
@@ -91,18 +92,24 @@ def describe_run(results: pd.DataFrame, settings: VerdictSettings, extra: Mappin
     }
 
 
-def write_reports(results: pd.DataFrame, record: RunRecord, out_dir: str | Path, figures: bool = True) -> Reports:
-    """Write results.csv, run.json, verdicts.csv, scorecard.{md,csv,json}, disagreements.md and figures/."""
+def write_reports(
+    results: pd.DataFrame, record: RunRecord, out_dir: str | Path, figures: bool = True, html: bool = True
+) -> Reports:
+    """Write results.csv, run.json, verdicts.csv, scorecard.{md,csv,json}, disagreements.md, figures/ and
+    (with ``html``) scorecard.html, which shows the baseline comparison the runner left in ``out_dir``."""
     out_dir = Path(out_dir)
     verdicts = evaluate(results, record.expectations, record.scales, record.settings)
     scores = score_table(verdicts)
     errors = error_summary(results)
     paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json())]
     paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
-    paths.append(write_disagreements(results, record.scales, record.header, out_dir, seed=record.settings.seed))
+    paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
+                                     seed=record.settings.seed))  # fmt: skip
     if figures:
         paths += write_figures(results, out_dir / "figures", record.sweeps)
-        paths += write_networks(results, out_dir)
+        paths += write_networks(results, out_dir, record.scales)
+    if html:
+        paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures)
     return Reports(verdicts, scores, errors, paths)
 
 

@@ -1,16 +1,29 @@
-"""The scorecard: measures x scenario families, a score and a mark per cell, and every verdict's numbers.
+"""The scorecard: a score and a mark per (measure, family), every verdict's numbers, in tables that fit.
 
-A cell's score is the fraction of the family's expectations the measure passed (undecided and errors
-count as not passed); its mark is ✗ if any expectation failed, ! if none failed but the measure
-errored on one, ? if none failed or errored but one is undecided, and ✓ when every one passed. The
-summary column does the same over all families. scorecard.csv and scorecard.json hold the one tidy
-table the markdown is rendered from.
+A cell's score is the fraction of the family's counted expectations the measure passed (undecided and
+errors count as not passed). A verdict set aside because its premise failed (the functional reference
+itself did not do what the expectation says: verdict ``"premise failed"``, mark ⊘) counts neither as a
+pass nor as a failure: it is left out of the score and counted apart (``set_aside``). The mark is ✗ if
+any expectation failed, ! if none failed but the measure errored on one, ? if none failed or errored but
+one is undecided, ✓ when every counted one passed, and ⊘ when every one was set aside. The summary row
+(family :data:`SUMMARY`) does the same over all families. Measures are ranked within each family by
+their score (1 = best, ties share the mean rank) and overall by the median of their family ranks, as
+ReSi ranks measures over its tests.
+
+scorecard.md puts measures in rows everywhere and splits any table wider than :data:`MAX_COLUMNS`, so it
+stays readable at 35 measures and 20 scenarios per family. scorecard.csv and scorecard.json hold the
+one tidy table the markdown is rendered from.
+
+Two header entries are mappings rather than strings (the runner fills them; both are optional):
+:data:`HEADER_REFERENCES` (measure -> the paper its registration names, "" for none) and
+:data:`HEADER_PLUGIN_ERRORS` (plugin module that failed to import -> the error). They are rendered as
+the Measures and Errors sections, not as header lines.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pandas as pd
 from tabulate import tabulate
@@ -19,15 +32,34 @@ from reports.atomic import atomic_path, write_text
 from reports.verdicts import MARKS
 
 __all__ = [
-    "SCORE_COLUMNS", "SUMMARY", "error_summary", "mark", "overview_table", "score_table", "scorecard_markdown",
-    "write_scorecard",
+    "COUNT_MARKS", "HEADER_PLUGIN_ERRORS", "HEADER_REFERENCES", "MAX_COLUMNS", "MEDIAN_RANK", "SCORE_COLUMNS",
+    "SET_ASIDE", "SUMMARY", "error_summary", "header_items", "mark", "markdown_table", "measure_reference",
+    "overview_rows", "overview_table", "rank_table", "score_table", "scorecard_markdown", "set_aside_table",
+    "verdict_mark", "write_scorecard",
 ]  # fmt: skip
 
 SUMMARY = "all"
-SCORE_COLUMNS = ("metric", "family", "score", "mark", "passed", "failed", "undecided", "errors", "expectations")
+SET_ASIDE = "premise failed"
+SET_ASIDE_MARK = MARKS.get(SET_ASIDE, "⊘")
+NO_REFERENCE = "no reference"
+HEADER_REFERENCES = "measure references"
+HEADER_PLUGIN_ERRORS = "plugins not loaded"
+MEDIAN_RANK = "median rank"
+#: no markdown table of the scorecard has more columns than this (wider ones are split)
+MAX_COLUMNS = 12
+COUNTS = ("passed", "failed", "undecided", "errors", "set_aside")
+SCORE_COLUMNS = ("metric", "family", "score", "mark", *COUNTS, "expectations")
+_COUNTED = {"passed": "pass", "failed": "fail", "undecided": "undecided", "errors": "error", "set_aside": SET_ASIDE}
+#: the mark each count of the score table counts
+COUNT_MARKS = {count: MARKS.get(verdict, SET_ASIDE_MARK) for count, verdict in _COUNTED.items()}
 
 
-def mark(passed: int, failed: int, undecided: int, errors: int) -> str:
+def verdict_mark(verdict: str) -> str:
+    """The mark of one verdict (✓ ✗ ? ! ⊘)."""
+    return MARKS.get(verdict, SET_ASIDE_MARK if verdict == SET_ASIDE else "?")
+
+
+def mark(passed: int, failed: int, undecided: int, errors: int, set_aside: int = 0) -> str:
     """The cell's mark from its verdict counts (see the module docstring)."""
     if failed:
         return MARKS["fail"]
@@ -35,35 +67,192 @@ def mark(passed: int, failed: int, undecided: int, errors: int) -> str:
         return MARKS["error"]
     if undecided:
         return MARKS["undecided"]
-    return MARKS["pass"] if passed else ""
+    if passed:
+        return MARKS["pass"]
+    return SET_ASIDE_MARK if set_aside else ""
 
 
 def score_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Verdict table -> one row per (metric, family), plus a row per metric with family :data:`SUMMARY`."""
-    counted = verdicts.assign(
-        passed=verdicts["verdict"].eq("pass"),
-        failed=verdicts["verdict"].eq("fail"),
-        undecided=verdicts["verdict"].eq("undecided"),
-        errors=verdicts["verdict"].eq("error"),
-    )
-    totals = ["passed", "failed", "undecided", "errors"]
+    """Verdict table -> one row per (metric, family), plus a row per metric with family :data:`SUMMARY`.
+
+    ``expectations`` counts the verdicts that enter the score (every one but the set-aside ones).
+    """
+    counted = verdicts.assign(**{count: verdicts["verdict"].eq(v) for count, v in _COUNTED.items()})
+    totals = list(COUNTS)
     per_family = counted.groupby(["metric", "family"], sort=True)[totals].sum().reset_index()
     overall = counted.groupby("metric", sort=True)[totals].sum().reset_index().assign(family=SUMMARY)
     table = pd.concat([per_family, overall], ignore_index=True)
     table[totals] = table[totals].astype(int)
-    table["expectations"] = table[totals].sum(axis=1)
+    table["expectations"] = table[totals].sum(axis=1) - table["set_aside"]
     table["score"] = table["passed"] / table["expectations"].where(table["expectations"] > 0)
     table["mark"] = [mark(*counts) for counts in table[totals].itertuples(index=False)]
     return table[list(SCORE_COLUMNS)].sort_values(["metric", "family"], ignore_index=True)
+
+
+def rank_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Measures x families: each measure's rank by score within the family (1 = best, ties share the mean
+    rank, NaN where it has no counted expectation), and :data:`MEDIAN_RANK` over the families; rows
+    sorted by median rank, then summary score, then name."""
+    families = scores[scores["family"] != SUMMARY]
+    wide = families.pivot(index="metric", columns="family", values="score")
+    ranks = wide.rank(ascending=False, method="average")
+    ranks[MEDIAN_RANK] = ranks.median(axis=1)
+    summary = scores[scores["family"] == SUMMARY].set_index("metric")["score"].reindex(ranks.index)
+    order = pd.DataFrame({"median": ranks[MEDIAN_RANK], "summary": -summary.fillna(-1.0), "name": ranks.index})
+    return ranks.loc[order.sort_values(["median", "summary", "name"], na_position="last").index]
 
 
 def _cell(score: float, cell_mark: str) -> str:
     return f"{score:.2f} {cell_mark}" if pd.notna(score) else cell_mark
 
 
+def _counts(row) -> str:
+    return " ".join(f"{getattr(row, count)}{COUNT_MARKS[count]}" for count in COUNTS)
+
+
 def _md_text(text: str, limit: int = 160) -> str:
     text = " ".join(str(text).split()).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], keep: int = 1,
+                   max_columns: int = MAX_COLUMNS) -> str:  # fmt: skip
+    """A github-style table; wider than ``max_columns``, it is split into several tables that each repeat
+    the first ``keep`` columns (the row labels)."""
+    width = max_columns - keep
+    if len(headers) <= max_columns or width < 1:
+        return tabulate(rows, headers=list(headers), tablefmt="github")
+    parts = []
+    for start in range(keep, len(headers), width):
+        columns = [*range(keep), *range(start, min(start + width, len(headers)))]
+        parts.append(tabulate([[row[i] for i in columns] for row in rows], headers=[headers[i] for i in columns],
+                              tablefmt="github"))  # fmt: skip
+    return "\n\n".join(parts)
+
+
+def _families(scores: pd.DataFrame) -> list[str]:
+    return sorted(set(scores["family"]) - {SUMMARY})
+
+
+def _order(scores: pd.DataFrame, family: str = SUMMARY) -> list[str]:
+    """Measures by score in ``family`` (best first), then fewest failures, then name."""
+    rows = scores[scores["family"] == family]
+    return list(rows.sort_values(["score", "failed", "metric"], ascending=[False, True, True],
+                                 na_position="last", kind="stable")["metric"])  # fmt: skip
+
+
+def overview_rows(scores: pd.DataFrame, top: int | None = None) -> tuple[list[str], list[list]]:
+    """Headers and rows of the overview: measures by summary score, a cell per family, the summary,
+    the counts and the median rank; the first ``top`` measures only, when given."""
+    families = _families(scores)
+    ranks = rank_table(scores)
+    order = _order(scores)[:top]
+    cells = {(r.metric, r.family): r for r in scores.itertuples()}
+    rows = []
+    for position, metric in enumerate(order, start=1):
+        per_family = [_cell(cells[metric, f].score, cells[metric, f].mark) if (metric, f) in cells else ""
+                      for f in families]  # fmt: skip
+        total = cells[metric, SUMMARY]
+        median = ranks.at[metric, MEDIAN_RANK]
+        rows.append([position, metric, *per_family, _cell(total.score, total.mark), _counts(total),
+                     f"{median:g}" if pd.notna(median) else ""])  # fmt: skip
+    return ["#", "measure", *families, "summary", "counts", MEDIAN_RANK], rows
+
+
+def overview_table(scores: pd.DataFrame, top: int | None = None) -> str:
+    """The overview (markdown): one row per measure, sorted by summary score."""
+    headers, rows = overview_rows(scores, top)
+    return markdown_table(headers, rows, keep=2)
+
+
+def _verdict_cell(row) -> str:
+    if row.verdict in ("error", SET_ASIDE) or pd.isna(row.estimate):
+        return verdict_mark(row.verdict)
+    return f"{verdict_mark(row.verdict)} {row.estimate:.3g}"
+
+
+def _label(row) -> str:
+    return f"{row.scenario}: {row.expectation}"
+
+
+def _family_table(scores: pd.DataFrame, ranks: pd.DataFrame, verdicts: pd.DataFrame, family: str) -> str:
+    """Measures of one family (``verdicts`` holds the family's verdicts): score, counts, rank, and the
+    first failed expectations with their statistic."""
+    cells = scores[scores["family"] == family].set_index("metric").to_dict("index")
+    failures: dict[str, list[str]] = {}
+    for r in verdicts[verdicts["verdict"] == "fail"].itertuples():
+        text = f"{_label(r)} ({r.estimate:.3g})" if pd.notna(r.estimate) else _label(r)
+        failures.setdefault(r.metric, []).append(text)
+    rows = []
+    for metric in _order(scores, family):
+        row, failed = cells[metric], failures.get(metric, [])
+        shown = "; ".join(failed[:2]) + (f"; +{len(failed) - 2} more" if len(failed) > 2 else "")
+        rank = ranks.at[metric, family] if family in ranks.columns else float("nan")
+        rows.append([metric, _cell(row["score"], row["mark"]), *(row[c] for c in COUNTS),
+                     f"{rank:g}" if pd.notna(rank) else "", _md_text(shown, 120)])  # fmt: skip
+    headers = ["measure", "score", *(COUNT_MARKS[c] for c in COUNTS), "rank", "failed (statistic)"]
+    return markdown_table(headers, rows)
+
+
+def _premise(row) -> str:
+    premise = getattr(row, "premise", "")
+    if not isinstance(premise, str) or not premise:
+        return ""
+    estimate = getattr(row, "premise_estimate", float("nan"))
+    return f"{premise} ({estimate:.3g})" if pd.notna(estimate) else premise
+
+
+def _scenario_tables(verdicts: pd.DataFrame) -> str:
+    """One table per scenario: measures x the scenario's expectations, each cell mark and statistic."""
+    cells = {(r.scenario, r.metric, r.expectation): _verdict_cell(r) for r in verdicts.itertuples()}
+    metrics = sorted(verdicts["metric"].unique())
+    parts = []
+    for scenario, first in verdicts.drop_duplicates(["scenario", "expectation"]).groupby("scenario", sort=True):
+        labels = list(first["expectation"])
+        notes = []
+        for row in first.itertuples():
+            against = getattr(row, "reference", "")
+            extra = [f"against {against}" if isinstance(against, str) and against else "",
+                     f"premise {_premise(row)}" if _premise(row) else "", row.statistic]  # fmt: skip
+            notes.append(f"- `{row.expectation}` ({', '.join(e for e in extra if e)}): {_md_text(row.reason, 200)}")
+        rows = [[metric, *(cells.get((scenario, metric, label), "") for label in labels)] for metric in metrics
+                if any((scenario, metric, label) in cells for label in labels)]  # fmt: skip
+        parts.append(f"#### {scenario}\n\n" + "\n".join(notes) + "\n\n" + markdown_table(["measure", *labels], rows))
+    return "\n\n".join(parts)
+
+
+def set_aside_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The set-aside verdicts grouped by expectation: family, scenario, expectation, reference, premise,
+    premise estimate and how many measures were set aside there."""
+    aside = verdicts[verdicts["verdict"] == SET_ASIDE]
+    columns = ["family", "scenario", "expectation", "reference", "premise", "premise_estimate"]
+    defaults = {"reference": "", "premise": "", "premise_estimate": float("nan")}
+    aside = aside.assign(**{c: aside[c] if c in aside else default for c, default in defaults.items()})
+    return (
+        aside.fillna({"reference": "", "premise": ""})
+        .groupby(columns[:3], sort=True)
+        .agg(reference=("reference", "first"), premise=("premise", "first"),
+             premise_estimate=("premise_estimate", "first"), measures=("metric", "nunique"))  # fmt: skip
+        .reset_index()
+    )
+
+
+def _set_aside_section(verdicts: pd.DataFrame) -> list[str]:
+    table = set_aside_table(verdicts)
+    if table.empty:
+        return []
+    total = int((verdicts["verdict"] == SET_ASIDE).sum())
+    rows = [[r.family, r.scenario, r.expectation, r.reference, r.premise,
+             f"{r.premise_estimate:.3g}" if pd.notna(r.premise_estimate) else "",
+             r.measures] for r in table.itertuples()]  # fmt: skip
+    headers = ["family", "scenario", "expectation", "reference", "premise", "premise estimate", "measures"]
+    return [
+        f"## Set aside ({SET_ASIDE_MARK}: premise failed)", "",
+        f"{total} verdict(s) in {len(table)} expectation(s) were set aside: judged by the same rule on the "
+        "functional reference itself, the expectation did not hold, so no measure is scored on it "
+        "(neither pass nor fail).", "",
+        markdown_table(headers, rows), "",
+    ]  # fmt: skip
 
 
 def error_summary(results: pd.DataFrame) -> pd.DataFrame:
@@ -76,72 +265,93 @@ def error_summary(results: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def overview_table(scores: pd.DataFrame) -> str:
-    """The measures x families table (markdown), measures sorted by their summary score."""
-    summary = scores[scores["family"] == SUMMARY].set_index("metric")
-    order = summary.sort_values(["score", "failed"], ascending=[False, True], kind="stable").index
-    families = sorted(set(scores["family"]) - {SUMMARY})
-    rows = []
-    for metric in order:
-        cells = scores[scores["metric"] == metric].set_index("family")
-        per_family = [_cell(cells.at[f, "score"], cells.at[f, "mark"]) if f in cells.index else "" for f in families]
-        row = [metric, *per_family]
-        total = cells.loc[SUMMARY]
-        counts = f"{total['passed']}✓ {total['failed']}✗ {total['undecided']}? {total['errors']}!"
-        rows.append(row + [f"{_cell(total['score'], total['mark'])} ({counts})"])
-    return tabulate(rows, headers=["measure", *families, "summary"], tablefmt="github")
+def _errors_section(errors: pd.DataFrame, plugin_errors: Mapping[str, str]) -> list[str]:
+    if not len(errors) and not plugin_errors:
+        return []
+    lines = ["## Errors", ""]
+    if plugin_errors:
+        rows = [[origin, _md_text(message)] for origin, message in sorted(plugin_errors.items())]
+        lines += ["### Plugin modules that failed to import", "",
+                  "Their measures are missing from every table above.", "",
+                  markdown_table(["plugin", "error"], rows), ""]  # fmt: skip
+    if len(errors):
+        rows = [[r.metric, r.scenario, r.failed_cells, _md_text(r.first_message)] for r in errors.itertuples()]
+        lines += ["### Cases a measure failed on", "",
+                  markdown_table(["measure", "scenario", "failed cells", "first message"], rows), ""]  # fmt: skip
+    return lines
 
 
-def _verdict_cell(row) -> str:
-    if row.verdict == "error" or pd.isna(row.estimate):
-        return MARKS[row.verdict]
-    return f"{MARKS[row.verdict]} {row.estimate:.3g}"
+def header_items(header: Mapping[str, object]) -> dict[str, str]:
+    """The header's plain settings (the mapping entries are rendered as sections instead)."""
+    items = {key: str(value) for key, value in header.items() if not isinstance(value, Mapping)}
+    plugin_errors = header.get(HEADER_PLUGIN_ERRORS) or {}
+    if plugin_errors:
+        items[HEADER_PLUGIN_ERRORS] = f"{len(plugin_errors)} (see Errors)"
+    return items
 
 
-def _details(verdicts: pd.DataFrame) -> str:
-    sections = []
-    for family, group in verdicts.groupby("family", sort=True):
-        group = group.assign(cell=[_verdict_cell(r) for r in group.itertuples()])
-        wide = group.pivot_table(
-            index=["scenario", "expectation", "statistic"], columns="metric", values="cell", aggfunc="first"
-        ).fillna("").reset_index()
-        sections.append(f"### {family}\n\n" + tabulate(wide, headers="keys", tablefmt="github", showindex=False))
-    return "\n\n".join(sections)
+HOW_TO_READ = f"""\
+## How to read this
+
+- Each scenario states what its functional reference (stitching) does across its cases; every expectation
+  is judged for every measure over the scenario's seeds, by one rule per kind, the same for every measure.
+- A verdict is {MARKS["pass"]} pass, {MARKS["fail"]} fail, {MARKS["undecided"]} undecided (the spread over \
+seeds cannot decide; never a pass),
+  {MARKS["error"]} error (no usable value), or {SET_ASIDE_MARK} set aside (the reference itself broke the \
+expectation: counted neither way).
+- **Overview**: one row per measure, best summary score first. A cell is the fraction of the family's counted
+  expectations passed, then the worst mark; the counts are {" ".join(COUNT_MARKS.values())}; the median rank \
+is over the
+  families' rankings (1 = best).
+- **Families**: per family, the measures by score with their first failures, then (folded) per scenario the
+  mark and statistic of every verdict. Intervals, p-values and the cases: scorecard.html (click a cell),
+  verdicts.csv.
+"""
+
+
+def measure_reference(references: Mapping[str, str], metric: str) -> str:
+    """The paper a measure's registration names, "no reference" where it names none, and "not recorded"
+    where the run did not record the measure's reference."""
+    if metric not in references:
+        return "not recorded"
+    return references[metric] or NO_REFERENCE
+
+
+def _measures_section(header: Mapping[str, object], scores: pd.DataFrame) -> list[str]:
+    references = header.get(HEADER_REFERENCES)
+    if not isinstance(references, Mapping):
+        return []
+    rows = [[metric, _md_text(measure_reference(references, metric), 120)] for metric in sorted(set(scores["metric"]))]
+    return ["## Measures", "", markdown_table(["measure", "reference"], rows), ""]
 
 
 def scorecard_markdown(
-    scores: pd.DataFrame, verdicts: pd.DataFrame, header: Mapping[str, str], errors: pd.DataFrame
+    scores: pd.DataFrame, verdicts: pd.DataFrame, header: Mapping[str, object], errors: pd.DataFrame
 ) -> str:
-    """Render scorecard.md: settings header, overview table, legend, per-family verdicts, errors."""
+    """Render scorecard.md: header, how to read it, overview, families, set-aside, errors, measures."""
     lines = ["# stitchbench scorecard", ""]
-    lines += [f"- **{key}**: {value}" for key, value in header.items()]
-    lines += ["", "## Overview", "", overview_table(scores), ""]
-    lines += [
-        "Each cell: fraction of the family's expectations passed, and a mark: ✓ all passed, "
-        "✗ at least one failed, ! the measure errored (no failure), ? undecided (the seeds' spread "
-        "cannot support a verdict; never counted as a pass). Measures are sorted by their summary score.",
-        "",
-        "## Verdicts",
-        "",
-        "Each cell: the mark and the verdict's statistic (mean over seeds); intervals, p-values and "
-        "details are in verdicts.csv. spread = (max - min over cases) / bound width; difference / width "
-        "= value[higher] - value[lower] over the bound width; value - target for the worst case; "
-        "Spearman correlations are similarity-oriented.",
-        "",
-        _details(verdicts),
-        "",
-    ]
-    if len(errors):
-        rows = [[r.metric, r.scenario, r.failed_cells, _md_text(r.first_message)] for r in errors.itertuples()]
-        headers = ["measure", "scenario", "failed cells", "first message"]
-        lines += ["## Errors", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+    lines += [f"- **{key}**: {value}" for key, value in header_items(header).items()]
+    aside = int((verdicts["verdict"] == SET_ASIDE).sum())
+    if aside:
+        lines.append(f"- **set aside**: {aside} verdict(s) whose premise failed (see Set aside)")
+    lines += ["", HOW_TO_READ, "## Overview", "", overview_table(scores), "", "## Families", ""]
+    ranks = rank_table(scores)
+    for family, group in verdicts.groupby("family", sort=True):
+        expectations = len(group.drop_duplicates(["scenario", "expectation"]))
+        counts = f"{group['scenario'].nunique()} scenarios, {expectations} expectations"
+        lines += [f"### {family} ({counts})", "", _family_table(scores, ranks, group, family), "",
+                  f"<details><summary>{family}: every verdict, per scenario</summary>", "",
+                  _scenario_tables(group), "", "</details>", ""]  # fmt: skip
+    lines += _set_aside_section(verdicts)
+    lines += _errors_section(errors, header.get(HEADER_PLUGIN_ERRORS) or {})
+    lines += _measures_section(header, scores)
     return "\n".join(lines)
 
 
 def write_scorecard(
     scores: pd.DataFrame,
     verdicts: pd.DataFrame,
-    header: Mapping[str, str],
+    header: Mapping[str, object],
     errors: pd.DataFrame,
     out_dir: str | Path,
 ) -> list[Path]:

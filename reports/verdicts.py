@@ -1,30 +1,82 @@
-"""Verdicts: each scenario expectation, evaluated for each measure over the scenario's seeds.
+"""Verdicts: each scenario expectation, judged first on its functional reference (the premise), then for
+each measure over the scenario's seeds.
 
-A verdict is ``pass``, ``fail``, ``undecided`` (the seeds' spread cannot support either) or ``error``
-(the measure gave no usable value). Which measure should pass is never written here: the expectation
-comes from the scenario spec, the numbers from the results table, and the rule is the same for every
-measure. Each kind reduces the (case x seed) values to one number per seed, then decides with a
-bootstrap interval over seeds (and a permutation test for correlations):
+A verdict is ``pass``, ``fail``, ``undecided`` (the seeds' spread cannot support either), ``error``
+(the measure gave no usable value) or ``premise failed`` (the functional reference itself did not do
+what the expectation presumes, so the measure is not judged by it). Which measure should pass is never
+written here: the expectation comes from the scenario spec, the numbers from the results table, and
+the rule is the same for every measure. Each kind reduces the (case x seed) values to one number per
+seed, then decides with a bootstrap interval over seeds (and a permutation test for correlations):
 
-- ``invariant``: spread = (max - min over cases) / bound width; pass if CI high <= tolerance, fail if
-  CI low > tolerance;
+- ``invariant``: spread = (max - min over cases) / unit; pass if CI high <= tolerance, fail if CI low
+  > tolerance;
 - ``sensitive``: the same spread; pass if CI low > tolerance, fail if CI high <= tolerance;
 - ``equals``: value - target per case, in absolute units; pass if every case's CI lies within
   +-tolerance, fail if some case's CI lies outside it;
-- ``ordering``: (value[higher] - value[lower]) / bound width; pass if CI low > tolerance, fail if CI
-  high <= tolerance;
+- ``ordering``: (value[higher] - value[lower]) / unit; pass if CI low > tolerance, fail if CI high <=
+  tolerance;
 - ``monotone``: direction x Spearman(value, sweep parameter); pass if p < alpha and CI low > 0, fail
   if CI high <= 0;
-- ``tracks_stitching``: Spearman(value, stitching score X -> Y); pass and fail as for ``monotone``.
+- ``tracks_stitching``: Spearman(value, the reference); pass and fail as for ``monotone``;
+- ``follows_reference``: derived from the reference (below), then judged as what it became.
 
-Everything else is ``undecided``, and so is every verdict on fewer than ``min_seeds`` seeds. Values
-of a distance (``higher_is_more_similar=False``) are negated for the ordering and correlation kinds,
-so "higher" always reads "more similar". A seed whose values vary by less than the tolerance counts
-as constant (Spearman 0), so rounding noise is not read as a trend. Cases where the measure failed in
-any seed are left out (and counted); a verdict with nothing left to judge is ``error``.
+The unit of a measure is its bound width; for a measure with an infinite bound it is the scale-free
+extent of :meth:`MeasureScale.unit` (the largest ``|value - finite bound|`` over the scenario's cases and
+seeds, floored at sqrt(eps) times the same over the whole run), so a spread is a relative change.
+
+**Premises.** Every expectation names a functional reference (``Expectation.reference``, one of
+``scenarios.types.REFERENCE_COLUMNS``, default ``stitch``). Before any measure is judged, the
+expectation's premise is judged on that reference, as a pseudo-measure with bounds [0, 1] (unit 1;
+``accuracy_difference`` oriented as a distance), with the same rule, seeds, bootstrap, permutation
+test and minimum seed count as the measures, once per scenario over every case that records the
+reference in every seed. What the premise of each kind is:
+
+==================  ==========================================================================
+kind                premise (judged on the reference)
+==================  ==========================================================================
+invariant           the reference is invariant: its spread's CI high <= tolerance
+sensitive           the reference is sensitive: its spread's CI low > tolerance
+ordering            the reference orders the two cases the same way (higher > lower)
+monotone            the reference moves with the sweep in that direction (the monotone rule)
+tracks_stitching    the reference varies across the cases (the sensitive rule): tracking a
+                    reference by itself is trivially perfect, so what must hold is that there is
+                    something to track
+equals              none (premise ""): ``equals`` states a truth about the measure's value that
+                    holds by the data's construction (0 for independent data), not a pattern of
+                    function across cases. What function could back is a level ("stitching is at
+                    chance"), which no reference column carries; a flatness test instead is ruled
+                    by the held-out split's sampling noise at chance level (independent_p_over_n,
+                    n = 256: the stitch spans 0.18..0.43 over its cases, spread CI 0.06..0.19
+                    against a tolerance of 0.1), so it would set aside a verdict that the
+                    construction decides
+follows_reference   the reference's behaviour is decided (flat, ordered or varying; see below)
+==================  ==========================================================================
+
+A measure verdict whose premise did not hold (``fail`` or ``undecided``) becomes ``premise failed``
+(mark ⊘): it keeps its own statistic, interval and p-value, its detail says what the measure alone
+would have got, and it counts neither as a pass nor as a fail. An ``error`` stays an error whatever the
+premise (the measure gave no value). A reference that never varies (exactly 1 in every case) passes an
+invariance premise: its spread is 0 in every seed, and so is its interval.
+
+**follows_reference** names only the reference and a tolerance (in the reference's units and, for the
+measure, relative to its unit). The run decides: the reference's spread CI high <= tolerance (flat) ->
+``invariant``; otherwise, with exactly two cases, a difference beyond the tolerance either way ->
+``ordering(a > b)``; otherwise, with more cases, a spread CI low > tolerance -> the measure must track
+the reference (Spearman with its permutation test, as ``tracks_stitching``). Any other outcome (noise
+straddling the tolerance, too few seeds) leaves the premise ``undecided`` and the verdict ``premise
+failed``. The row records what it ``became``.
+
+Everything else is ``undecided``, and so is every verdict (and premise) on fewer than ``min_seeds``
+seeds (there the verdict stays ``undecided`` rather than ``premise failed``: too few seeds are no
+failure of the reference). Values of a distance (``higher_is_more_similar=False``) are negated for the ordering and
+correlation kinds, so "higher" always reads "more similar". A seed whose values vary by less than the
+tolerance counts as constant (Spearman 0), so rounding noise is not read as a trend. Cases where the
+measure failed in any seed are left out (and counted); a verdict with nothing left to judge is
+``error``.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import Mapping, Sequence
 
@@ -33,16 +85,21 @@ import pandas as pd
 
 from reports.scales import MeasureScale
 from reports.stats import Interval, bootstrap_mean, rank_correlation_test
+from scenarios.types import DISTANCE_REFERENCES, REFERENCE_COLUMNS
 
 __all__ = [
     "MARKS",
+    "PREMISE_FAILED",
     "STATISTICS",
     "VERDICT_COLUMNS",
+    "Premise",
     "ScenarioValues",
     "VerdictSettings",
     "evaluate",
     "evaluate_expectation",
     "expectation_labels",
+    "judge_premise",
+    "reference_values",
     "scenario_values",
 ]
 
@@ -53,12 +110,14 @@ STATISTICS = {
     "equals": "value - target",
     "ordering": "difference / width",
     "monotone": "spearman with sweep",
-    "tracks_stitching": "spearman with stitching",
+    "tracks_stitching": "spearman with reference",
 }
-MARKS = {"pass": "✓", "fail": "✗", "undecided": "?", "error": "!"}
+PREMISE_FAILED = "premise failed"
+MARKS = {"pass": "✓", "fail": "✗", "undecided": "?", "error": "!", PREMISE_FAILED: "⊘"}
 VERDICT_COLUMNS = (
-    "metric", "family", "scenario", "expectation", "kind", "verdict", "statistic", "estimate",
-    "ci_low", "ci_high", "p_value", "threshold", "n_seeds", "n_cases", "n_failed_cases", "detail", "reason",
+    "metric", "family", "scenario", "expectation", "kind", "reference", "became", "premise", "premise_estimate",
+    "premise_ci_low", "premise_ci_high", "verdict", "statistic", "estimate", "ci_low", "ci_high", "p_value",
+    "threshold", "n_seeds", "n_cases", "n_failed_cases", "detail", "reason",
 )  # fmt: skip
 
 
@@ -78,16 +137,22 @@ class VerdictSettings:
 class ScenarioValues:
     """One measure's usable values on one scenario, as (case x seed) matrices.
 
-    ``failed`` maps each case left out (the measure failed in some seed, or the case is missing in
-    some seed) to the reason.
+    ``references`` maps each functional reference (``scenarios.types.REFERENCE_COLUMNS``) to its
+    [cases, seeds] matrix (NaN where it does not apply). ``failed`` maps each case left out (the measure
+    failed in some seed, or the case is missing in some seed) to the reason.
     """
 
     cases: tuple[str, ...]
     seeds: tuple[int, ...]
     values: np.ndarray  # [cases, seeds]
     params: np.ndarray  # [cases], NaN where the case has no numeric sweep value
-    stitch: np.ndarray  # [cases, seeds]
+    references: Mapping[str, np.ndarray]  # name -> [cases, seeds]
     failed: Mapping[str, str]
+
+    @property
+    def stitch(self) -> np.ndarray:
+        """The trained stitch X -> Y, [cases, seeds]."""
+        return self.references["stitch"]
 
 
 @dataclass(frozen=True)
@@ -101,57 +166,136 @@ class _Outcome:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How a kind reads a series: the unit of its tolerances and its orientation (+1 similarity)."""
+
+    unit: float
+    orientation: int
+
+
+@dataclass(frozen=True)
+class Premise:
+    """An expectation judged on its functional reference.
+
+    ``outcome`` is ``pass`` / ``fail`` / ``undecided`` ("" for a kind without a premise: ``equals``);
+    ``judged`` is the expectation the measures are then judged by (for ``follows_reference``, what it
+    became; None while that is undecided).
+    """
+
+    outcome: str
+    estimate: float = np.nan
+    ci_low: float = np.nan
+    ci_high: float = np.nan
+    detail: str = ""
+    judged: object = None
+    became: str = ""
+
+
 def scenario_values(rows: pd.DataFrame) -> ScenarioValues:
     """Results rows of one measure on one scenario -> :class:`ScenarioValues` (failed cases set aside)."""
     seeds = tuple(sorted(rows["seed"].unique()))
+    cases = pd.unique(rows["case"])
+    case_index = pd.Index(cases).get_indexer(rows["case"])
+    seed_index = pd.Index(seeds).get_indexer(rows["seed"])
+    columns = ["value", *(name for name in REFERENCE_COLUMNS if name in rows)]
+    cube = np.full((len(cases), len(seeds), len(columns)), np.nan)  # case x seed x column
+    cube[case_index, seed_index] = rows[columns].to_numpy(float)
+    present = np.zeros((len(cases), len(seeds)), dtype=bool)
+    present[case_index, seed_index] = True
+    errors = rows.loc[rows["error"] != ""].drop_duplicates("case").set_index("case")["error"]
     failed: dict[str, str] = {}
-    kept = []
-    for case, group in rows.groupby("case", sort=False):
-        errors = group.loc[group["error"] != "", "error"]
-        if len(errors):
-            failed[case] = errors.iloc[0]
-        elif set(group["seed"]) != set(seeds):
-            failed[case] = f"missing in seed(s) {sorted(set(seeds) - set(group['seed']))}"
-        else:
-            kept.append(case)
-    usable = rows[rows["case"].isin(kept)]
-    values = usable.pivot(index="case", columns="seed", values="value").reindex(index=kept, columns=seeds)
-    stitch = usable.pivot(index="case", columns="seed", values="stitch").reindex(index=kept, columns=seeds)
-    params = pd.to_numeric(usable.groupby("case", sort=False)["param"].first(), errors="coerce").reindex(kept)
+    for i, case in enumerate(cases):
+        if case in errors.index:
+            failed[case] = errors[case]
+        elif not present[i].all():
+            failed[case] = f"missing in seed(s) {[s for s, here in zip(seeds, present[i]) if not here]}"
+    keep = np.array([case not in failed for case in cases], dtype=bool)
+    params = pd.to_numeric(rows.drop_duplicates("case").set_index("case")["param"], errors="coerce")
+
+    def matrix(column: str) -> np.ndarray:
+        if column not in columns:
+            return np.full((int(keep.sum()), len(seeds)), np.nan)
+        return cube[keep, :, columns.index(column)]
+
     return ScenarioValues(
-        cases=tuple(kept),
+        cases=tuple(case for case, kept in zip(cases, keep) if kept),
         seeds=seeds,
-        values=values.to_numpy(float),
-        params=params.to_numpy(float),
-        stitch=stitch.to_numpy(float),
+        values=matrix("value"),
+        params=params.reindex(cases[keep]).to_numpy(float),
+        references={name: matrix(name) for name in REFERENCE_COLUMNS},
         failed=failed,
     )
 
 
+def reference_values(rows: pd.DataFrame, reference: str) -> ScenarioValues:
+    """A scenario's functional ``reference`` as a pseudo-measure: its values per (case, seed), taken once
+    from the rows of any measure; cases where it is not recorded in every seed are left out."""
+    if reference not in REFERENCE_COLUMNS:
+        raise ValueError(f"unknown functional reference {reference!r}; expected one of {REFERENCE_COLUMNS}")
+    cells = rows.drop_duplicates(["case", "seed"])
+    values = cells[reference] if reference in cells else pd.Series(np.nan, index=cells.index)
+    missing = values.isna()
+    pseudo = cells.assign(value=values, error=np.where(missing, f"{reference} not recorded", ""))
+    return scenario_values(pseudo)
+
+
+def _covering(data: ScenarioValues, name: str) -> ScenarioValues:
+    """``data`` restricted to the cases that record the reference ``name`` in every seed (all of them
+    when none does: the premise is then undecided, and the measure's own numbers are kept on every case)."""
+    keep = np.isfinite(data.references[name]).all(axis=1)
+    if not keep.any():
+        return data
+    return dataclasses.replace(
+        data, cases=tuple(case for case, kept in zip(data.cases, keep) if kept), values=data.values[keep],
+        params=data.params[keep], references={k: v[keep] for k, v in data.references.items()},
+    )  # fmt: skip
+
+
+def _own_reference(data: ScenarioValues, name: str) -> ScenarioValues:
+    """The reference ``name`` over ``data``'s own cases, as :func:`reference_values` reads it."""
+    keep = np.isfinite(data.references[name]).all(axis=1)
+    return ScenarioValues(
+        cases=tuple(case for case, kept in zip(data.cases, keep) if kept),
+        seeds=data.seeds,
+        values=data.references[name][keep],
+        params=data.params[keep],
+        references={k: v[keep] for k, v in data.references.items()},
+        failed={case: f"{name} not recorded" for case, kept in zip(data.cases, keep) if not kept},
+    )
+
+
 def expectation_labels(expectations: Sequence) -> list[str]:
-    """Readable, unique labels for a scenario's expectations ("ordering(a > b)", "monotone(-)"...)."""
+    """Readable, unique labels for a scenario's expectations ("ordering(a > b)", "monotone(-)"...); a
+    reference other than ``stitch`` is named in brackets ("follows_reference [stitch_direct]")."""
     labels = []
     for expectation in expectations:
-        label = {
-            "monotone": f"monotone({'+' if expectation.direction > 0 else '-'})",
-            "ordering": f"ordering({expectation.higher} > {expectation.lower})",
-            "equals": f"equals({expectation.target:g})" if expectation.target is not None else "equals",
-        }.get(expectation.kind, expectation.kind)
+        label = _label(expectation)
+        if expectation.reference != "stitch":
+            label += f" [{expectation.reference}]"
         count = sum(1 for earlier in labels if earlier.split("#")[0] == label)
         labels.append(f"{label}#{count + 1}" if count else label)
     return labels
+
+
+def _label(expectation) -> str:
+    return {
+        "monotone": f"monotone({'+' if expectation.direction > 0 else '-'})",
+        "ordering": f"ordering({expectation.higher} > {expectation.lower})",
+        "equals": f"equals({expectation.target:g})" if expectation.target is not None else "equals",
+    }.get(expectation.kind, expectation.kind)
 
 
 def _interval(values, settings: VerdictSettings) -> Interval:
     return bootstrap_mean(values, settings.confidence, settings.n_resamples, settings.seed)
 
 
-def _spread(data: ScenarioValues, expectation, scale: MeasureScale, settings: VerdictSettings) -> _Outcome:
-    """invariant / sensitive: per-seed (max - min) over cases, relative to the bound width."""
+def _spread(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
+    """invariant / sensitive: per-seed (max - min) over cases, relative to the unit."""
     tolerance = expectation.tolerance
     if len(data.cases) < 2:
         return _Outcome("undecided", detail=f"{len(data.cases)} usable case(s); a spread needs 2")
-    spreads = np.ptp(data.values, axis=0) / scale.width
+    spreads = np.ptp(data.values, axis=0) / reading.unit
     ci = _interval(spreads, settings)
     within, beyond = ci.high <= tolerance, ci.low > tolerance
     if expectation.kind == "invariant":
@@ -161,7 +305,7 @@ def _spread(data: ScenarioValues, expectation, scale: MeasureScale, settings: Ve
     return _Outcome(verdict, ci.estimate, ci.low, ci.high, threshold=tolerance)
 
 
-def _equals(data: ScenarioValues, expectation, scale: MeasureScale, settings: VerdictSettings) -> _Outcome:
+def _equals(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
     """equals: every case's mean value within +-tolerance of the target (absolute units)."""
     if expectation.target is None:
         return _Outcome("error", detail="the expectation has no target")
@@ -176,33 +320,35 @@ def _equals(data: ScenarioValues, expectation, scale: MeasureScale, settings: Ve
     return _Outcome(verdict, ci.estimate, ci.low, ci.high, threshold=tolerance, detail=detail)
 
 
-def _ordering(data: ScenarioValues, expectation, scale: MeasureScale, settings: VerdictSettings) -> _Outcome:
-    """ordering: (value[higher] - value[lower]) / width per seed, similarity-oriented."""
+def _ordering(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
+    """ordering: (value[higher] - value[lower]) / unit per seed, similarity-oriented."""
     absent = [c for c in (expectation.higher, expectation.lower) if c not in data.cases]
     if absent:
         reasons = [f"{c}: {data.failed.get(c, 'not in the results')}" for c in absent]
         return _Outcome("error", detail="; ".join(reasons))
     higher = data.values[data.cases.index(expectation.higher)]
     lower = data.values[data.cases.index(expectation.lower)]
-    ci = _interval(scale.orientation * (higher - lower) / scale.width, settings)
+    ci = _interval(reading.orientation * (higher - lower) / reading.unit, settings)
     tolerance = expectation.tolerance
     verdict = "pass" if ci.low > tolerance else "fail" if ci.high <= tolerance else "undecided"
     return _Outcome(verdict, ci.estimate, ci.low, ci.high, threshold=tolerance)
 
 
-def _trend(reference: np.ndarray, data: ScenarioValues, direction: int, tolerance: float,
-           scale: MeasureScale, settings: VerdictSettings, what: str) -> _Outcome:  # fmt: skip
-    """monotone / tracks_stitching: mean within-seed Spearman of the value against ``reference``."""
-    if len(data.cases) < 2:
-        return _Outcome("undecided", detail=f"{len(data.cases)} usable case(s); a trend needs 2")
-    usable = ~np.isnan(reference).any(axis=0)
-    if not usable.any() or np.all(np.ptp(reference[:, usable], axis=0) == 0):
+def _trend(against: np.ndarray, data: ScenarioValues, direction: int, tolerance: float,
+           reading: _Reading, settings: VerdictSettings, what: str) -> _Outcome:  # fmt: skip
+    """monotone / tracks: mean within-seed Spearman of the value against ``against`` [cases, seeds],
+    over the cases where ``against`` is known in every seed."""
+    known = np.isfinite(against).all(axis=1)
+    if known.sum() < 2:
+        return _Outcome("undecided", detail=f"{int(known.sum())} case(s) with a known {what}; a trend needs 2")
+    against = against[known]
+    if np.all(np.ptp(against, axis=0) == 0):
         return _Outcome("undecided", detail=f"the {what} does not vary across the cases")
-    oriented = scale.orientation * direction * data.values[:, usable]
-    flat = np.ptp(oriented, axis=0) <= tolerance * scale.width
+    oriented = reading.orientation * direction * data.values[known]
+    flat = np.ptp(oriented, axis=0) <= tolerance * reading.unit
     oriented[:, flat] = 0.0  # rounding noise is no trend
     test = rank_correlation_test(
-        list(reference[:, usable].T), list(oriented.T), settings.confidence,
+        list(against.T), list(oriented.T), settings.confidence,
         settings.n_resamples, settings.n_permutations, settings.seed,
     )  # fmt: skip
     ci = test.rho
@@ -210,19 +356,22 @@ def _trend(reference: np.ndarray, data: ScenarioValues, direction: int, toleranc
         verdict = "pass"
     else:
         verdict = "fail" if ci.high <= 0 else "undecided"
-    detail = f"{int(flat.sum())} seed(s) flat within tolerance" if flat.any() else ""
-    return _Outcome(verdict, ci.estimate, ci.low, ci.high, test.p_greater, settings.alpha, detail)
+    notes = [f"{int(flat.sum())} seed(s) flat within tolerance" if flat.any() else "",
+             f"{int((~known).sum())} case(s) without a {what}" if not known.all() else ""]
+    return _Outcome(verdict, ci.estimate, ci.low, ci.high, test.p_greater, settings.alpha, _join(*notes))
 
 
-def _monotone(data: ScenarioValues, expectation, scale: MeasureScale, settings: VerdictSettings) -> _Outcome:
+def _monotone(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
     if expectation.direction not in (1, -1):
         return _Outcome("error", detail=f"direction must be +1 or -1, got {expectation.direction}")
     sweep = np.repeat(data.params[:, None], len(data.seeds), axis=1)
-    return _trend(sweep, data, expectation.direction, expectation.tolerance, scale, settings, "sweep")
+    return _trend(sweep, data, expectation.direction, expectation.tolerance, reading, settings, "sweep")
 
 
-def _tracks_stitching(data: ScenarioValues, expectation, scale: MeasureScale, settings: VerdictSettings) -> _Outcome:
-    return _trend(data.stitch, data, 1, expectation.tolerance, scale, settings, "stitching")
+def _tracks(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
+    name = expectation.reference
+    against = _REFERENCE_READINGS[name].orientation * data.references[name]
+    return _trend(against, data, 1, expectation.tolerance, reading, settings, f"reference {name}")
 
 
 _KINDS = {
@@ -231,40 +380,143 @@ _KINDS = {
     "equals": _equals,
     "ordering": _ordering,
     "monotone": _monotone,
-    "tracks_stitching": _tracks_stitching,
+    "tracks_stitching": _tracks,
 }
+#: premise outcomes under which a measure's verdict counts ("": the kind has no premise)
+_HOLDS = ("pass", "")
+#: each reference read as a pseudo-measure with bounds [0, 1]
+_REFERENCE_READINGS = {name: _Reading(1.0, -1 if name in DISTANCE_REFERENCES else 1) for name in REFERENCE_COLUMNS}
+
+
+def _seeded(outcome: _Outcome, data: ScenarioValues, settings: VerdictSettings) -> _Outcome:
+    """``outcome``, made ``undecided`` when there are fewer seeds than ``settings.min_seeds``."""
+    if outcome.verdict in ("pass", "fail") and len(data.seeds) < settings.min_seeds:
+        note = f"{len(data.seeds)} seed(s) < {settings.min_seeds}: too few to decide"
+        return dataclasses.replace(outcome, verdict="undecided", detail=_join(note, outcome.detail))
+    return outcome
+
+
+def _premise(outcome: _Outcome, judged, became: str = "", detail: str = "") -> Premise:
+    verdict = "undecided" if outcome.verdict == "error" else outcome.verdict
+    return Premise(verdict, outcome.estimate, outcome.ci_low, outcome.ci_high, _join(detail, outcome.detail),
+                   judged, became)
+
+
+def _follow(reference: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> Premise:
+    """follows_reference: what the reference did across the cases -> the expectation it becomes."""
+    derive = lambda kind, **extra: dataclasses.replace(expectation, kind=kind, **extra)  # noqa: E731
+    if len(reference.cases) < 2:
+        return Premise("undecided", detail=f"{len(reference.cases)} case(s) record the reference; it needs 2")
+    flat = _seeded(_spread(reference, derive("invariant"), reading, settings), reference, settings)
+    if flat.verdict == "pass":
+        return _premise(flat, derive("invariant"), "invariant", "the reference is flat")
+    if len(reference.cases) == 2:
+        first, second = reference.cases
+        for higher, lower in ((first, second), (second, first)):
+            ordering = derive("ordering", higher=higher, lower=lower)
+            ordered = _seeded(_ordering(reference, ordering, reading, settings), reference, settings)
+            if ordered.verdict == "pass":
+                return _premise(ordered, ordering, _label(ordering), "the reference orders the two cases")
+        return _premise(dataclasses.replace(ordered, verdict="undecided"), None, "",
+                        "the reference is neither flat nor ordered beyond the tolerance")
+    varies = _seeded(_spread(reference, derive("sensitive"), reading, settings), reference, settings)
+    if varies.verdict == "pass":
+        return _premise(varies, derive("tracks_stitching"), "tracks", "the reference varies")
+    return _premise(dataclasses.replace(varies, verdict="undecided"), None, "",
+                    "the reference is neither flat nor varying beyond the tolerance")
+
+
+def judge_premise(expectation, reference: ScenarioValues, settings: VerdictSettings = VerdictSettings()) -> Premise:
+    """The expectation's premise judged on its functional reference (see the module docstring).
+
+    Args:
+        expectation: the scenario's ``Expectation``.
+        reference: the reference as a pseudo-measure (:func:`reference_values`).
+        settings: statistical settings (the measures' own).
+    """
+    reading = _REFERENCE_READINGS[expectation.reference]
+    kind = expectation.kind
+    if kind not in _KINDS and kind != "follows_reference":
+        return Premise("undecided", detail=f"unknown expectation kind {kind!r}", judged=expectation)
+    if not reference.cases:
+        first = next(iter(reference.failed.values()), "no results")
+        judged = None if kind == "follows_reference" else expectation
+        return Premise("undecided", detail=f"no case records the reference ({first})", judged=judged)
+    if kind == "follows_reference":
+        return _follow(reference, expectation, reading, settings)
+    if kind == "equals":
+        return Premise("", judged=expectation)
+    as_rule = {"tracks_stitching": "sensitive"}.get(kind, kind)
+    rule = dataclasses.replace(expectation, kind=as_rule)
+    outcome = _seeded(_KINDS[as_rule](reference, rule, reading, settings), reference, settings)
+    return _premise(outcome, expectation)
 
 
 def evaluate_expectation(
-    expectation, data: ScenarioValues, scale: MeasureScale, settings: VerdictSettings = VerdictSettings()
+    expectation,
+    data: ScenarioValues,
+    scale: MeasureScale,
+    settings: VerdictSettings = VerdictSettings(),
+    premise: Premise | None = None,
+    context=None,
 ) -> dict:
-    """Judge one expectation on one measure's values; returns the verdict fields (see module docstring)."""
-    if expectation.kind not in _KINDS:
-        outcome = _Outcome("error", detail=f"unknown expectation kind {expectation.kind!r}")
-    elif not data.cases:
+    """Judge one expectation on one measure's values; returns the verdict fields (see module docstring).
+
+    Args:
+        expectation: the scenario's ``Expectation``.
+        data: the measure's values on the scenario (:func:`scenario_values`).
+        scale: the measure's declared scale.
+        settings: statistical settings.
+        premise: the expectation's premise (:func:`judge_premise`); by default judged on the references
+            of ``data``'s own cases.
+        context: the measure's values over the whole run (the floor of an unbounded measure's unit).
+    """
+    if premise is None:
+        premise = judge_premise(expectation, _own_reference(data, expectation.reference), settings)
+    judged = premise.judged
+    # too few seeds leave the premise and the verdict undecided alike: that is no failure of the premise
+    set_aside = "undecided" if len(data.seeds) < settings.min_seeds else PREMISE_FAILED
+    if not data.cases:
         first = next(iter(data.failed.values()), "no results")
         outcome = _Outcome("error", detail=f"no usable case ({first})")
+    elif judged is None:  # follows_reference, undecided: nothing to judge the measure by
+        outcome = _Outcome(set_aside)
+    elif judged.kind not in _KINDS:
+        outcome = _Outcome("error", detail=f"unknown expectation kind {judged.kind!r}")
     else:
-        outcome = _KINDS[expectation.kind](data, expectation, scale, settings)
-        if outcome.verdict in ("pass", "fail") and len(data.seeds) < settings.min_seeds:
-            note = f"{len(data.seeds)} seed(s) < {settings.min_seeds}: too few to decide"
-            outcome = _Outcome(**{**_fields(outcome), "verdict": "undecided", "detail": _join(note, outcome.detail)})
+        # the measure is judged on the cases its reference covers (equals, without a premise: on all)
+        covered = data if judged.kind == "equals" else _covering(data, expectation.reference)
+        reading = _Reading(scale.unit(covered.values, context), scale.orientation)
+        outcome = _seeded(_KINDS[judged.kind](covered, judged, reading, settings), covered, settings)
+        if premise.outcome not in _HOLDS and outcome.verdict not in ("error", set_aside):
+            note = f"the measure alone: {outcome.verdict}"
+            outcome = dataclasses.replace(outcome, verdict=set_aside, detail=_join(note, outcome.detail))
+        if len(covered.cases) < len(data.cases):
+            note = f"{len(data.cases) - len(covered.cases)} case(s) without {expectation.reference} left out"
+            outcome = dataclasses.replace(outcome, detail=_join(outcome.detail, note))
+        data = covered
+    if premise.outcome not in _HOLDS:
+        premise_note = _join(f"premise {premise.outcome} on {expectation.reference}", premise.detail)
+        outcome = dataclasses.replace(outcome, detail=_join(premise_note, outcome.detail))
     if data.failed and outcome.verdict != "error":
         note = f"{len(data.failed)} case(s) left out, e.g. {next(iter(data.failed.items()))}"
-        outcome = _Outcome(**{**_fields(outcome), "detail": _join(outcome.detail, note)})
+        outcome = dataclasses.replace(outcome, detail=_join(outcome.detail, note))
+    statistic = "" if judged is None else STATISTICS.get(judged.kind, "")
     return {
-        **_fields(outcome),
+        **{f.name: getattr(outcome, f.name) for f in fields(outcome)},
         "kind": expectation.kind,
-        "statistic": STATISTICS.get(expectation.kind, ""),
+        "reference": expectation.reference,
+        "became": premise.became,
+        "premise": premise.outcome,
+        "premise_estimate": premise.estimate,
+        "premise_ci_low": premise.ci_low,
+        "premise_ci_high": premise.ci_high,
+        "statistic": statistic,
         "n_seeds": len(data.seeds),
         "n_cases": len(data.cases),
         "n_failed_cases": len(data.failed),
         "reason": expectation.reason,
     }
-
-
-def _fields(outcome: _Outcome) -> dict:
-    return {f.name: getattr(outcome, f.name) for f in fields(outcome)}
 
 
 def _join(*parts: str) -> str:
@@ -279,6 +531,8 @@ def evaluate(
 ) -> pd.DataFrame:
     """Every expectation of every scenario in ``table``, for every measure in it: the verdict table.
 
+    Each expectation's premise is judged once per scenario, on the reference of every case.
+
     Args:
         table: the tidy results table (:mod:`reports.results`).
         expectations: scenario name -> its ``Expectation`` objects.
@@ -288,11 +542,18 @@ def evaluate(
     Returns:
         One row per (metric, scenario, expectation), columns :data:`VERDICT_COLUMNS`.
     """
+    usable = table[table["error"] == ""]
+    context = {metric: rows["value"].to_numpy(float) for metric, rows in usable.groupby("metric")}
     records = []
-    for (metric, family, scenario), rows in table.groupby(["metric", "family", "scenario"], sort=True):
-        data = scenario_values(rows)
+    for (family, scenario), scenario_rows in table.groupby(["family", "scenario"], sort=True):
         specs = expectations.get(scenario, ())
-        for label, expectation in zip(expectation_labels(specs), specs):
-            verdict = evaluate_expectation(expectation, data, scales[metric], settings)
-            records.append({**verdict, "metric": metric, "family": family, "scenario": scenario, "expectation": label})
-    return pd.DataFrame(records, columns=list(VERDICT_COLUMNS))
+        premises = [judge_premise(e, reference_values(scenario_rows, e.reference), settings) for e in specs]
+        for metric, rows in scenario_rows.groupby("metric", sort=True):
+            data = scenario_values(rows)
+            for label, expectation, premise in zip(expectation_labels(specs), specs, premises):
+                verdict = evaluate_expectation(expectation, data, scales[metric], settings, premise,
+                                               context.get(metric))
+                records.append({**verdict, "metric": metric, "family": family, "scenario": scenario,
+                                "expectation": label})
+    verdicts = pd.DataFrame(records, columns=list(VERDICT_COLUMNS))
+    return verdicts.sort_values(["metric", "family", "scenario"], kind="stable", ignore_index=True)

@@ -16,7 +16,12 @@ A spec file holds ``[[scenario]]`` entries::
     [[scenario.expect]]                 # Expectation fields
     kind = "invariant"
     tolerance = 0.02
+    reference = "stitch"                # optional: the functional reference (scenarios.types.REFERENCE_COLUMNS)
     reason = "..."
+    [[scenario.expect]]                 # derived in the run: flat -> invariant, two ordered cases ->
+    kind = "follows_reference"          # ordering, otherwise tracks the reference
+    reference = "stitch_direct"
+    tolerance = 0.02
     [scenario.full]                     # optional overrides for profile "full"
     seeds = 10
     params = { n = 2000 }
@@ -38,7 +43,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from scenarios._registry import FAMILIES, Generator, generators, lookup, sweep_points
-from scenarios.types import EXPECTATION_KINDS, Expectation, Scenario, Sweep
+from scenarios.types import EXPECTATION_KINDS, REFERENCE_COLUMNS, Expectation, Scenario, Sweep
 
 __all__ = ["PROFILES", "SPEC_DIR", "SpecError", "load_specs"]
 
@@ -52,13 +57,15 @@ FULL_KEYS = ("seeds", "params", "sweep")
 EXPECTATION_KEYS = tuple(field.name for field in dataclasses.fields(Expectation))
 #: the keys each expectation kind needs beyond ``kind``, and those it accepts
 KIND_REQUIRES = {"monotone": ("direction",), "ordering": ("higher", "lower"), "equals": ("target",)}
+#: (every kind names the functional reference it is judged against, default "stitch")
 KIND_ACCEPTS = {
-    "invariant": ("reason", "tolerance"),
-    "sensitive": ("reason", "tolerance"),
-    "monotone": ("reason", "direction"),
-    "ordering": ("reason", "higher", "lower"),
-    "equals": ("reason", "tolerance", "target"),
-    "tracks_stitching": ("reason",),
+    "invariant": ("reason", "reference", "tolerance"),
+    "sensitive": ("reason", "reference", "tolerance"),
+    "monotone": ("reason", "reference", "direction"),
+    "ordering": ("reason", "reference", "higher", "lower"),
+    "equals": ("reason", "reference", "tolerance", "target"),
+    "tracks_stitching": ("reason", "reference"),
+    "follows_reference": ("reason", "reference", "tolerance"),
 }
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -162,6 +169,9 @@ def _expectation(table: Any, index: int, case_ids: list[str] | None, sweep: Swee
     fields = dict(table)
     if not isinstance(fields.get("reason", ""), str):
         raise where.error(f"{prefix}.reason", "expected a string")
+    if fields.get("reference", REFERENCE_COLUMNS[0]) not in REFERENCE_COLUMNS:
+        raise where.error(f"{prefix}.reference", f"unknown functional reference {fields['reference']!r}; "
+                                                 f"expected one of {', '.join(REFERENCE_COLUMNS)}")
     for key in ("tolerance", "target"):
         if key in fields:
             if type(fields[key]) not in (int, float):

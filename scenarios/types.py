@@ -1,11 +1,16 @@
 """The data that flows from scenarios to the runner: Scenario (a spec), Case (one generated pair), and
-Expectation (what the functional reference says a trustworthy measure should do across the cases)."""
+Expectation (what the functional reference says a trustworthy measure should do across the cases).
+
+This is the light schema module: it imports nothing beyond the standard library, so that ``reports``
+can read the expectation type and the results-table columns (:data:`RESULT_COLUMNS`) without loading
+torch, the networks stack or the generator registry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals", "tracks_stitching")
+EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals", "tracks_stitching",
+                     "follows_reference")
 
 #: The functional references a case may carry, each a column of the results table (NaN where it does
 #: not apply): the trained stitch X -> Y and Y -> X (task-loss matching), the least-squares stitch
@@ -14,6 +19,13 @@ EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals",
 #: difference of their test accuracies (ReSi's functional measures).
 REFERENCE_COLUMNS = ("stitch", "stitch_reverse", "stitch_direct", "stitch_direct_reverse", "agreement",
                      "accuracy_difference")
+#: The references read as distances (0: the same function); the others are similarities in [0, 1].
+DISTANCE_REFERENCES = ("accuracy_difference",)
+
+#: The columns of the tidy results table (``reports.results``): one row per (measure, case, seed), every
+#: functional reference of :data:`REFERENCE_COLUMNS` a column (NaN where it does not apply).
+RESULT_COLUMNS = ("metric", "family", "scenario", "case", "param", "seed", "value", *REFERENCE_COLUMNS, "time",
+                  "error", "meta")
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,11 @@ class Expectation:
         ``monotone``: the value moves with the sweep parameter in ``direction`` (+1 / -1);
         ``ordering``: the value of case ``higher`` exceeds that of case ``lower``;
         ``equals``: the value equals ``target`` (within ``tolerance``) in every case;
-        ``tracks_stitching``: the value rank-correlates positively with the stitching score.
+        ``tracks_stitching``: the value rank-correlates positively with the reference;
+        ``follows_reference``: derived in the run from what the reference did across the cases (flat:
+            ``invariant``; two cases ordered: ``ordering``; otherwise: tracks it), within ``tolerance``.
+    reference: the functional reference (one of :data:`REFERENCE_COLUMNS`) the expectation is judged
+        against: every expectation is first checked on the reference itself (its premise).
     reason: the functional ground truth behind it, shown in the reports.
     """
 
@@ -38,6 +54,7 @@ class Expectation:
     higher: str | None = None
     lower: str | None = None
     target: float | None = None
+    reference: str = "stitch"
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""Baseline comparison: an unchanged run passes, a drifted value and a changed verdict are caught, and a
-run restricted to some measures is compared only on what it ran."""
+"""Baseline comparison: an unchanged run passes, a drifted value and a changed verdict are caught, a
+run restricted to some measures is compared only on what it ran, every family is tracked, and a
+baseline from another platform is compared on its verdicts only."""
 import copy
 import math
+import platform
+import sys
 
 import pandas as pd
 
-from reports.baseline import baseline_document, compare, read_baseline, write_baseline
+from reports.baseline import baseline_document, compare, platform_fingerprint, read_baseline, write_baseline
 from reports.results import results_table
 
 
@@ -90,9 +93,42 @@ def test_a_different_profile_is_a_difference():
     assert [(d.kind, d.key) for d in differences] == [("settings", "profile")]
 
 
-def test_trained_network_families_stay_out_of_the_baseline():
+def test_the_networks_family_is_tracked_like_every_other():
     networks = _results(VALUES).assign(family="networks", scenario="net")
     results = pd.concat([_results(VALUES), networks], ignore_index=True)
     verdicts = pd.concat([_verdicts(VERDICTS), _verdicts(VERDICTS).assign(scenario="net")], ignore_index=True)
     document = baseline_document(results, verdicts, profile="quick")
-    assert document == _document()
+    assert document["values"]["a"]["net"] == document["values"]["a"]["s"] == {"c1": 0.6, "c2": 0.1}
+    assert document["verdicts"]["b"]["net"] == {"invariant": "fail"}
+
+
+def test_the_document_records_this_platform():
+    fingerprint = _document()["platform"]
+    assert set(fingerprint) == {"torch", "machine", "blas", "blas_core", "python"}
+    assert fingerprint == platform_fingerprint()
+    assert fingerprint["machine"] == platform.machine() and fingerprint["python"] == "{}.{}".format(*sys.version_info)
+    assert fingerprint["blas"] and fingerprint["torch"]
+
+
+OTHER_PLATFORM = {"torch": "2.0.0", "machine": "arm64", "blas": "accelerate 14", "blas_core": "m2", "python": "3.12"}
+
+
+def test_on_another_platform_verdicts_are_compared_and_values_are_not():
+    baseline = baseline_document(_results(VALUES), _verdicts(VERDICTS), "quick", fingerprint=OTHER_PLATFORM)
+    drifted = {**VALUES, ("a", "c2"): [0.3, 0.3]}
+    changed = {**VERDICTS, ("b", "invariant"): "pass"}
+    differences = compare(baseline, _document(drifted, changed))
+    assert [(d.kind, d.fails) for d in differences] == [("platform", False), ("verdict", True)]
+    line = str(differences[0])
+    assert "arm64" in line and platform.machine() in line and "values not" in line
+    # on the same platform the drift is caught
+    same = baseline_document(_results(VALUES), _verdicts(VERDICTS), "quick")
+    assert [d.kind for d in compare(same, _document(drifted, changed))] == ["verdict", "value"]
+
+
+def test_a_baseline_without_a_fingerprint_counts_as_another_platform():
+    baseline = _document()
+    del baseline["platform"]
+    differences = compare(baseline, _document({**VALUES, ("a", "c2"): [0.3, 0.3]}))
+    assert [(d.kind, d.fails) for d in differences] == [("platform", False)]
+    assert "an unrecorded platform" in str(differences[0])

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.results import measure_cases, read_results, results_table
+from reports.results import measure_cases, read_results, results_table, write_results
 from reports.run import RunRecord, describe_run, read_run, write_reports
 from reports.scales import MeasureScale
 from reports.scorecard import SCORE_COLUMNS, SUMMARY, mark
 from reports.verdicts import VerdictSettings
-from scenarios.types import Case, Expectation
+from scenarios.types import REFERENCE_COLUMNS, RESULT_COLUMNS, Case, Expectation
 
 SETTINGS = VerdictSettings(n_resamples=300, n_permutations=300)
 
@@ -67,7 +67,8 @@ def written(tmp_path_factory):
 def test_every_report_file_is_written(written):
     out, _, _, reports = written
     expected = ["results.csv", "run.json", "scorecard.md", "scorecard.csv", "scorecard.json", "verdicts.csv",
-                "disagreements.md", "figures/stitching_scatter.png", "figures/sweeps_estimator.png"]  # fmt: skip
+                "disagreements.md", "scorecard.html", "figures/stitching_scatter.png", "figures/sweeps_estimator.png",
+                "figures/ranking.png"]  # fmt: skip
     for name in expected:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert (out / "figures/sweeps_estimator.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -79,8 +80,8 @@ def test_scorecard_has_header_overview_marks_and_the_errors(written):
     out, _, _, _ = written
     text = (out / "scorecard.md").read_text()
     assert "- **profile**: quick" in text and "- **threads**: torch 1" in text and "- **seeds**: 3 seeds" in text
-    overview = text.split("## Overview")[1].split("## Verdicts")[0]
-    line = next(line for line in overview.splitlines() if line.startswith("| correlation"))
+    overview = text.split("## Overview")[1].split("## Families")[0]
+    line = next(line for line in overview.splitlines() if "| correlation " in line)
     # correlation: monotone and tracking pass in estimator; it moves with irrelevant channels in relevance
     assert "1.00 ✓" in line and "0.00 ✗" in line and "0.67 ✗" in line
     assert "| broken" in overview and "0.00 !" in overview
@@ -109,9 +110,13 @@ def test_mark_precedence():
 def test_disagreements_report_correlations_and_discordant_cases(written):
     out, _, _, _ = written
     text = (out / "disagreements.md").read_text()
-    table = text.split("## Rank correlation with stitching, per family")[1].split("## Most discordant")[0]
-    row = next(line for line in table.splitlines() if line.startswith("| correlation"))
-    assert "+0." in row and "(p=" in row and "n/a" in row  # tracks in estimator; stitching constant in relevance
+    table = text.split("## Rank correlation with each functional reference, per family")[1].split("## Where")[0]
+    estimator, relevance = table.split("### estimator")[1].split("### relevance")
+    row = next(line for line in estimator.splitlines() if line.startswith("| correlation"))
+    assert "+0." in row and "(p=" in row  # tracks stitching in estimator, both directions
+    assert "| stitch " in estimator and "stitch_reverse" in estimator and "stitch_direct" not in estimator
+    row = next(line for line in relevance.splitlines() if line.startswith("| correlation"))
+    assert row.count("n/a") == 2  # stitching constant (1) in relevance, both directions
     correlation_section = text.split("### correlation")[1].split("###")[0]
     assert "measure says dissimilar, stitching works" in correlation_section
     assert "width=8" in correlation_section  # irrelevant channels: the measure drops, stitching stays at 1
@@ -133,3 +138,19 @@ def test_results_round_trip_keeps_case_ids_and_errors(written, tmp_path):
     assert table["case"].map(type).eq(str).all()
     assert set(table.loc[table["metric"] == "broken", "error"]) == {"RuntimeError: plugin exploded"}
     assert (table.loc[table["metric"] != "broken", "error"] == "").all()
+
+
+def test_every_functional_reference_is_a_results_column_and_round_trips(tmp_path):
+    x = np.random.default_rng(0).normal(size=(10, 3))
+    references = {"stitch": 0.9, "stitch_reverse": 0.8, "stitch_direct": 0.7, "stitch_direct_reverse": 0.6,
+                  "agreement": 0.95, "accuracy_difference": 0.01}
+    whole_models = Case("networks", "net", "a/b", 0, x, x, param=2.0, **references)
+    synthetic = Case("symmetry", "s", "c", 0, x, x, param=0.1, stitch=1.0, stitch_reverse=1.0)
+    table = results_table(measure_cases("constant", constant, [whole_models, synthetic]))
+    assert tuple(table.columns) == RESULT_COLUMNS and set(REFERENCE_COLUMNS) <= set(table.columns)
+    rows = table.set_index("scenario")
+    assert rows.loc["net", list(REFERENCE_COLUMNS)].tolist() == list(references.values())
+    assert rows.loc["s", ["stitch", "stitch_reverse"]].tolist() == [1.0, 1.0]
+    assert rows.loc["s", ["stitch_direct", "stitch_direct_reverse", "agreement", "accuracy_difference"]].isna().all()
+    again = read_results(write_results(table, tmp_path / "results.csv"))
+    pd.testing.assert_frame_equal(again, table)

@@ -172,3 +172,14 @@ def test_xdist_gives_the_serial_scorecard(project):
     for name, text in expected.items():
         assert (out / name).read_text() == text, name
     assert not list(out.glob(".rows-*")), "worker row files left behind"
+
+
+def test_opt_in_measures_run_only_when_named(project):
+    """rtd is opt-in (minutes per pair): the default grid leaves it out, --metrics brings it in, and
+    its speed benchmark is skipped unless named."""
+    assert metrics.get("rtd").info.opt_in
+    default = _run(project, "--collect-only", "-q")
+    default.stdout.no_fnmatch_line("*test_scenario[[]rtd-*")
+    default.stdout.fnmatch_lines(["*test_scenario[[]cka_linear-tiny_orthogonal[]]*"])
+    named = _run(project, "--metrics", "rtd,cka_linear", "--scenarios", "tiny_orthogonal", "--collect-only", "-q")
+    named.stdout.fnmatch_lines(["*test_scenario[[]rtd-tiny_orthogonal[]]*", "*2 tests collected*"])

@@ -118,6 +118,14 @@ INVALID = [
     ("full profile dropping a case an ordering names", "sweep = { values = [0, 8, 32] }",
      "sweep = { values = [0, 32] }", ["'expect[1].lower'", "noise_channels=8"]),
     ("bad scenario name", 'name = "noise"', 'name = "Noise Channels"', ["'name'"]),
+    ("unknown functional reference", "tolerance = 0.05", 'tolerance = 0.05\nreference = "vibes"',
+     ["'expect[0].reference'", "vibes", "stitch_direct"]),
+    ("follows_reference with a key it does not take", 'kind = "invariant"\ntolerance = 0.05',
+     'kind = "follows_reference"\ndirection = 1', ["'expect[0].direction'", "does not apply"]),
+    ("follows_reference with an unknown reference", 'kind = "invariant"\ntolerance = 0.05',
+     'kind = "follows_reference"\nreference = "accuracy"', ["'expect[0].reference'", "accuracy"]),
+    ("follows_reference with a negative tolerance", 'kind = "invariant"\ntolerance = 0.05',
+     'kind = "follows_reference"\ntolerance = -0.1', ["'expect[0].tolerance'", ">= 0"]),
 ]
 
 
@@ -133,6 +141,24 @@ def test_invalid_spec_names_file_scenario_and_key(tmp_path, old, new, fragments)
     assert "scenario '" in message
     for fragment in fragments:
         assert fragment in message
+
+
+def test_follows_reference_names_a_reference_and_a_tolerance(tmp_path):
+    text = VALID.replace('kind = "invariant"\ntolerance = 0.05',
+                         'kind = "follows_reference"\nreference = "stitch_direct"\ntolerance = 0.02', 1)
+    (scenario,) = load_specs(write(tmp_path, text))
+    follows = scenario.expectations[0]
+    assert (follows.kind, follows.reference, follows.tolerance) == ("follows_reference", "stitch_direct", 0.02)
+    assert scenario.expectations[1].reference == "stitch"  # the default: the trained stitch X -> Y
+    bare = VALID.replace('kind = "invariant"\ntolerance = 0.05\nreason = "stitching stays 1"',
+                         'kind = "follows_reference"', 1)
+    assert load_specs(write(tmp_path, bare))[0].expectations[0].reference == "stitch"
+
+
+def test_every_kind_names_its_reference(tmp_path):
+    text = VALID.replace('lower = "noise_channels=8"', 'lower = "noise_channels=8"\nreference = "agreement"', 1)
+    (scenario,) = load_specs(write(tmp_path, text))
+    assert [e.reference for e in scenario.expectations] == ["stitch", "agreement"]
 
 
 def test_monotone_needs_a_sweep(tmp_path):
