@@ -118,3 +118,13 @@ def test_memory_keeps_the_most_recent_entries_within_its_budget(tmp_path):
 def test_shared_cache_is_one_per_folder(tmp_path):
     assert Cache.shared(tmp_path) is Cache.shared(str(tmp_path) + "/.")
     assert Cache.shared(tmp_path) is not Cache.shared(tmp_path / "other")
+
+
+def test_a_cache_pickles_as_its_folder(tmp_path):
+    cache = Cache(tmp_path)
+    cache.store(RECIPE, entry())
+    cache.load(RECIPE)
+    assert cache._memory
+    received = pickle.loads(pickle.dumps(cache))  # what a worker process receives
+    assert received is Cache.shared(tmp_path) and received.root == cache.root.resolve()
+    assert received.load(RECIPE)["record"] == entry()["record"]

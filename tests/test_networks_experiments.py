@@ -1,33 +1,49 @@
-"""The networks generators end to end on a tiny budget (MLP, one epoch, a temporary cache), the cache's
-reuse on a second run, the spec file, and the layer-identification analysis."""
+"""The networks generators end to end on a tiny budget (MLP or CNN, one epoch, a temporary cache): their
+cases and references, the controls, the cache's reuse on a second run (no build at all), the parallel
+prefetch (the same entries as a serial run), and the spec file (layer identification:
+tests/test_networks_reports.py)."""
+import os
+
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 import scenarios
 from scenarios import Scenario, Sweep
-from scenarios.networks import analysis, experiments, stitch, zoo
+from scenarios.networks import experiments, prefetch, zoo
+from scenarios.networks.cache import Cache
+from scenarios.types import REFERENCE_COLUMNS
 
 torch.set_num_threads(1)
 
 
-def tiny_scenario(tmp_path, generator, sweep=None, **params):
+@pytest.fixture(autouse=True)
+def serial(monkeypatch):
+    """Build on demand in the test process unless a test asks for workers."""
+    monkeypatch.setenv(prefetch.WORKERS_ENV, "1")
+
+
+def tiny_scenario(tmp_path, generator, sweep=None, seeds=(0,), **params):
     resolved = {**experiments.COMMON_PARAMS, "epochs": 1, "stitch_epochs": 1, "imp_rounds": 1,
                 "probe_size": 64, "cache_dir": str(tmp_path), "device": "cpu", "arch": "mlp", **params}
     registered = scenarios.lookup(generator).params
     resolved = {k: v for k, v in {**registered, **resolved}.items() if k in registered}
-    return Scenario(name="tiny", family="networks", generator=generator, params=resolved, seeds=(0,),
+    return Scenario(name="tiny", family="networks", generator=generator, params=resolved, seeds=seeds,
                     expectations=(), sweep=sweep)
+
+
+def references(case) -> list:
+    return [getattr(case, column) for column in REFERENCE_COLUMNS]
 
 
 def test_generators_are_registered():
     names = [n for n in scenarios.generators() if n.startswith("networks.")]
-    assert names == ["networks.distillation", "networks.layer_pairs", "networks.pruning_identity",
-                     "networks.pruning_progression", "networks.seed_pairs", "networks.training_progression"]
+    assert names == ["networks.controls", "networks.distillation", "networks.layer_pairs", "networks.pruning_identity",
+                     "networks.pruning_progression", "networks.seed_pairs", "networks.training_progression",
+                     "networks.user_models"]
 
 
-def test_pruning_identity_cases_and_cache_reuse(tmp_path, monkeypatch):
+def test_pruning_identity_cases_and_a_warm_cache_builds_nothing(tmp_path, monkeypatch):
     scenario = tiny_scenario(tmp_path, "networks.pruning_identity")
     cases = scenarios.generate(scenario, 0)
     assert [c.case for c in cases] == ["same_seed", "other_seed"]
@@ -35,25 +51,37 @@ def test_pruning_identity_cases_and_cache_reuse(tmp_path, monkeypatch):
     assert same.x.shape == (64, 64) and same.x.dtype == np.float64  # mlp fc3: 64 units
     assert same.meta["model_x"] == "mlp/seed=0" and same.meta["model_y"] == "mlp/seed=0/imp"
     assert other.meta["model_x"] == "mlp/seed=1/imp" and other.meta["sparsity_x"] == pytest.approx(0.2, abs=0.01)
-    assert 0 <= same.stitch <= 2 and 0 <= same.stitch_reverse <= 2
-    assert {"stitch_direct", "stitch_direct_reverse", "conv", "layer_x", "accuracy_y"} <= same.meta.keys()
+    assert all(value is not None for value in references(same))
+    assert 0 <= same.agreement <= 1 and 0 <= same.accuracy_difference <= 1
+    assert same.accuracy_difference == pytest.approx(abs(same.meta["accuracy_x"] - same.meta["accuracy_y"]))
 
     def refuse(*args, **kwargs):
-        raise AssertionError("a warm cache must not train or stitch again")
+        raise AssertionError("a warm cache must build nothing")
 
-    monkeypatch.setattr(zoo, "train", refuse)
-    monkeypatch.setattr(zoo, "stitch", refuse)
+    # every build (training, pruning, distillation, stitching, records) ends in Cache.store
+    monkeypatch.setattr(Cache, "store", refuse)
     again = scenarios.generate(scenario, 0)
-    assert np.array_equal(again[0].y, same.y) and again[1].stitch == other.stitch
+    assert np.array_equal(again[0].y, same.y) and references(again[1]) == references(other)
+    # the guard sees a cache miss: the entry of a pruned model's stitch is gone
+    setup = zoo.Setup.from_params(scenario.params)
+    pair = experiments.pruning_identity.__wrapped__(scenario, setup, 0)[1]
+    stitch = pair.recipes(setup)["forward"]
+    entry, sidecar = Cache(tmp_path).paths(stitch.key())
+    assert entry.is_file()
+    sidecar.unlink()
+    with pytest.raises(AssertionError, match="build nothing"):
+        scenarios.generate(scenario, 0)
 
 
-def test_progression_param_is_the_sparsity(tmp_path):
+def test_progression_param_is_the_sparsity_and_step_zero_is_the_model_itself(tmp_path):
     scenario = tiny_scenario(tmp_path, "networks.pruning_progression", sweep=Sweep("step", (0, 2)),
                              method="magnitude_global")
     first, second = scenarios.generate(scenario, 0)
     assert (first.case, second.case) == ("step=0", "step=2")
     assert first.param == 0.0 and second.param == pytest.approx(0.36, abs=0.01)
-    assert np.array_equal(first.x, first.y) and first.meta["stitch_direct"] == 1.0  # step 0: the model itself
+    assert second.meta["sparsity"] == second.param
+    assert np.array_equal(first.x, first.y)
+    assert (first.stitch_direct, first.stitch_direct_reverse, first.agreement, first.accuracy_difference) == (1, 1, 1, 0)
 
 
 def test_training_progression_compares_checkpoints_with_the_trained_model(tmp_path):
@@ -62,13 +90,98 @@ def test_training_progression_compares_checkpoints_with_the_trained_model(tmp_pa
     assert (early.case, last.case) == ("epoch=1", "epoch=2") and (early.param, last.param) == (1.0, 2.0)
     assert early.meta["model_x"] == "mlp/seed=0/epoch=1" and early.meta["model_y"] == "mlp/seed=0"
     assert not np.array_equal(early.x, early.y)
-    assert np.array_equal(last.x, last.y) and last.meta["stitch_direct"] == 1.0  # the last epoch: the model itself
+    assert np.array_equal(last.x, last.y) and last.stitch_direct == 1.0 and last.agreement == 1.0
 
 
 def test_layer_pairs_cover_every_pair(tmp_path):
     cases = scenarios.generate(tiny_scenario(tmp_path, "networks.layer_pairs", stitch_epochs=0), 0)
     assert [c.case for c in cases][:4] == ["fc1->fc1", "fc1->fc2", "fc1->fc3", "fc2->fc1"]
-    assert len(cases) == 9 and all(c.stitch == c.meta["stitch_direct"] for c in cases)
+    assert len(cases) == 9 and all(c.stitch == c.stitch_direct for c in cases)
+    # agreement is a property of the two whole models: the same in every layer pair
+    assert len({(c.agreement, c.accuracy_difference) for c in cases}) == 1
+
+
+def test_controls_senders_and_their_references(tmp_path):
+    scenario = tiny_scenario(tmp_path, "networks.controls", arch="cnn", layers="conv1,conv4")
+    cases = {c.case: c for c in scenarios.generate(scenario, 0)}
+    assert list(cases) == [f"{s}/{layer}" for s in experiments.CONTROL_SENDERS for layer in ("conv1", "conv4")]
+    for name, case in cases.items():
+        sender, layer = name.split("/")
+        assert (case.meta["sender"], case.meta["layer_x"], case.meta["layer_y"]) == (sender, layer, layer)
+        assert case.meta["model_y"] == "cnn/seed=0" and case.x.shape == case.y.shape
+    assert cases["trained/conv1"].meta["model_x"] == "cnn/seed=1"
+    assert cases["random_init/conv1"].meta["model_x"] == "cnn/seed=1/random_init"
+    assert cases["shuffled_labels/conv4"].meta["model_x"] == "cnn/seed=1/shuffled_labels(1)"
+    noise = cases["clustered_noise/conv4"]
+    assert noise.meta["model_x"] == "clustered_noise/seed=1" and noise.meta["accuracy_x"] is None
+    # noise is no model: no reverse stitch and no predictions to compare
+    assert (noise.stitch_reverse, noise.stitch_direct_reverse, noise.agreement, noise.accuracy_difference) == (None,) * 4
+    assert noise.stitch is not None and noise.stitch_direct is not None
+    assert all(value is not None for value in references(cases["trained/conv4"]))
+    for name in ("random_init/conv4", "shuffled_labels/conv4"):  # no stitch into a control
+        case = cases[name]
+        assert (case.stitch_reverse, case.stitch_direct_reverse) == (None, None)
+        assert None not in (case.stitch, case.stitch_direct, case.agreement, case.accuracy_difference)
+    # the noise is a function of the label: the probe's rows of one class scatter around one mean
+    labels = zoo.DataSpec.of("digits").load().y_test[:64].numpy()
+    within = np.mean([noise.x[labels == c].std(0).mean() for c in np.unique(labels)])
+    assert within < noise.x.std(0).mean()
+
+
+def test_controls_reject_unknown_layers(tmp_path):
+    with pytest.raises(ValueError, match="not stitchable layers"):
+        experiments._check_controls(tiny_scenario(tmp_path, "networks.controls", arch="cnn", layers="conv9").params)
+
+
+def test_parallel_prefetch_builds_what_a_serial_run_builds(tmp_path, monkeypatch):
+    serial, parallel = (tiny_scenario(tmp_path / name, "networks.seed_pairs", seeds=(0, 1), pairs="dense", stitch_epochs=0)
+                        for name in ("serial", "parallel"))
+    expected = [c for seed in (0, 1) for c in scenarios.generate(serial, seed)]
+    monkeypatch.setenv(prefetch.WORKERS_ENV, "2")
+    built = []
+    real = prefetch.prefetch
+    monkeypatch.setattr(experiments, "prefetch", lambda *args: built.append(real(*args)))
+    got = [c for seed in (0, 1) for c in scenarios.generate(parallel, seed)]
+    assert built[0] > 0 and built[1] == 0  # the first seed's call built both seeds' recipes
+    for a, b in zip(expected, got):
+        assert a.case == b.case and np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+        assert references(a) == references(b)
+
+
+def test_missing_recipes_in_dependency_order(tmp_path):
+    setup = zoo.Setup.from_params({**experiments.COMMON_PARAMS, "cache_dir": str(tmp_path), "device": "cpu"})
+    trained = zoo.Trained("cnn", 0, setup.data, setup.schedule)
+    pruned = zoo.Imp.rounds(setup, trained, 2)
+    stitch = zoo.Stitch(pruned, "conv1", trained, "conv1", 1)
+    todo = prefetch.missing(setup, [stitch, zoo.Record(trained)])
+    assert list(todo) == [trained, pruned.base, pruned, stitch, zoo.Record(trained)]
+    assert todo[stitch] == {pruned, trained} and todo[pruned] == {pruned.base} and todo[trained] == set()
+    noise = zoo.ClusteredNoise(setup.data, (16, 8, 8), 1)
+    assert list(prefetch.missing(setup, [zoo.Stitch(noise, "conv1", trained, "conv1", 1)]))[0] == trained
+
+
+def test_a_broken_pool_leaves_the_builds_to_the_generator(tmp_path, monkeypatch):
+    setup = zoo.Setup.from_params({**experiments.COMMON_PARAMS, "cache_dir": str(tmp_path), "device": "cpu"})
+    recipes = [zoo.Trained("mlp", seed, setup.data, setup.schedule) for seed in (0, 1)]
+
+    def broken(*args):
+        raise prefetch.BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(prefetch, "_run", broken)
+    with pytest.warns(UserWarning, match="building in this process"):
+        assert prefetch.prefetch(setup, recipes, size=2) == 0
+    assert prefetch.prefetch(setup, recipes[:1], size=2) == 0  # one recipe: nothing to parallelize
+
+
+def test_worker_count(monkeypatch):
+    monkeypatch.delenv(prefetch.WORKERS_ENV)
+    assert prefetch.workers("cpu") == (os.cpu_count() or 1) and prefetch.workers("cuda") == 1
+    monkeypatch.setenv(prefetch.WORKERS_ENV, "3")
+    assert prefetch.workers("cuda") == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv(prefetch.WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match="STITCHBENCH_WORKERS"):
+            prefetch.workers("cpu")
 
 
 def test_specs_load_in_both_profiles():
@@ -76,17 +189,5 @@ def test_specs_load_in_both_profiles():
         specs = [s for s in scenarios.load_specs(profile=profile) if s.family == "networks"]
         assert len(specs) >= 6
         assert all(s.generator.startswith("networks.") for s in specs)
-
-
-def test_layer_identification():
-    rows = []
-    for metric, best in [("good", lambda i, j: i == j), ("bad", lambda i, j: j == 0)]:
-        for i in range(3):
-            for j in range(3):
-                rows.append({"metric": metric, "scenario": "s", "seed": 0, "layer_x": f"l{i}", "layer_y": f"l{j}",
-                             "value": float(best(i, j)), "stitch": 1.0 if j >= i else 0.5})
-    table = analysis.layer_identification(pd.DataFrame(rows)).set_index("metric")["accuracy"]
-    assert table["good"] == 1.0
-    assert table["bad"] == pytest.approx(1 / 3)
-    # stitching ties at the top: l0 -> {l0, l1, l2}: 1/3, l1 -> {l1, l2}: 1/2, l2 -> {l2}: 1
-    assert table["stitching"] == pytest.approx((1 / 3 + 1 / 2 + 1) / 3)
+        assert {e.kind for s in specs for e in s.expectations} == {"follows_reference"}
+        assert {"networks_controls_cnn", "networks_controls_resnet"} <= {s.name for s in specs}

@@ -1,12 +1,18 @@
-"""Stitching: a network stitched with itself at any layer by direct matching is the network itself;
-stitches between differently shaped layers run; distillation loss is Hinton et al.'s."""
+"""Stitching and the other references: a network stitched with itself at any layer by direct matching is
+the network itself; direct matching between differently shaped layers is the least-squares fit (checked
+against numpy's lstsq); both ways of feeding a sender give the same stitch; class-clustered noise is what
+Smith et al. describe; prediction agreement against scikit-learn; distillation loss is Hinton et al.'s."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import accuracy_score
 
 from scenarios.networks import models
+from scenarios.networks import stitch as stitching
 from scenarios.networks.distill import distillation_loss
-from scenarios.networks.stitch import StitchLayer, stitch
+from scenarios.networks.stitch import ClusteredNoiseSender, NetworkSender, StitchLayer, prediction_agreement, stitch
+from scenarios.types import REFERENCE_COLUMNS
 from tiny_networks import TINY, digits, trained  # noqa: F401 (fixtures)
 
 torch.set_num_threads(1)
@@ -21,12 +27,89 @@ def test_self_stitch_with_least_squares_init_has_relative_accuracy_one(trained, 
         assert scores["accuracy_direct"] == scores["accuracy_b"]
 
 
-def test_stitches_between_layers_of_different_shapes(trained, digits):
-    net = trained["resnet"]
+def direct_matching_by_lstsq(net, layer_a, layer_b, data) -> float:
+    """The direct stitch's test accuracy by an independent route: numpy's lstsq on the training rows."""
+    head_a, head_b = models.prefix(net, layer_a).eval(), models.prefix(net, layer_b).eval()
+    tail_b = models.suffix(net, layer_b).eval()
+    with torch.no_grad():
+        size = head_b(data.x_train[:1]).shape[2:]
+
+        def rows(x):
+            a = head_a(x)
+            a = F.adaptive_avg_pool2d(a, size) if a.shape[2] >= size[0] else F.interpolate(a, size=size)
+            return a.movedim(1, -1).reshape(-1, a.shape[1]).double().numpy()
+
+        a = rows(data.x_train)
+        b = head_b(data.x_train)
+        target = b.movedim(1, -1).reshape(-1, b.shape[1]).double().numpy()
+        solution = np.linalg.lstsq(np.hstack([a, np.ones((len(a), 1))]), target, rcond=None)[0]
+        test = rows(data.x_test) @ solution[:-1] + solution[-1]
+        mapped = torch.as_tensor(test, dtype=torch.float32).reshape(len(data.x_test), *size, -1).movedim(-1, 1)
+        return float((tail_b(mapped).argmax(1) == data.y_test).double().mean())
+
+
+def test_direct_matching_between_layers_of_different_shapes_is_least_squares(trained, digits):
+    net = trained["resnet"].eval()
+    n_test = len(digits.x_test)
     for a, b in [("stem", "block2_1"), ("block2_1", "stem"), ("block1_1", "block1_2")]:
         scores = stitch(net, a, net, b, digits, epochs=1)
-        assert 0 <= scores["relative_trained"] <= 1 / scores["accuracy_b"]
+        assert scores["accuracy_direct"] == pytest.approx(direct_matching_by_lstsq(net, a, b, digits), abs=2 / n_test)
+        assert scores["relative_trained"] == scores["accuracy_trained"] / scores["accuracy_b"]
         assert scores["penalty_trained"] == pytest.approx(scores["accuracy_b"] - scores["accuracy_trained"])
+
+
+def test_a_sender_gives_the_same_stitch_stored_or_recomputed_per_batch(trained, digits, monkeypatch):
+    net = trained["vgg"]
+    stored = stitch(net, "conv1", net, "conv2", digits, epochs=1)
+    monkeypatch.setattr(stitching, "PRECOMPUTE_BYTES", 0)
+    assert stitch(net, "conv1", net, "conv2", digits, epochs=1) == stored
+
+
+def test_a_receiver_that_is_never_right_is_refused(trained, digits, monkeypatch):
+    monkeypatch.setattr(stitching, "accuracy", lambda *args: 0.0)
+    with pytest.raises(ValueError, match="undefined"):
+        stitch(trained["mlp"], "fc1", trained["mlp"], "fc1", digits, epochs=0)
+
+
+def test_clustered_noise_is_a_class_mean_plus_gaussian_noise(digits):
+    shape = (4, 3, 3)
+    sender = ClusteredNoiseSender(digits, shape, seed=2, scale=0.5, device="cpu")
+    index = torch.arange(len(digits.x_train))
+    train = sender("train", index)
+    assert train.shape == (len(index), *shape)
+    assert torch.equal(sender("train", index[10:20]), train[10:20])  # the same noise every time
+    assert torch.equal(ClusteredNoiseSender(digits, shape, 2, 0.5, "cpu")("train", index), train)
+    assert not torch.equal(ClusteredNoiseSender(digits, shape, 3, 0.5, "cpu")("train", index), train)
+    residual = train - sender.means[digits.y_train]
+    assert float(residual.std()) == pytest.approx(0.5, rel=0.05) and float(residual.mean()) == pytest.approx(0, abs=0.02)
+    test = sender("test", torch.arange(len(digits.x_test)))
+    assert torch.equal(ClusteredNoiseSender(digits, shape, 2, 0.0, "cpu")("test", torch.arange(3)),
+                       sender.means[digits.y_test[:3]])
+    assert not torch.equal(test[:5], train[:5])  # the splits draw their own noise
+    with pytest.raises(ValueError, match="scale"):
+        ClusteredNoiseSender(digits, shape, 0, -1.0, "cpu")
+
+
+def test_prediction_agreement_against_scikit_learn(trained, digits):
+    a, b = trained["mlp"], trained["vgg"]
+    labels_a, labels_b = (net.eval()(digits.x_test).argmax(1).numpy() for net in (a, b))
+    result = prediction_agreement(a, b, digits)
+    assert result["agreement"] == pytest.approx(accuracy_score(labels_a, labels_b), abs=1e-15)
+    expected = abs(accuracy_score(digits.y_test, labels_a) - accuracy_score(digits.y_test, labels_b))
+    assert result["accuracy_difference"] == pytest.approx(expected, abs=1e-15)
+    assert prediction_agreement(a, a, digits) == {"agreement": 1.0, "accuracy_difference": 0.0}
+    wider = torch.nn.Sequential(a, torch.nn.Linear(10, 12))
+    with pytest.raises(ValueError, match="same outputs"):
+        prediction_agreement(a, wider, digits)
+
+
+def test_references_of_a_network_and_itself(trained, digits):
+    net = trained["vgg"]
+    refs = stitching.references(net, "conv2", net, "conv2", digits, epochs=0)
+    assert tuple(refs) == REFERENCE_COLUMNS
+    assert refs == {"stitch": 1.0, "stitch_reverse": 1.0, "stitch_direct": 1.0, "stitch_direct_reverse": 1.0,
+                    "agreement": 1.0, "accuracy_difference": 0.0}
+    assert NetworkSender(net, "conv2", digits, "cpu").shape == (8, 4, 4)  # 8x8 images, one max-pool
 
 
 def test_stitch_layer_shapes():

@@ -2,9 +2,12 @@
 
 Importing this package registers its generators (``networks.*``) in the scenario registry; the spec
 loader imports it when a spec names one. Modules: ``data`` (digits, CIFAR-10, ImageFolder), ``models``,
-``train``, ``prune``, ``distill``, ``stitch``, ``activations``, ``cache``, ``zoo`` (cached recipes),
-``experiments`` (the generators) and ``analysis`` (layer identification).
+``train``, ``prune``, ``distill``, ``stitch`` (stitching and the other functional references),
+``activations``, ``cache``, ``zoo`` (the recipe types, one per kind), ``determinism`` (one thread inside
+every build), ``prefetch`` (missing recipes built in parallel processes) and ``experiments`` (the
+generators). Layer identification, an analysis of the results table, lives in
+``reports.analysis``.
 """
-from scenarios.networks import experiments
+from scenarios.networks import experiments, user_models
 
-__all__ = ["experiments"]
+__all__ = ["experiments", "user_models"]

@@ -17,6 +17,9 @@ Safety and robustness:
   tensors at most) together with the size and modification time of their two files: a warm run reads
   and verifies each file once, not once per case that uses it, and a file changed on disk since is read
   (and verified) again.
+
+A :class:`Cache` pickles as its folder: a worker process that receives one (``prefetch``) uses its own
+process's shared cache of that folder, not a copy of the sender's memory.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ import torch
 __all__ = ["CODE_VERSION", "CACHE_ENV", "Cache", "CacheIntegrityError", "recipe_key"]
 
 #: Part of every key: bump it when the code that builds entries changes what a recipe produces.
-CODE_VERSION = "networks-1"
+CODE_VERSION = "networks-2"
 #: Environment variable naming the cache folder (default ``~/.cache/stitchbench``).
 CACHE_ENV = "STITCHBENCH_CACHE"
 
@@ -94,6 +97,9 @@ class Cache:
         self.memory_bytes = memory_bytes
         self._memory: OrderedDict[Path, tuple[tuple, dict, int]] = OrderedDict()
         self._memory_used = 0
+
+    def __reduce__(self):
+        return (Cache.shared, (str(self.root),))
 
     @classmethod
     def shared(cls, root: str | os.PathLike | None = None) -> "Cache":

@@ -1,10 +1,15 @@
 """The networks family's experiments as scenario generators (DESIGN section 6).
 
-Every case pairs one layer of one model (X) with one layer of another (Y): activations on the probe set
-(test split), brought to float64 [n, p] by the ``conv`` convention recorded in ``meta``; ``stitch`` is the
-relative accuracy of the trained stitch X -> Y (A = X's model up to X's layer, B = Y's model after Y's
-layer), ``stitch_reverse`` that of Y -> X; ``meta`` adds the direct-matching (least-squares) scores, the
-models, layers, accuracies and sparsities. A generator's ``seed`` s uses model seeds s and s + 1.
+Every case pairs one layer of one sender (X: a model, or a control) with one layer of a model (Y):
+activations on the probe set (test split), brought to float64 [n, p] by the ``conv`` convention recorded
+in ``meta``. Its functional references (``scenarios.types.REFERENCE_COLUMNS``): ``stitch`` is the relative
+accuracy of the trained stitch X -> Y (A = X's model up to X's layer, B = Y's model after Y's layer),
+``stitch_reverse`` that of Y -> X, ``stitch_direct`` / ``stitch_direct_reverse`` those of the
+least-squares stitch (fitted on the training images, scored on the test images), and ``agreement`` /
+``accuracy_difference`` compare the two whole models' test predictions (None when X is no model).
+``meta`` adds the models, layers, accuracies and sparsities. A generator's ``seed`` s uses model seeds
+s and s + 1. A generator lists its cases' recipes for every seed of the scenario first and builds the
+missing ones in parallel processes (``prefetch``), then reads them.
 
 Experiments:
 1. ``networks.seed_pairs``: same layer of two seeds, dense-dense and pruned-pruned (IMP).
@@ -12,13 +17,17 @@ Experiments:
    ``other_seed``).
 3. ``networks.pruning_progression``: M_s vs M_s pruned by one method, swept over steps (param: sparsity).
 4. ``networks.distillation``: teacher vs distilled student, same student trained alone, pruned teacher.
-5. Layer identification (Kornblith et al. 2019): ``analysis.layer_identification`` over the cases of 6.
+5. Layer identification (Kornblith et al. 2019): ``reports.analysis.layer_identification`` over the cases of 6.
 6. ``networks.layer_pairs``: every layer pair of two seeds (dense or pruned): measure vs stitching.
+7. ``networks.controls``: senders that carry no learned function (a random initialization, a model
+   trained on shuffled labels, class-clustered noise; Smith et al. 2025) and a trained one, each against
+   a trained receiver at the same layer.
 """
 from __future__ import annotations
 
 import functools
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -27,9 +36,12 @@ from scenarios import Case, Scenario, generator
 from scenarios.networks import zoo
 from scenarios.networks.activations import as_matrix
 from scenarios.networks.models import ARCHITECTURES, build, config_for, layer_names
-from scenarios.networks.zoo import Setup
+from scenarios.networks.prefetch import prefetch
+from scenarios.networks.zoo import (ClusteredNoise, Distilled, Imp, ModelRecipe, RandomInit, SenderRecipe, Setup,
+                                    StructuredL1, Trained)
 
-__all__ = ["COMMON_PARAMS", "seed_pairs", "pruning_identity", "pruning_progression", "distillation", "layer_pairs"]
+__all__ = ["COMMON_PARAMS", "CONTROL_SENDERS", "Pair", "seed_pairs", "pruning_identity", "pruning_progression",
+           "training_progression", "distillation", "layer_pairs", "controls"]
 
 #: Parameters every networks generator takes (name -> default); the defaults are the CPU profile.
 COMMON_PARAMS = {
@@ -45,6 +57,7 @@ COMMON_PARAMS = {
     "batch_size": 64,
     "finetune_fraction": 0.5,    # fine-tuning after one-shot pruning: this fraction of the epochs
     "stitch_epochs": 4,
+    "amp": "",                   # mixed-precision training on CUDA: "" (off) | bf16 | fp16 (off on the CPU)
     "imp_rounds": 3,             # IMP rounds of "pruned" models: sparsity 1 - 0.8^rounds
     "probe_size": 500,           # probe images from the test split (0: all)
     "conv": "pool",              # flatten | positions | pool (metrics.CONVENTIONS); pool: channels are features
@@ -56,9 +69,12 @@ COMMON_CHOICES = {
     "optimizer": ("sgd", "adam"),
     "lr_schedule": ("cosine", "step"),
     "conv": ("flatten", "positions", "pool"),
+    "amp": ("", "bf16", "fp16"),
 }
 ARCH_CHOICES = tuple(ARCHITECTURES)
-PRUNING_METHODS = ("imp", "magnitude_global", "magnitude_layer", "obd", "structured_l1", "cka_block")
+PRUNING_METHODS = tuple(zoo.PRUNING_METHODS)
+#: The senders of ``networks.controls``: a trained model, then the controls that carry no learned function.
+CONTROL_SENDERS = ("trained", "random_init", "shuffled_labels", "clustered_noise")
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,29 +96,71 @@ def _layer(arch: str, layer: str) -> str:
     return layer or _layers(arch)[-1]
 
 
-def _make_case(scenario: Scenario, seed: int, setup: Setup, case: str, a: dict, layer_a: str, b: dict,
-               layer_b: str, conv: str, param: float | None = None, **meta) -> Case:
-    """One case: X = layer_a of model a, Y = layer_b of model b, with stitching both ways."""
-    forward = zoo.stitch_scores(setup, a, layer_a, b, layer_b)
-    backward = zoo.stitch_scores(setup, b, layer_b, a, layer_a)
-    record_a, record_b = zoo.model_record(setup, a), zoo.model_record(setup, b)
-    x, y = zoo.activations(setup, a, layer_a), zoo.activations(setup, b, layer_b)
+@dataclass(frozen=True)
+class Pair:
+    """One planned case: X = ``layer_x`` of ``sender``, Y = ``layer_y`` of ``receiver``; ``param`` the
+    case's parameter (with ``param_is_sparsity``: the sparsity Y's model reached, known once it is built);
+    ``reverse``: whether to stitch Y -> X too (not into a receiver that carries no function)."""
+
+    case: str
+    sender: SenderRecipe
+    layer_x: str
+    receiver: ModelRecipe
+    layer_y: str
+    param: float | None = None
+    param_is_sparsity: bool = False
+    reverse: bool = True
+    meta: dict = field(default_factory=dict)
+
+    def recipes(self, setup: Setup) -> dict[str, zoo.Recipe]:
+        """What its case reads (``zoo.case_recipes``)."""
+        return zoo.case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.reverse)
+
+
+def _make_case(scenario: Scenario, seed: int, setup: Setup, pair: Pair) -> Case:
+    """The case of ``pair``: activations, references and records read from the cache (built if missing)."""
+    recipes = pair.recipes(setup)
+    references = zoo.references(setup, recipes)
+    x, y = recipes["x"].fetch(setup)["activations"], recipes["y"].fetch(setup)["activations"]
+    record_y = recipes["record_y"].fetch(setup)["record"]
+    record_x = recipes["record_x"].fetch(setup)["record"] if "record_x" in recipes else {}
+    param, meta = pair.param, dict(pair.meta)
+    if pair.param_is_sparsity:
+        param = meta["sparsity"] = record_y["sparsity"]
+    conv = scenario.params["conv"]
     return Case(
-        family=scenario.family, scenario=scenario.name, case=case, seed=seed,
-        x=as_matrix(x, conv), y=as_matrix(y, conv), param=param,
-        stitch=forward["relative_trained"], stitch_reverse=backward["relative_trained"],
-        meta={"layer_x": layer_a, "layer_y": layer_b, "model_x": zoo.describe(a), "model_y": zoo.describe(b),
-              "conv": conv, "shape_x": list(x.shape[1:]), "shape_y": list(y.shape[1:]),
-              "stitch_direct": forward["relative_direct"], "stitch_direct_reverse": backward["relative_direct"],
-              "accuracy_x": record_a["accuracy"], "accuracy_y": record_b["accuracy"],
-              "sparsity_x": record_a["sparsity"], "sparsity_y": record_b["sparsity"], **meta},
+        family=scenario.family, scenario=scenario.name, case=pair.case, seed=seed,
+        x=as_matrix(x, conv), y=as_matrix(y, conv), param=param, **references,
+        meta={"layer_x": pair.layer_x, "layer_y": pair.layer_y, "model_x": pair.sender.describe(),
+              "model_y": pair.receiver.describe(), "conv": conv, "shape_x": list(x.shape[1:]),
+              "shape_y": list(y.shape[1:]), "accuracy_x": record_x.get("accuracy"), "accuracy_y": record_y["accuracy"],
+              "sparsity_x": record_x.get("sparsity"), "sparsity_y": record_y["sparsity"], **meta},
     )
 
 
 def _networks_generator(name: str, params: dict, choices: dict | None = None, **options):
-    """Register a ``networks.`` generator with the common parameters and choices added."""
-    return generator(f"networks.{name}", family="networks", params={**COMMON_PARAMS, **params},
-                     choices={**COMMON_CHOICES, **(choices or {})}, **options)
+    """Register a ``networks.`` generator from ``pairs(scenario, setup, seed) -> list[Pair]``, with the
+    common parameters and choices added. The generator builds the missing recipes of every seed's pairs
+    (``prefetch``), then yields the cases of the seed it is asked for."""
+
+    def register(pairs: Callable[[Scenario, Setup, int], list[Pair]]):
+        @functools.wraps(pairs)
+        def generate(scenario: Scenario, seed: int) -> Iterable[Case]:
+            setup = Setup.from_params(scenario.params)
+            planned = {s: pairs(scenario, setup, s) for s in dict.fromkeys((*scenario.seeds, seed))}
+            prefetch(setup, [recipe for plan in planned.values() for pair in plan
+                             for recipe in pair.recipes(setup).values()])
+            for pair in planned[seed]:
+                yield _make_case(scenario, seed, setup, pair)
+
+        return generator(f"networks.{name}", family="networks", params={**COMMON_PARAMS, **params},
+                         choices={**COMMON_CHOICES, **(choices or {})}, **options)(generate)
+
+    return register
+
+
+def _trained(setup: Setup, arch: str, seed: int) -> Trained:
+    return Trained(arch, seed, setup.data, setup.schedule)
 
 
 def _check_pairs(params: dict) -> None:
@@ -113,18 +171,14 @@ def _check_pairs(params: dict) -> None:
 
 @_networks_generator("seed_pairs", {"arch": "cnn", "pairs": "dense,pruned"}, {"arch": ARCH_CHOICES},
                      check=_check_pairs)
-def seed_pairs(scenario: Scenario, seed: int) -> Iterable[Case]:
+def seed_pairs(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
     """Experiment 1: each layer of seeds s and s + 1, both dense (``dense/<layer>``) and both pruned by
     ``imp_rounds`` IMP rounds (``pruned/<layer>``)."""
     p = scenario.params
-    setup = Setup.from_params(p)
-    models = {"dense": [zoo.trained(setup, p["arch"], s) for s in (seed, seed + 1)]}
-    models["pruned"] = [zoo.imp(setup, m, p["imp_rounds"]) for m in models["dense"]]
-    for pair in p["pairs"].split(","):
-        a, b = models[pair]
-        for layer in _layers(p["arch"]):
-            yield _make_case(scenario, seed, setup, f"{pair}/{layer}", a, layer, b, layer, p["conv"],
-                             arch=p["arch"], pair=pair)
+    models = {"dense": [_trained(setup, p["arch"], s) for s in (seed, seed + 1)]}
+    models["pruned"] = [Imp.rounds(setup, m, p["imp_rounds"]) for m in models["dense"]]
+    return [Pair(f"{pair}/{layer}", models[pair][0], layer, models[pair][1], layer, meta={"arch": p["arch"], "pair": pair})
+            for pair in p["pairs"].split(",") for layer in _layers(p["arch"])]
 
 
 def _identity_ids(params: dict, sweep) -> list[str]:
@@ -133,111 +187,133 @@ def _identity_ids(params: dict, sweep) -> list[str]:
 
 @_networks_generator("pruning_identity", {"arch": "cnn", "layer": ""}, {"arch": ARCH_CHOICES},
                      case_ids=_identity_ids)
-def pruning_identity(scenario: Scenario, seed: int) -> Iterable[Case]:
+def pruning_identity(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
     """Experiment 2, "pruning keeps identity": ``same_seed`` = (M_s, IMP(M_s)), ``other_seed`` =
     (IMP(M_s+1), M_s), at ``layer`` (default: the last stitchable one)."""
     p = scenario.params
-    setup = Setup.from_params(p)
     layer = _layer(p["arch"], p["layer"])
-    dense = [zoo.trained(setup, p["arch"], s) for s in (seed, seed + 1)]
-    pruned = [zoo.imp(setup, m, p["imp_rounds"]) for m in dense]
-    yield _make_case(scenario, seed, setup, "same_seed", dense[0], layer, pruned[0], layer, p["conv"], arch=p["arch"])
-    yield _make_case(scenario, seed, setup, "other_seed", pruned[1], layer, dense[0], layer, p["conv"], arch=p["arch"])
-
-
-def _pruned_at(setup: Setup, base: dict, method: str, step: int) -> dict:
-    """``base`` pruned by ``method`` at progression step ``step`` (0: ``base`` itself). Weight methods
-    reach sparsity 1 - 0.8^step (IMP by rounds, the others at once), structured L1 removes that fraction
-    of the filters, CKA-guided removal removes ``step`` blocks."""
-    amount = 1 - 0.8 ** step
-    if step == 0:
-        return base
-    if method == "imp":
-        return zoo.imp(setup, base, step)
-    if method == "structured_l1":
-        return zoo.structured(setup, base, amount)
-    if method == "cka_block":
-        return zoo.cka_blocks(setup, base, step)
-    scores, scope = {"magnitude_global": ("magnitude", "global"), "magnitude_layer": ("magnitude", "layer"),
-                     "obd": ("obd", "global")}[method]
-    return zoo.one_shot(setup, base, amount, scores, scope)
+    dense = [_trained(setup, p["arch"], s) for s in (seed, seed + 1)]
+    pruned = [Imp.rounds(setup, m, p["imp_rounds"]) for m in dense]
+    meta = {"arch": p["arch"]}
+    return [Pair("same_seed", dense[0], layer, pruned[0], layer, meta=meta),
+            Pair("other_seed", pruned[1], layer, dense[0], layer, meta=meta)]
 
 
 def _check_progression(params: dict) -> None:
-    if params["method"] == "cka_block":
-        removable = _skeleton(params["arch"])
-        if not hasattr(removable, "removable_blocks"):
-            raise ValueError(f"method 'cka_block' needs a ResNet architecture, not {params['arch']!r}")
-        if params["step"] > len(removable.removable_blocks()):
-            raise ValueError(f"{params['arch']!r} has only {len(removable.removable_blocks())} removable blocks")
+    zoo.PRUNING_METHODS[params["method"]][1](_skeleton(params["arch"]), params["step"])
 
 
 @_networks_generator("pruning_progression", {"arch": "cnn", "layer": "", "method": "imp", "step": 1},
                      {"arch": ARCH_CHOICES, "method": PRUNING_METHODS}, check=_check_progression)
-def pruning_progression(scenario: Scenario, seed: int) -> Iterable[Case]:
+def pruning_progression(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
     """Experiment 3: M_s against M_s pruned by ``method`` at each swept ``step`` (case ``step=k``;
-    ``param`` is the sparsity reached: the fraction of prunable weights, or of parameters, removed)."""
+    ``param`` is the sparsity reached: the fraction of prunable weights, or of parameters, removed).
+    Weight methods reach sparsity 1 - 0.8^step (IMP by rounds, the others at once), structured L1
+    removes that fraction of the filters, CKA-guided removal removes ``step`` blocks."""
     p = scenario.params
-    setup = Setup.from_params(p)
     layer = _layer(p["arch"], p["layer"])
-    base = zoo.trained(setup, p["arch"], seed)
+    base = _trained(setup, p["arch"], seed)
     steps = scenario.sweep.values if scenario.sweep else (p["step"],)
-    for step in steps:
-        pruned = _pruned_at(setup, base, p["method"], step)
-        sparsity = zoo.model_record(setup, pruned)["sparsity"]
-        yield _make_case(scenario, seed, setup, f"step={step}", base, layer, pruned, layer, p["conv"],
-                         param=sparsity, arch=p["arch"], method=p["method"], step=step, sparsity=sparsity)
+    return [Pair(f"step={step}", base, layer, zoo.pruned_at(setup, base, p["method"], step), layer,
+                 param_is_sparsity=True, meta={"arch": p["arch"], "method": p["method"], "step": step})
+            for step in steps]
 
 
 @_networks_generator("training_progression", {"arch": "cnn", "layer": "", "epoch": 1}, {"arch": ARCH_CHOICES})
-def training_progression(scenario: Scenario, seed: int) -> Iterable[Case]:
+def training_progression(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
     """Experiment 3 over training time: the checkpoint of M_s's training run after each swept ``epoch`` (X)
     against the trained M_s (Y), case ``epoch=e``, ``param`` e (the last epoch is M_s itself). The trained
     model is Y so that every stitch X -> Y of a seed is relative to the same accuracy, acc(M_s)."""
     p = scenario.params
-    setup = Setup.from_params(p)
     layer = _layer(p["arch"], p["layer"])
-    final = zoo.trained(setup, p["arch"], seed)
-    for epoch in scenario.sweep.values if scenario.sweep else (p["epoch"],):
-        early = zoo.checkpoint(final, int(epoch))
-        yield _make_case(scenario, seed, setup, f"epoch={epoch}", early, layer, final, layer, p["conv"],
-                         param=float(epoch), arch=p["arch"], epoch=int(epoch))
+    final = _trained(setup, p["arch"], seed)
+    epochs = scenario.sweep.values if scenario.sweep else (p["epoch"],)
+    return [Pair(f"epoch={epoch}", zoo.checkpoint(final, int(epoch)), layer, final, layer, param=float(epoch),
+                 meta={"arch": p["arch"], "epoch": int(epoch)})
+            for epoch in epochs]
 
 
 @_networks_generator("distillation", {"arch": "cnn", "student": "cnn_small", "temperature": 4.0, "alpha": 0.9},
                      {"arch": ARCH_CHOICES, "student": ARCH_CHOICES})
-def distillation(scenario: Scenario, seed: int) -> Iterable[Case]:
+def distillation(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
     """Experiment 4: teacher M_s (X) against, layer by layer (Y): ``distilled`` (the student
     architecture trained on Hinton et al.'s loss), ``scratch`` (the same student trained on labels
     alone), ``structured`` (the teacher with half its filters removed by L1 norm: the student's widths
     when the student is the half-width preset), ``imp`` (the teacher after ``imp_rounds`` IMP rounds)."""
     p = scenario.params
-    setup = Setup.from_params(p)
-    teacher = zoo.trained(setup, p["arch"], seed)
+    teacher = _trained(setup, p["arch"], seed)
     students = {
-        "distilled": zoo.distilled(setup, teacher, p["student"], seed, p["temperature"], p["alpha"]),
-        "scratch": zoo.trained(setup, p["student"], seed),
-        "structured": zoo.structured(setup, teacher, 0.5),
-        "imp": zoo.imp(setup, teacher, p["imp_rounds"]),
+        "distilled": Distilled(teacher, p["student"], seed, p["temperature"], p["alpha"], setup.schedule),
+        "scratch": _trained(setup, p["student"], seed),
+        "structured": StructuredL1(teacher, setup.finetune, 0.5),
+        "imp": Imp.rounds(setup, teacher, p["imp_rounds"]),
     }
-    for kind, student in students.items():
-        for layer in _layers(p["arch"]):
-            yield _make_case(scenario, seed, setup, f"{kind}/{layer}", teacher, layer, student, layer, p["conv"],
-                             arch=p["arch"], student=kind)
+    return [Pair(f"{kind}/{layer}", teacher, layer, student, layer, meta={"arch": p["arch"], "student": kind})
+            for kind, student in students.items() for layer in _layers(p["arch"])]
 
 
 @_networks_generator("layer_pairs", {"arch": "cnn", "pair": "dense"},
                      {"arch": ARCH_CHOICES, "pair": ("dense", "pruned")})
-def layer_pairs(scenario: Scenario, seed: int) -> Iterable[Case]:
+def layer_pairs(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
     """Experiments 5 and 6: every (layer of seed s, layer of seed s + 1), case ``<layer_x>-><layer_y>``,
     both models dense or both pruned by ``imp_rounds`` IMP rounds; ``meta`` holds the layer indices."""
     p = scenario.params
-    setup = Setup.from_params(p)
-    a, b = (zoo.trained(setup, p["arch"], s) for s in (seed, seed + 1))
+    a, b = (_trained(setup, p["arch"], s) for s in (seed, seed + 1))
     if p["pair"] == "pruned":
-        a, b = zoo.imp(setup, a, p["imp_rounds"]), zoo.imp(setup, b, p["imp_rounds"])
+        a, b = Imp.rounds(setup, a, p["imp_rounds"]), Imp.rounds(setup, b, p["imp_rounds"])
     layers = _layers(p["arch"])
-    for i, layer_x in enumerate(layers):
-        for j, layer_y in enumerate(layers):
-            yield _make_case(scenario, seed, setup, f"{layer_x}->{layer_y}", a, layer_x, b, layer_y, p["conv"],
-                             arch=p["arch"], pair=p["pair"], index_x=i, index_y=j)
+    return [Pair(f"{layer_x}->{layer_y}", a, layer_x, b, layer_y,
+                 meta={"arch": p["arch"], "pair": p["pair"], "index_x": i, "index_y": j})
+            for i, layer_x in enumerate(layers) for j, layer_y in enumerate(layers)]
+
+
+def _control_layers(params: dict) -> list[str]:
+    """The ``layers`` parameter (comma-separated; empty: every stitchable layer of ``arch``)."""
+    return [layer for layer in params["layers"].split(",") if layer] or _layers(params["arch"])
+
+
+def _check_controls(params: dict) -> None:
+    unknown = sorted(set(_control_layers(params)) - set(_layers(params["arch"])))
+    if unknown:
+        raise ValueError(f"layers {unknown} are not stitchable layers of {params['arch']!r}: {_layers(params['arch'])}")
+    if params["noise_scale"] < 0:
+        raise ValueError(f"noise_scale must be >= 0, got {params['noise_scale']}")
+
+
+def _control_ids(params: dict, sweep) -> list[str]:
+    return [f"{sender}/{layer}" for sender in CONTROL_SENDERS for layer in _control_layers(params)]
+
+
+@_networks_generator("controls", {"arch": "cnn", "layers": "", "noise_scale": 1.0}, {"arch": ARCH_CHOICES},
+                     check=_check_controls, case_ids=_control_ids)
+def controls(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+    """Controls that stitching can fool: senders that carry no learned function, and a trained one, each
+    (X) against the trained receiver M_s (Y) at the same layer, case ``<sender>/<layer>``:
+
+    - ``trained``: M_s+1, trained like M_s (the reference point);
+    - ``random_init``: the architecture as initialized from seed s + 1, never trained;
+    - ``shuffled_labels``: the architecture trained from seed s + 1 on training labels shuffled by
+      seed s + 1 (Zhang et al. 2017): it memorizes, it does not generalize;
+    - ``clustered_noise``: class-clustered Gaussian noise shaped like the layer (Smith et al. 2025): per
+      class a random mean, per image that mean plus ``noise_scale`` times standard Gaussian noise, on
+      the training and test images alike. It is no model: it has no predictions.
+
+    Only the trained sender is also stitched the other way (receiver -> sender): a control that
+    classifies at chance is no receiver, and acc(stitched) / acc(control) would divide by chance.
+
+    ``layers``: the layers compared (comma-separated; empty: every stitchable layer).
+    """
+    p = scenario.params
+    receiver = _trained(setup, p["arch"], seed)
+    models = {"trained": _trained(setup, p["arch"], seed + 1),
+              "random_init": RandomInit(p["arch"], seed + 1, setup.data),
+              "shuffled_labels": Trained(p["arch"], seed + 1, setup.data, setup.schedule, shuffle_labels=seed + 1)}
+
+    def sender(name: str, layer: str) -> SenderRecipe:
+        if name in models:
+            return models[name]
+        return ClusteredNoise(setup.data, zoo.layer_shape(setup.data, p["arch"], layer), seed + 1, p["noise_scale"])
+
+    return [Pair(f"{name}/{layer}", sender(name, layer), layer, receiver, layer, reverse=name == "trained",
+                 meta={"arch": p["arch"], "sender": name})
+            for name in CONTROL_SENDERS for layer in _control_layers(p)]

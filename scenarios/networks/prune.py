@@ -13,6 +13,10 @@
 - CKA-guided block removal (Pons et al. 2024): remove the identity-shortcut residual block whose removal
   keeps the penultimate representation most similar (linear CKA) to the unpruned network's, fine-tune,
   repeat.
+
+Every method runs inside :func:`determinism.deterministic` (one thread, deterministic algorithms), its
+scoring as well as its retraining, so that a pruned model is the same bit for bit whatever the thread
+count.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from torch.func import functional_call, grad, vmap
 import metrics
 from scenarios.networks.activations import penultimate
 from scenarios.networks.data import Dataset
+from scenarios.networks.determinism import deterministic
 from scenarios.networks.models import HEAD
 from scenarios.networks.train import Schedule, accuracy, apply_masks, train
 
@@ -150,6 +155,7 @@ def _retrain_record(model, data, schedule, seed, device, masks, method, before, 
             "accuracy_after_retraining": result["test_accuracy"], **extra}
 
 
+@deterministic()
 def one_shot(model: nn.Module, data: Dataset, schedule: Schedule, seed: int, amount: float, *,
              scores: str = "magnitude", scope: str = "global", hessian: str = "fisher",
              device: str = "cpu") -> dict:
@@ -169,6 +175,7 @@ def one_shot(model: nn.Module, data: Dataset, schedule: Schedule, seed: int, amo
                            **({"hessian": hessian} if scores == "obd" else {}))
 
 
+@deterministic()
 def imp_round(model: nn.Module, data: Dataset, schedule: Schedule, seed: int, *, amount: float = 0.2,
               device: str = "cpu") -> dict:
     """One round of IMP with learning-rate rewinding: prune ``amount`` of the remaining weights by one
@@ -202,6 +209,7 @@ def _slice_batch_norm(bn: nn.BatchNorm2d, keep: torch.Tensor) -> None:
     bn.num_features = len(keep)
 
 
+@deterministic()
 def structured_l1(model: nn.Module, data: Dataset, schedule: Schedule, seed: int, fraction: float, *,
                   device: str = "cpu") -> dict:
     """Remove ``fraction`` of the filters (units) of every prunable group, smallest L1 norm first (Li et
@@ -225,6 +233,7 @@ def structured_l1(model: nn.Module, data: Dataset, schedule: Schedule, seed: int
     return {**record, "sparsity": 1 - parameter_count(model) / dense_count}
 
 
+@deterministic()
 def cka_block_removal(model: nn.Module, data: Dataset, schedule: Schedule, seed: int, n_blocks: int, *,
                       device: str = "cpu", n_samples: int = 2048) -> dict:
     """Remove ``n_blocks`` residual blocks one at a time (Pons et al. 2024).

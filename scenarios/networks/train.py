@@ -4,13 +4,18 @@ The schedule is plain data (:class:`Schedule`), so that it can be part of a cach
 exactly: iterative magnitude pruning with learning-rate rewinding retrains with the *original* schedule
 and a *fresh* optimizer (Renda et al. 2020), which is ``train(model, data, schedule, seed, masks=...)``
 called again. Masks are re-applied after every optimizer step, so that momentum and weight decay cannot
-move a pruned weight off zero.
+move a pruned weight off zero. Training runs inside :func:`determinism.deterministic` (one thread,
+deterministic algorithms): the same seed gives the same weights bit for bit whatever the thread count.
+Mixed precision (``Schedule.amp``: ``bf16`` or ``fp16``, the latter with a gradient scaler) runs the
+forward pass and the loss under ``torch.autocast`` on CUDA only; on the CPU it is off, and the weights,
+the optimizer and every activation the measures read stay float32 (the measures compute in float64).
+Labels can be shuffled once, before training, by a seeded permutation (the label-randomization control
+of Zhang et al. 2017): such a model memorizes the training set and carries no learned function.
 """
 from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -19,11 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenarios.networks.data import Dataset
+from scenarios.networks.determinism import deterministic
+from scenarios.progress import note
 
-__all__ = ["Schedule", "accuracy", "apply_masks", "default_device", "predict", "train"]
+__all__ = ["AMP_DTYPES", "Schedule", "accuracy", "apply_masks", "default_device", "predict", "shuffled_labels", "train"]
 
 #: Environment variable that overrides the device (``cpu``, ``cuda``, ``cuda:1``...).
 DEVICE_ENV = "STITCHBENCH_DEVICE"
+
+#: Mixed-precision settings of a schedule: "" (off), "bf16", "fp16" -> the autocast dtype on CUDA.
+AMP_DTYPES = {"": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -36,7 +46,8 @@ def default_device() -> str:
 @dataclass(frozen=True)
 class Schedule:
     """A training schedule: optimizer (``sgd`` with momentum, or ``adam``), learning-rate schedule
-    (``cosine`` annealing to 0, or ``step``: x0.1 at 50 % and 75 % of the epochs), epochs, batch size."""
+    (``cosine`` annealing to 0, or ``step``: x0.1 at 50 % and 75 % of the epochs), epochs, batch size,
+    and mixed precision on CUDA (``amp``: "", "bf16" or "fp16"; part of the cache key when set)."""
 
     optimizer: str = "sgd"
     lr: float = 0.05
@@ -45,15 +56,26 @@ class Schedule:
     epochs: int = 15
     batch_size: int = 64
     lr_schedule: str = "cosine"
+    amp: str = ""
 
     def __post_init__(self):
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "step"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'step', got {self.lr_schedule!r}")
+        if self.amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be one of {sorted(AMP_DTYPES)}, got {self.amp!r}")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain data; ``amp`` only when set, so that full-precision keys stay as they were."""
+        fields = asdict(self)
+        if not self.amp:
+            del fields["amp"]
+        return fields
+
+    def autocast_dtype(self, device: str) -> torch.dtype | None:
+        """The autocast dtype on ``device``: None (off) without ``amp`` or off CUDA."""
+        return AMP_DTYPES[self.amp] if torch.device(device).type == "cuda" else None
 
     def scaled(self, epoch_fraction: float) -> "Schedule":
         """The same schedule over a fraction of the epochs (at least one): fine-tuning budgets."""
@@ -93,6 +115,13 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str) ->
     return float((predict(model, x, device).argmax(1) == y).double().mean())
 
 
+def shuffled_labels(labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """``labels`` in the order of a permutation seeded by ``seed``: the same label counts, no relation
+    between an image and its label."""
+    return labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))]
+
+
+@deterministic()
 def train(
     model: nn.Module,
     data: Dataset,
@@ -111,7 +140,7 @@ def train(
         masks: parameter name -> 0/1 tensor; pruned weights are zeroed before training and after every
             optimizer step.
         loss: ``loss(logits, x, y)``; cross-entropy by default (distillation passes its own).
-        label: prefix of the progress line printed to stderr after every epoch.
+        label: prefix of the progress note (``scenarios.progress.note``) after every epoch.
         stop_after: stop after this many epochs, the learning rate following the full schedule: the
             checkpoint of the full run at that epoch (the same batches and updates up to there).
     """
@@ -121,6 +150,8 @@ def train(
     masks = {k: v.to(device) for k, v in (masks or {}).items()}
     apply_masks(model, masks)
     optimizer = schedule.optimizer_for(model.parameters())
+    amp = schedule.autocast_dtype(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)  # disabled: plain backward and step
     generator = torch.Generator().manual_seed(seed)
     n = len(data.x_train)
     steps_per_epoch = math.ceil(n / schedule.batch_size)
@@ -133,14 +164,15 @@ def train(
                 group["lr"] = schedule.lr_at(step, total)
             batch = order[i:i + schedule.batch_size]
             x, y = data.x_train[batch].to(device), data.y_train[batch].to(device)
-            value = loss(model(x), x, y)
+            with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
+                value = loss(model(x), x, y)
             optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
+            scaler.scale(value).backward()
+            scaler.step(optimizer)
+            scaler.update()
             apply_masks(model, masks)
             running += float(value.detach()) * len(batch)
             step += 1
         test_accuracy = accuracy(model, data.x_test, data.y_test, device)
-        print(f"[{label}] epoch {epoch}/{schedule.epochs} loss {running / n:.4f} test accuracy {test_accuracy:.4f}",
-              file=sys.stderr)
+        note(f"{label}: epoch {epoch}/{schedule.epochs}, loss {running / n:.4f}, test accuracy {test_accuracy:.4f}")
     return {"test_accuracy": test_accuracy, "train_accuracy": accuracy(model, data.x_train, data.y_train, device)}

@@ -1,25 +1,36 @@
-"""Recipes (plain dicts) for every model, activation and stitch the experiments use, built on demand
-and stored in the cache under the hash of the recipe.
+"""Recipes for every model, activation, stitch and reference the experiments use: one small frozen
+dataclass per kind, built on demand and stored in the cache under the hash of its :meth:`Recipe.key`.
 
-A recipe names everything that determines its result; derived recipes nest the recipe of the model
-they start from, so a key changes whenever anything upstream changes:
+A recipe's fields are everything that determines its result, and both its cache key (:meth:`Recipe.key`,
+the fields as plain data) and its build (:meth:`Recipe.build`, which reads the same fields) come from
+those fields, so the two cannot drift. Derived recipes hold the recipe they start from, so a key changes
+whenever anything upstream changes. Model kinds:
 
-- ``trained``: architecture, seed, data, schedule;
-- ``imp``: one IMP round (learning-rate rewinding) from ``base`` (a trained model or the previous round);
-- ``one_shot``: magnitude or OBD pruning of ``amount`` (global or layer-wise), fine-tuned;
-- ``structured_l1``: ``fraction`` of filters removed for real, fine-tuned;
-- ``cka_block``: ``n_blocks`` residual blocks removed by CKA guidance, fine-tuned after each;
-- ``distilled``: a student architecture trained on the distillation loss of a teacher;
-- ``record`` of a model (accuracy, sparsity...) on its own, so that a warm run loads no weights;
-- ``activations`` of one layer of a model on the probe set; ``stitch`` of (model, layer) -> (model, layer).
+- :class:`Trained`: architecture, seed, data, schedule, optionally a label-shuffling seed (a control);
+- :class:`RandomInit`: the architecture's initialization, untrained (a control);
+- :class:`Checkpoint`: a :class:`Trained` run stopped after some of its epochs;
+- :class:`Distilled`: a student architecture trained on the distillation loss of a teacher;
+- pruning, one class per method family (:class:`Pruned`): :class:`Imp` (one round, learning-rate
+  rewinding), :class:`OneShot` (magnitude or OBD, global or layer-wise, fine-tuned),
+  :class:`StructuredL1` (filters removed for real, fine-tuned), :class:`CkaBlock` (residual blocks
+  removed by CKA guidance, fine-tuned after each). Each registers the progression methods it provides
+  (:func:`pruning_method`, :data:`PRUNING_METHODS`): a new pruning method is one class here.
+
+Other kinds: :class:`ClusteredNoise` (a sender that is no model: class-clustered noise shaped like a
+layer; nothing to store), :class:`Record` (a model's accuracy, sparsity...: a warm run loads no
+weights), :class:`Activations` (one layer on the probe set), :class:`Stitch` (sender layer -> receiver
+layer: trained and direct), :class:`Agreement` (prediction agreement and accuracy difference of two
+models, one entry per unordered pair). Every build runs inside :func:`determinism.deterministic`.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import os
 from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -28,20 +39,52 @@ from scenarios.networks import prune
 from scenarios.networks.activations import record
 from scenarios.networks.cache import Cache
 from scenarios.networks.data import DATA_ENV, Dataset, load
+from scenarios.networks.determinism import deterministic
 from scenarios.networks.distill import distill
-from scenarios.networks.models import build, config_for
-from scenarios.networks.stitch import stitch
-from scenarios.networks.train import Schedule, default_device, train
+from scenarios.networks.models import build, config_for, prefix
+from scenarios.networks.stitch import ClusteredNoiseSender, NetworkSender, Sender, prediction_agreement, stitch_from
+from scenarios.networks.train import Schedule, accuracy, default_device, shuffled_labels, train
+from scenarios.progress import note
 
-__all__ = ["Setup", "trained", "checkpoint", "imp", "one_shot", "structured", "cka_blocks", "distilled", "model",
-           "model_record", "activations", "stitch_scores", "describe"]
+__all__ = [
+    "Setup", "DataSpec", "Recipe", "ModelRecipe", "Trained", "RandomInit", "Checkpoint", "Distilled", "Pruned",
+    "Imp", "OneShot", "StructuredL1", "CkaBlock", "ClusteredNoise", "Record", "Activations", "Stitch",
+    "Agreement", "PRUNING_METHODS", "pruning_method", "pruned_at", "checkpoint", "layer_shape", "case_recipes",
+    "references",
+]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The data part of a recipe: a loader name (``data.LOADERS``) and its options (hashable)."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, **options) -> "DataSpec":
+        frozen = ((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+        return cls(name, tuple(sorted(frozen)))
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in self.options}}
+
+    def load(self) -> Dataset:
+        return _dataset(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(spec: DataSpec) -> Dataset:
+    options = spec.as_dict()
+    del options["name"]
+    return load(spec.name, **options)
 
 
 @dataclass(frozen=True)
 class Setup:
     """What every recipe of one run shares: data, schedules, stitching budget, probe, device, cache."""
 
-    data: dict
+    data: DataSpec
     schedule: Schedule
     finetune: Schedule
     stitch_epochs: int
@@ -53,184 +96,539 @@ class Setup:
     def from_params(cls, params: dict) -> "Setup":
         """From generator parameters (see ``experiments.COMMON_PARAMS``)."""
         schedule = Schedule(optimizer=params["optimizer"], lr=params["lr"], epochs=params["epochs"],
-                            batch_size=params["batch_size"], lr_schedule=params["lr_schedule"])
+                            batch_size=params["batch_size"], lr_schedule=params["lr_schedule"],
+                            amp=params["amp"])
         return cls(data=data_spec(params), schedule=schedule, finetune=schedule.scaled(params["finetune_fraction"]),
                    stitch_epochs=params["stitch_epochs"], probe_size=params["probe_size"],
                    device=params["device"] or default_device(), cache=Cache.shared(params["cache_dir"] or None))
 
-
-def data_spec(params: dict) -> dict:
-    """The data part of a recipe: the loader name and its options (directories resolved)."""
+def data_spec(params: dict) -> DataSpec:
+    """The data part of a recipe from generator parameters (directories resolved)."""
     name = params["data"]
     if name == "digits":
-        return {"name": "digits"}
+        return DataSpec.of("digits")
     data_dir = str(os.path.abspath(os.path.expanduser(params["data_dir"] or os.environ.get(DATA_ENV, ""))))
     per_class = params["per_class"] or None
     if name == "cifar10":
-        return {"name": name, "data_dir": data_dir, "train_per_class": per_class,
-                "test_per_class": per_class and max(1, per_class // 5)}
+        return DataSpec.of(name, data_dir=data_dir, train_per_class=per_class,
+                           test_per_class=per_class and max(1, per_class // 5))
     classes = [c for c in params["classes"].split(",") if c] or None
-    return {"name": name, "data_dir": data_dir, "classes": classes, "per_class": per_class,
-            "size": params["image_size"]}
+    return DataSpec.of(name, data_dir=data_dir, classes=classes, per_class=per_class, size=params["image_size"])
 
 
-@functools.lru_cache(maxsize=4)
-def _dataset(spec_json: str) -> Dataset:
-    spec = json.loads(spec_json)
-    return load(spec.pop("name"), **spec)
+def _plain(value):
+    """A recipe field as plain JSON data (the form it takes in the cache key)."""
+    if isinstance(value, Recipe):
+        return value.key()
+    if isinstance(value, (Schedule, DataSpec)):
+        return value.as_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
-def dataset(setup: Setup) -> Dataset:
-    return _dataset(json.dumps(setup.data, sort_keys=True))
+class Recipe:
+    """One cache entry's recipe (subclasses are frozen dataclasses whose fields determine the entry)."""
+
+    kind: ClassVar[str]
+    #: what building it is called in the progress notes
+    action: ClassVar[str] = "building"
+    #: False for recipes that are computed when used and never stored
+    stored: ClassVar[bool] = True
+
+    def key(self) -> dict:
+        """The cache key: the kind and every field, as plain data."""
+        return {"kind": self.kind, **{f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}}
+
+    def parents(self) -> tuple["Recipe", ...]:
+        """The recipes this one reads when it is built (its fields that are recipes)."""
+        return tuple(v for f in dataclasses.fields(self) if isinstance(v := getattr(self, f.name), Recipe))
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def build(self, setup: Setup) -> dict:
+        """The cache entry (a dict of tensors and plain values)."""
+        raise NotImplementedError
+
+    def fetch(self, setup: Setup) -> dict:
+        """The entry, from the cache or built (deterministically) and stored."""
+
+        def build_entry():
+            note(f"{self.action} {self.describe()}")
+            with deterministic():
+                return self.build(setup)
+
+        return setup.cache.fetch(self.key(), build_entry)
+
+    def is_stored(self, setup: Setup) -> bool:
+        """Whether the cache holds a complete entry (or none is needed)."""
+        return not self.stored or all(p.is_file() for p in setup.cache.paths(self.key()))
 
 
-def trained(setup: Setup, arch: str, seed: int) -> dict:
-    return {"kind": "trained", "arch": arch, "seed": seed, "data": setup.data, "schedule": setup.schedule.as_dict()}
+class SenderRecipe(Recipe):
+    """A recipe that can send activations at a layer: a model, or a control that is no model."""
+
+    data: DataSpec
+
+    def sender(self, setup: Setup, layer: str) -> Sender:
+        raise NotImplementedError
+
+    def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
+        """Float32 CPU activations of ``layer`` on the first ``n`` test images (all if 0)."""
+        raise NotImplementedError
 
 
-def imp(setup: Setup, base: dict, rounds: int) -> dict:
-    """``rounds`` IMP rounds (20 % of the remaining weights each) from ``base``; 0 rounds is ``base``."""
-    for _ in range(rounds):
-        base = {"kind": "imp", "base": base, "amount": 0.2, "schedule": setup.schedule.as_dict()}
-    return base
+class ModelRecipe(SenderRecipe):
+    """A recipe whose entry is a model: ``{"config", "state", "record"}``."""
 
+    action: ClassVar[str] = "training"
+    seed: int
 
-def one_shot(setup: Setup, base: dict, amount: float, scores: str = "magnitude", scope: str = "global") -> dict:
-    return {"kind": "one_shot", "base": base, "amount": amount, "scores": scores, "scope": scope,
-            "hessian": "fisher", "schedule": setup.finetune.as_dict()}
+    def make(self, setup: Setup) -> tuple[nn.Module, dict]:
+        """The model and its record (at least ``accuracy`` and ``sparsity``)."""
+        raise NotImplementedError
 
-
-def structured(setup: Setup, base: dict, fraction: float) -> dict:
-    return {"kind": "structured_l1", "base": base, "fraction": fraction, "schedule": setup.finetune.as_dict()}
-
-
-def cka_blocks(setup: Setup, base: dict, n_blocks: int) -> dict:
-    return {"kind": "cka_block", "base": base, "n_blocks": n_blocks, "schedule": setup.finetune.as_dict()}
-
-
-def checkpoint(base: dict, epoch: int) -> dict:
-    """The ``trained`` recipe ``base`` stopped after ``epoch`` epochs of its schedule (``base`` itself from
-    its last epoch on)."""
-    if epoch >= base["schedule"]["epochs"]:
-        return base
-    return {"kind": "checkpoint", "base": base, "epoch": epoch}
-
-
-def distilled(setup: Setup, teacher: dict, arch: str, seed: int, temperature: float, alpha: float) -> dict:
-    return {"kind": "distilled", "teacher": teacher, "arch": arch, "seed": seed, "temperature": temperature,
-            "alpha": alpha, "data": setup.data, "schedule": setup.schedule.as_dict()}
-
-
-def describe(recipe: dict) -> str:
-    """A short readable name: ``cnn/seed=0``, ``cnn/seed=0/imp/imp``, ``cnn_small/seed=0/distilled``."""
-    kind = recipe["kind"]
-    if kind == "trained":
-        return f"{recipe['arch']}/seed={recipe['seed']}"
-    if kind == "distilled":
-        return f"{recipe['arch']}/seed={recipe['seed']}/distilled({describe(recipe['teacher'])})"
-    if kind == "checkpoint":
-        return f"{describe(recipe['base'])}/epoch={recipe['epoch']}"
-    detail = {"one_shot": lambda r: f"{r['scores']}_{r['scope']}({r['amount']:.3g})",
-              "structured_l1": lambda r: f"structured_l1({r['fraction']:.3g})",
-              "cka_block": lambda r: f"cka_block({r['n_blocks']})",
-              "imp": lambda r: "imp"}[kind](recipe)
-    return f"{describe(recipe['base'])}/{detail}"
-
-
-def _fresh(setup: Setup, arch: str, seed: int) -> nn.Module:
-    data = dataset(setup)
-    torch.manual_seed(seed)
-    return build(config_for(arch, data.shape, data.num_classes))
-
-
-def _build_trained(setup, recipe):
-    net = _fresh(setup, recipe["arch"], recipe["seed"])
-    result = train(net, dataset(setup), Schedule(**recipe["schedule"]), recipe["seed"], device=setup.device,
-                   label=describe(recipe))
-    return net, {"accuracy": result["test_accuracy"], "sparsity": 0.0}
-
-
-def _build_checkpoint(setup, recipe):
-    base = recipe["base"]
-    net = _fresh(setup, base["arch"], base["seed"])
-    result = train(net, dataset(setup), Schedule(**base["schedule"]), base["seed"], device=setup.device,
-                   label=describe(recipe), stop_after=recipe["epoch"])
-    return net, {"accuracy": result["test_accuracy"], "sparsity": 0.0}
-
-
-def _build_distilled(setup, recipe):
-    teacher, _ = model(setup, recipe["teacher"])
-    net = _fresh(setup, recipe["arch"], recipe["seed"])
-    result = distill(net, teacher, dataset(setup), Schedule(**recipe["schedule"]), recipe["seed"],
-                     temperature=recipe["temperature"], alpha=recipe["alpha"], device=setup.device)
-    return net, {"accuracy": result["test_accuracy"], "sparsity": 0.0}
-
-
-def _build_pruned(setup, recipe):
-    base, _ = model(setup, recipe["base"])
-    net, data, schedule = copy.deepcopy(base), dataset(setup), Schedule(**recipe["schedule"])
-    seed, kind, device = _root_seed(recipe), recipe["kind"], setup.device
-    if kind == "imp":
-        result = prune.imp_round(net, data, schedule, seed, amount=recipe["amount"], device=device)
-    elif kind == "one_shot":
-        result = prune.one_shot(net, data, schedule, seed, recipe["amount"], scores=recipe["scores"],
-                                scope=recipe["scope"], hessian=recipe["hessian"], device=device)
-    elif kind == "structured_l1":
-        result = prune.structured_l1(net, data, schedule, seed, recipe["fraction"], device=device)
-    else:
-        result = prune.cka_block_removal(net, data, schedule, seed, recipe["n_blocks"], device=device)
-    return net, {"accuracy": result["accuracy_after_retraining"], **result}
-
-
-def _root_seed(recipe: dict) -> int:
-    while "base" in recipe:
-        recipe = recipe["base"]
-    return recipe["seed"]
-
-
-BUILDERS = {"trained": _build_trained, "checkpoint": _build_checkpoint, "distilled": _build_distilled, "imp": _build_pruned,
-            "one_shot": _build_pruned, "structured_l1": _build_pruned, "cka_block": _build_pruned}
-
-
-def model(setup: Setup, recipe: dict) -> tuple[nn.Module, dict]:
-    """The model of ``recipe`` (eval mode, on the CPU) and its record (accuracy, sparsity, ...)."""
-
-    def build_entry():
-        net, info = BUILDERS[recipe["kind"]](setup, recipe)
+    def build(self, setup: Setup) -> dict:
+        net, info = self.make(setup)
         return {"config": net.config, "state": net.cpu().state_dict(), "record": info}
 
-    entry = setup.cache.fetch(recipe, build_entry)
-    net = build(entry["config"])
-    net.load_state_dict(entry["state"])
-    return net.eval(), entry["record"]
+    def load(self, setup: Setup) -> tuple[nn.Module, dict]:
+        """The model (eval mode, on the CPU) and its record."""
+        entry = self.fetch(setup)
+        net = build(entry["config"])
+        net.load_state_dict(entry["state"])
+        return net.eval(), entry["record"]
+
+    def sender(self, setup: Setup, layer: str) -> Sender:
+        return NetworkSender(self.load(setup)[0], layer, self.data.load(), setup.device)
+
+    def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
+        net, _ = self.load(setup)
+        return record(net, self.data.load().x_test[: n or None], [layer], setup.device)[layer]
 
 
-def model_record(setup: Setup, recipe: dict) -> dict:
-    """The record of ``recipe``'s model (accuracy, sparsity, ...), from a small entry of its own so
-    that a warm run reads no weights."""
-    return setup.cache.fetch({"kind": "record", "model": recipe}, lambda: {"record": model(setup, recipe)[1]})["record"]
+def _fresh(arch: str, seed: int, data: DataSpec) -> nn.Module:
+    """``arch`` initialized under ``torch.manual_seed(seed)`` for ``data``'s images and classes."""
+    dataset = data.load()
+    torch.manual_seed(seed)
+    return build(config_for(arch, dataset.shape, dataset.num_classes))
 
 
-def activations(setup: Setup, recipe: dict, layer: str) -> torch.Tensor:
-    """Float32 activations of ``layer`` on the probe set (the first ``probe_size`` test images, all if 0)."""
-    key = {"kind": "activations", "model": recipe, "layer": layer, "probe": "test", "probe_size": setup.probe_size}
+@dataclass(frozen=True)
+class Trained(ModelRecipe):
+    """``arch`` trained from seed ``seed`` on ``data`` with ``schedule``; with ``shuffle_labels`` set,
+    on training labels permuted by that seed (the label-randomization control: no learned function)."""
 
-    def build_entry():
-        net, _ = model(setup, recipe)
-        probe = dataset(setup).x_test[: setup.probe_size or None]
-        return {"activations": record(net, probe, [layer], setup.device)[layer]}
+    kind: ClassVar[str] = "trained"
+    arch: str
+    seed: int
+    data: DataSpec
+    schedule: Schedule
+    shuffle_labels: int | None = None
 
-    return setup.cache.fetch(key, build_entry)["activations"]
+    def describe(self) -> str:
+        shuffled = "" if self.shuffle_labels is None else f"/shuffled_labels({self.shuffle_labels})"
+        return f"{self.arch}/seed={self.seed}{shuffled}"
+
+    def run(self, setup: Setup, label: str, stop_after: int | None = None) -> tuple[nn.Module, dict]:
+        """Train (up to epoch ``stop_after`` of the schedule); the model and its record."""
+        data = self.data.load()
+        if self.shuffle_labels is not None:
+            data = dataclasses.replace(data, y_train=shuffled_labels(data.y_train, self.shuffle_labels))
+        net = _fresh(self.arch, self.seed, self.data)
+        result = train(net, data, self.schedule, self.seed, device=setup.device, label=label, stop_after=stop_after)
+        return net, {"accuracy": result["test_accuracy"], "train_accuracy": result["train_accuracy"], "sparsity": 0.0}
+
+    def make(self, setup):
+        return self.run(setup, self.describe())
 
 
-def stitch_scores(setup: Setup, recipe_a: dict, layer_a: str, recipe_b: dict, layer_b: str) -> dict:
-    """Stitching A[:layer_a] -> S -> B[layer_b:] (see ``stitch.stitch``): accuracies and relative accuracies."""
-    key = {"kind": "stitch", "a": recipe_a, "layer_a": layer_a, "b": recipe_b, "layer_b": layer_b,
-           "epochs": setup.stitch_epochs, "lr": 1e-3, "seed": 0}
+@dataclass(frozen=True)
+class RandomInit(ModelRecipe):
+    """``arch`` as initialized from seed ``seed``, never trained (a control: no learned function)."""
 
-    def build_entry():
-        (net_a, _), (net_b, _) = model(setup, recipe_a), model(setup, recipe_b)
-        return stitch(net_a, layer_a, net_b, layer_b, dataset(setup), epochs=setup.stitch_epochs, lr=1e-3,
-                      seed=0, device=setup.device)
+    kind: ClassVar[str] = "random_init"
+    action: ClassVar[str] = "initializing"
+    arch: str
+    seed: int
+    data: DataSpec
 
-    return setup.cache.fetch(key, build_entry)
+    def describe(self) -> str:
+        return f"{self.arch}/seed={self.seed}/random_init"
+
+    def make(self, setup):
+        net, data = _fresh(self.arch, self.seed, self.data), self.data.load()
+        return net, {"accuracy": accuracy(net, data.x_test, data.y_test, setup.device), "sparsity": 0.0}
+
+
+@dataclass(frozen=True)
+class Checkpoint(ModelRecipe):
+    """The run of ``base`` stopped after ``epoch`` epochs of its schedule (see :func:`checkpoint`)."""
+
+    kind: ClassVar[str] = "checkpoint"
+    base: Trained
+    epoch: int
+
+    @property
+    def seed(self) -> int:
+        return self.base.seed
+
+    @property
+    def data(self) -> DataSpec:
+        return self.base.data
+
+    def __post_init__(self):
+        if not 1 <= self.epoch < self.base.schedule.epochs:
+            raise ValueError(f"checkpoint epoch must be in [1, {self.base.schedule.epochs}), got {self.epoch}")
+
+    def describe(self) -> str:
+        return f"{self.base.describe()}/epoch={self.epoch}"
+
+    def make(self, setup):
+        return self.base.run(setup, self.describe(), stop_after=self.epoch)
+
+
+def checkpoint(base: Trained, epoch: int) -> ModelRecipe:
+    """``base`` stopped after ``epoch`` epochs; ``base`` itself from its last epoch on."""
+    return base if epoch >= base.schedule.epochs else Checkpoint(base, epoch)
+
+
+@dataclass(frozen=True)
+class Distilled(ModelRecipe):
+    """Student ``arch`` (seed ``seed``) trained on Hinton et al.'s loss against ``teacher``."""
+
+    kind: ClassVar[str] = "distilled"
+    teacher: ModelRecipe
+    arch: str
+    seed: int
+    temperature: float
+    alpha: float
+    schedule: Schedule
+
+    @property
+    def data(self) -> DataSpec:
+        return self.teacher.data
+
+    def describe(self) -> str:
+        return f"{self.arch}/seed={self.seed}/distilled({self.teacher.describe()})"
+
+    def make(self, setup):
+        teacher, _ = self.teacher.load(setup)
+        net = _fresh(self.arch, self.seed, self.data)
+        result = distill(net, teacher, self.data.load(), self.schedule, self.seed, temperature=self.temperature,
+                         alpha=self.alpha, device=setup.device)
+        return net, {"accuracy": result["test_accuracy"], "sparsity": 0.0}
+
+
+#: Pruning progression methods: name -> ``at_step(setup, base, step)`` (the model at step ``step``, the
+#: base itself at 0) and ``check(skeleton, step)`` (ValueError when the method cannot reach that step).
+PRUNING_METHODS: dict[str, tuple[Callable, Callable]] = {}
+
+
+def pruning_method(name: str, **options):
+    """Class decorator: register progression method ``name`` as the class's ``at_step`` and
+    ``check_step`` with ``options`` fixed."""
+
+    def register(cls):
+        PRUNING_METHODS[name] = (functools.partial(cls.at_step, **options), cls.check_step)
+        return cls
+
+    return register
+
+
+def pruned_at(setup: Setup, base: ModelRecipe, method: str, step: int) -> ModelRecipe:
+    """``base`` pruned by progression ``method`` at ``step`` (0: ``base`` itself)."""
+    return base if step == 0 else PRUNING_METHODS[method][0](setup, base, step)
+
+
+class Pruned(ModelRecipe):
+    """A model pruned from ``base`` and retrained with ``schedule``; subclasses say how (:meth:`prune`)."""
+
+    base: ModelRecipe
+    schedule: Schedule
+
+    @property
+    def seed(self) -> int:
+        """The seed of the model it was pruned from (the retraining's batch order)."""
+        return self.base.seed
+
+    @property
+    def data(self) -> DataSpec:
+        return self.base.data
+
+    def detail(self) -> str:
+        raise NotImplementedError
+
+    def prune(self, net: nn.Module, data: Dataset, device: str) -> dict:
+        """Prune and retrain ``net`` in place; the ``prune`` module's record."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_step(cls, skeleton: nn.Module, step: int) -> None:
+        """Raise ValueError when ``skeleton``'s architecture cannot be pruned to progression ``step``."""
+
+    def describe(self) -> str:
+        return f"{self.base.describe()}/{self.detail()}"
+
+    def make(self, setup):
+        net = copy.deepcopy(self.base.load(setup)[0])
+        result = self.prune(net, self.data.load(), setup.device)
+        return net, {"accuracy": result["accuracy_after_retraining"], **result}
+
+
+def _sparsity_at(step: int) -> float:
+    """The weight sparsity of progression step ``step``: 1 - 0.8^step (20 % of the rest per step)."""
+    return 1 - 0.8 ** step
+
+
+@pruning_method("imp")
+@dataclass(frozen=True)
+class Imp(Pruned):
+    """One IMP round with learning-rate rewinding: prune ``amount`` of the remaining weights by global
+    magnitude, retrain with the full original schedule (progression step k: k rounds)."""
+
+    kind: ClassVar[str] = "imp"
+    base: ModelRecipe
+    schedule: Schedule
+    amount: float = 0.2
+
+    def detail(self) -> str:
+        return "imp"
+
+    def prune(self, net, data, device):
+        return prune.imp_round(net, data, self.schedule, self.seed, amount=self.amount, device=device)
+
+    @classmethod
+    def rounds(cls, setup: Setup, base: ModelRecipe, rounds: int) -> ModelRecipe:
+        """``rounds`` rounds from ``base`` (0: ``base``)."""
+        for _ in range(rounds):
+            base = cls(base, setup.schedule)
+        return base
+
+    @classmethod
+    def at_step(cls, setup, base, step):
+        return cls.rounds(setup, base, step)
+
+
+@pruning_method("magnitude_global", scores="magnitude", scope="global")
+@pruning_method("magnitude_layer", scores="magnitude", scope="layer")
+@pruning_method("obd", scores="obd", scope="global")
+@dataclass(frozen=True)
+class OneShot(Pruned):
+    """``amount`` of the weights pruned at once by magnitude or OBD saliency (empirical Fisher), one
+    global threshold or per layer, then fine-tuned (progression step k: amount 1 - 0.8^k)."""
+
+    kind: ClassVar[str] = "one_shot"
+    base: ModelRecipe
+    schedule: Schedule
+    amount: float
+    scores: str
+    scope: str
+    hessian: str = "fisher"
+
+    def detail(self) -> str:
+        return f"{self.scores}_{self.scope}({self.amount:.3g})"
+
+    def prune(self, net, data, device):
+        return prune.one_shot(net, data, self.schedule, self.seed, self.amount, scores=self.scores,
+                              scope=self.scope, hessian=self.hessian, device=device)
+
+    @classmethod
+    def at_step(cls, setup, base, step, *, scores, scope):
+        return cls(base, setup.finetune, _sparsity_at(step), scores, scope)
+
+
+@pruning_method("structured_l1")
+@dataclass(frozen=True)
+class StructuredL1(Pruned):
+    """``fraction`` of every layer's filters removed for real (smallest L1 norm), then fine-tuned
+    (progression step k: fraction 1 - 0.8^k)."""
+
+    kind: ClassVar[str] = "structured_l1"
+    base: ModelRecipe
+    schedule: Schedule
+    fraction: float
+
+    def detail(self) -> str:
+        return f"structured_l1({self.fraction:.3g})"
+
+    def prune(self, net, data, device):
+        return prune.structured_l1(net, data, self.schedule, self.seed, self.fraction, device=device)
+
+    @classmethod
+    def at_step(cls, setup, base, step):
+        return cls(base, setup.finetune, _sparsity_at(step))
+
+
+@pruning_method("cka_block")
+@dataclass(frozen=True)
+class CkaBlock(Pruned):
+    """``n_blocks`` residual blocks removed one at a time by CKA guidance (Pons et al. 2024),
+    fine-tuned after each (progression step k: k blocks)."""
+
+    kind: ClassVar[str] = "cka_block"
+    base: ModelRecipe
+    schedule: Schedule
+    n_blocks: int
+
+    def detail(self) -> str:
+        return f"cka_block({self.n_blocks})"
+
+    def prune(self, net, data, device):
+        return prune.cka_block_removal(net, data, self.schedule, self.seed, self.n_blocks, device=device)
+
+    @classmethod
+    def at_step(cls, setup, base, step):
+        return cls(base, setup.finetune, step)
+
+    @classmethod
+    def check_step(cls, skeleton, step):
+        if not hasattr(skeleton, "removable_blocks"):
+            raise ValueError("method 'cka_block' needs a ResNet architecture")
+        if step > len(skeleton.removable_blocks()):
+            raise ValueError(f"the architecture has only {len(skeleton.removable_blocks())} removable blocks")
+
+
+@dataclass(frozen=True)
+class ClusteredNoise(SenderRecipe):
+    """Class-clustered Gaussian noise of ``shape`` (Smith et al. 2025; ``stitch.ClusteredNoiseSender``):
+    a sender that is a function of the label alone. Computed when used, never stored."""
+
+    kind: ClassVar[str] = "clustered_noise"
+    stored: ClassVar[bool] = False
+    data: DataSpec
+    shape: tuple[int, ...]
+    seed: int
+    scale: float = 1.0
+
+    def describe(self) -> str:
+        return f"clustered_noise/seed={self.seed}"
+
+    def sender(self, setup: Setup, layer: str) -> Sender:
+        return ClusteredNoiseSender(self.data.load(), self.shape, self.seed, self.scale, setup.device)
+
+    def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
+        index = torch.arange(n or len(self.data.load().x_test))
+        return self.sender(setup, layer)("test", index).cpu()
+
+
+def layer_shape(data: DataSpec, arch: str, layer: str) -> tuple[int, ...]:
+    """The shape of one activation of ``layer`` of ``arch`` on ``data``'s images (computed on the meta
+    device: no memory, no initialization)."""
+    dataset = data.load()
+    with torch.device("meta"):
+        net = build(config_for(arch, dataset.shape, dataset.num_classes)).eval()
+        return tuple(prefix(net, layer)(torch.empty(1, *dataset.shape)).shape[1:])
+
+
+@dataclass(frozen=True)
+class Record(Recipe):
+    """The record of ``model`` (accuracy, sparsity...) as a small entry of its own."""
+
+    kind: ClassVar[str] = "record"
+    action: ClassVar[str] = "recording"
+    model: ModelRecipe
+
+    def describe(self) -> str:
+        return f"the record of {self.model.describe()}"
+
+    def build(self, setup):
+        return {"record": self.model.fetch(setup)["record"]}
+
+
+@dataclass(frozen=True)
+class Activations(Recipe):
+    """Activations of ``layer`` of ``source`` on the probe set (the first ``probe_size`` test images, all
+    if 0), float32."""
+
+    kind: ClassVar[str] = "activations"
+    action: ClassVar[str] = "recording"
+    source: SenderRecipe
+    layer: str
+    probe_size: int
+
+    def describe(self) -> str:
+        return f"{self.source.describe()}:{self.layer} on the probe set"
+
+    def build(self, setup):
+        return {"activations": self.source.probe(setup, self.layer, self.probe_size)}
+
+
+@dataclass(frozen=True)
+class Stitch(Recipe):
+    """``sender`` at ``layer_a`` stitched into ``receiver`` after ``layer_b`` (``stitch.stitch_from``):
+    the direct (least-squares) and trained stitch's accuracies and relative accuracies."""
+
+    kind: ClassVar[str] = "stitch"
+    action: ClassVar[str] = "stitching"
+    sender: SenderRecipe
+    layer_a: str
+    receiver: ModelRecipe
+    layer_b: str
+    epochs: int
+    lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.sender.data != self.receiver.data:
+            raise ValueError(f"stitch: sender {self.sender.describe()} and receiver {self.receiver.describe()} "
+                             f"were made on different data")
+
+    def describe(self) -> str:
+        return f"{self.sender.describe()}:{self.layer_a} -> {self.receiver.describe()}:{self.layer_b}"
+
+    def build(self, setup):
+        net_b, _ = self.receiver.load(setup)
+        return stitch_from(self.sender.sender(setup, self.layer_a), net_b, self.layer_b, self.receiver.data.load(),
+                           epochs=self.epochs, lr=self.lr, seed=self.seed, device=setup.device)
+
+
+@dataclass(frozen=True)
+class Agreement(Recipe):
+    """Prediction agreement and accuracy difference of two models on the test images
+    (``stitch.prediction_agreement``); :meth:`of` orders the pair, so that there is one entry per pair."""
+
+    kind: ClassVar[str] = "agreement"
+    action: ClassVar[str] = "comparing"
+    model_a: ModelRecipe
+    model_b: ModelRecipe
+
+    @classmethod
+    def of(cls, a: ModelRecipe, b: ModelRecipe) -> "Agreement":
+        first, second = sorted((a, b), key=lambda r: json.dumps(r.key(), sort_keys=True))
+        return cls(first, second)
+
+    def describe(self) -> str:
+        return f"the predictions of {self.model_a.describe()} and {self.model_b.describe()}"
+
+    def build(self, setup):
+        (net_a, _), (net_b, _) = self.model_a.load(setup), self.model_b.load(setup)
+        return prediction_agreement(net_a, net_b, self.model_a.data.load(), setup.device)
+
+
+def case_recipes(setup: Setup, sender: SenderRecipe, layer_a: str, receiver: ModelRecipe, layer_b: str,
+                 reverse: bool = True) -> dict[str, Recipe]:
+    """The recipes a case X = ``layer_a`` of ``sender``, Y = ``layer_b`` of ``receiver`` reads: both
+    activations, the stitch X -> Y, with ``reverse`` the stitch Y -> X (never for a sender that is no
+    model), the agreement of two models, and the records of the models."""
+    recipes = {"x": Activations(sender, layer_a, setup.probe_size), "y": Activations(receiver, layer_b, setup.probe_size),
+               "forward": Stitch(sender, layer_a, receiver, layer_b, setup.stitch_epochs),
+               "record_y": Record(receiver)}
+    if isinstance(sender, ModelRecipe):
+        recipes |= {"agreement": Agreement.of(sender, receiver), "record_x": Record(sender)}
+        if reverse:
+            recipes["backward"] = Stitch(receiver, layer_b, sender, layer_a, setup.stitch_epochs)
+    return recipes
+
+
+def references(setup: Setup, recipes: dict[str, Recipe]) -> dict[str, float | None]:
+    """The reference columns (``scenarios.types.REFERENCE_COLUMNS``) of a case from its
+    :func:`case_recipes`; None where one does not apply."""
+    forward = recipes["forward"].fetch(setup)
+    backward = recipes["backward"].fetch(setup) if "backward" in recipes else {}
+    whole = recipes["agreement"].fetch(setup) if "agreement" in recipes else {}
+    return {"stitch": forward["relative_trained"], "stitch_reverse": backward.get("relative_trained"),
+            "stitch_direct": forward["relative_direct"], "stitch_direct_reverse": backward.get("relative_direct"),
+            "agreement": whole.get("agreement"), "accuracy_difference": whole.get("accuracy_difference")}
+
