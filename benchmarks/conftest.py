@@ -14,23 +14,30 @@ The work itself lives in ``reports`` (pure functions); this file only selects, c
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
+from collections import Counter
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import metrics
 import scenarios
+import scenarios.progress
+import scenarios.resources
 from reports.atomic import write_text
 from reports.baseline import baseline_document, compare, read_baseline, write_baseline
 from reports.environment import environment
+from reports.html import BaselineComparison, write_html
 from reports.results import results_table
 from reports.run import RunRecord, describe_run, write_reports
 from reports.scales import MeasureScale
-from reports.scorecard import overview_table
+from reports.scorecard import HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, overview_table
 from reports.verdicts import VerdictSettings
 
 PROFILES = ("quick", "full")
@@ -47,6 +54,13 @@ class _Run:
         self.rows_dir: Path | None = None
         self.started = time.perf_counter()
         self.summary: list[str] = []
+        self.speed: dict[str, dict[str, float]] = {}  # measure -> shape id -> time over own bound
+        self.cases: dict[str, list] = {}  # scenario -> its cases, every seed (generated once per process)
+        self.generation_errors: dict[str, Exception] = {}  # scenario -> why it could not be generated
+        self.scenario_order: list | None = None  # the collected tests' scenarios, in run order
+        self.families_ready: set[str] = set()
+        self.comparison = BaselineComparison()
+        self.benchmark_reports: list[tuple[Path, str]] = []  # printed in the terminal summary
 
 
 _RUN = pytest.StashKey[_Run]()
@@ -104,11 +118,40 @@ def pytest_configure(config):
     config.stash[_RUN] = run
     if _is_worker(config):
         run.rows_dir = Path(config.workerinput[_ROWS_DIR]) if _ROWS_DIR in config.workerinput else None
+        _take_worker_share(config)
         return
     if config.getoption("--metrics") is not None:  # fail early, as a usage error, on unknown names
         selected_metrics(config)
     if config.getoption("--scenarios") is not None or config.getoption("--families") is not None:
         selected_specs(config)
+
+
+def _take_worker_share(config) -> None:
+    """xdist worker: limit this process to its share of the cores and, where there are GPUs, one GPU."""
+    import torch
+
+    share = scenarios.resources.worker_share(
+        config.workerinput["workerid"], int(config.workerinput["workercount"]), os.cpu_count() or 1,
+        torch.cuda.device_count(),
+    )
+    scenarios.resources.apply(share)
+
+
+#: Benchmark modules that time code and need the whole machine: under xdist they are skipped.
+SERIAL_ONLY = ("test_speed.py", "test_streaming.py", "test_peers.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the timing benchmarks under xdist, and the speed benchmark of measures this run leaves out
+    (opt-in measures not named with --metrics)."""
+    left_out = set(metrics.available()) - set(selected_metrics(config))
+    serial = pytest.mark.skip(reason="timing benchmarks need the whole machine: run them serially (without -n)")
+    for item in items:
+        if _is_worker(config) and item.path.name in SERIAL_ONLY:
+            item.add_marker(serial)
+        name = getattr(item, "callspec", None) and item.callspec.params.get("name")
+        if item.path.name == "test_speed.py" and name in left_out:
+            item.add_marker(pytest.mark.skip(reason=f"{name} is not in this run (opt-in measures run when --metrics names them)"))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -142,11 +185,11 @@ def selected_specs(config) -> list:
 
 
 def selected_metrics(config) -> list[str]:
-    """The measures of this run (--metrics, default every registered one)."""
+    """The measures of this run (--metrics, default every registered one but the opt-in ones)."""
     available = metrics.available()
     wanted = _split(config.getoption("--metrics"))
     if wanted is None:
-        return available
+        return [name for name in available if not metrics.get(name).info.opt_in]
     unknown = sorted(set(wanted) - set(available))
     if unknown:
         raise pytest.UsageError(f"--metrics: unknown {unknown}; available: {', '.join(available)}")
@@ -177,17 +220,118 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize(("metric_name", "scenario"), grid)
 
 
-def _say(config, line: str) -> None:
-    """A progress line on the terminal, from inside a test (serial runs; xdist workers have no terminal)."""
+# ---- the terminal: one progress line per scenario family ---------------------------------------------
+
+
+def _progress_reporter(config):
+    """pytest's terminal reporter where progress lines are shown (a serial run writing to a terminal, at
+    normal verbosity or more), else None: silent under -q, when piped, and in xdist workers."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or _is_worker(config):
-        return
+    if reporter is None or _is_worker(config) or not reporter.isatty() or config.getoption("verbose") < 0:
+        return None
+    return reporter
+
+
+class _StatusLine:
+    """One line on the terminal between two tests' outputs, rewritten in place.
+
+    It starts on a line of its own (the progress dots before it first get their percentage, as pytest
+    does itself when a new test file starts) and is left for pytest to end: the next test's output starts
+    on a new line with its file name, so the dots are never broken. A no-op where
+    :func:`_progress_reporter` is None.
+    """
+
+    def __init__(self, config) -> None:
+        self.reporter = _progress_reporter(config)
+        self.capture = config.pluginmanager.get_plugin("capturemanager")
+        self.shown = 0.0  # when the line was last written (0: not yet)
+
+    def show(self, text: str, force: bool = False) -> None:
+        """Write ``text`` over the line (at most every 0.2 s unless ``force``), cut to the terminal's width."""
+        now = time.perf_counter()
+        if self.reporter is None or (self.shown and not force and now - self.shown < 0.2):
+            return
+        width = shutil.get_terminal_size().columns - 1
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        with self.capture.global_and_fixture_disabled() if self.capture else nullcontext():
+            if not self.shown:
+                fill = getattr(self.reporter, "_write_progress_information_filling_space", None)
+                dots = self.reporter.currentfspath not in (None, -2) and self.reporter.config.getoption("verbose") == 0
+                if dots and fill is not None and getattr(self.reporter, "_show_progress_info", False):
+                    fill()
+                self.reporter.ensure_newline()
+            self.reporter.rewrite(text, erase=True)
+            self.reporter.flush()
+        self.shown = now
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+@contextmanager
+def _captured(capture):
+    """Capture what the generators print (pytest hands it to the next test's report)."""
     if capture is None:
-        reporter.write_line(line)
+        yield
         return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
+    capture.resume_global_capture()
+    try:
+        yield
+    finally:
+        capture.suspend_global_capture()
+
+
+def _scenario_of(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("scenario") if callspec is not None else None
+
+
+def _generate_family(config, family: str, specs: list) -> None:
+    """Generate ``specs`` (scenarios of one family) into the run's cache under one status line: what is
+    being generated or trained (``scenarios.progress`` notes), n of m, and the time left."""
+    run = config.stash[_RUN]
+    line = _StatusLine(config)
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    todo = [spec for spec in specs if spec.name not in run.cases]
+    started = time.perf_counter()
+    for done, spec in enumerate(todo):
+
+        def show(note: str = "", force: bool = False, done: int = done, spec=spec) -> None:
+            elapsed = time.perf_counter() - started
+            left = f", about {_duration(elapsed / done * (len(todo) - done))} left" if done else ""
+            line.show(f"[stitchbench] {family}: generating {spec.name} ({done + 1} of {len(todo)}{left})"
+                      + (f": {note}" if note else ""), force)  # fmt: skip
+
+        previous = scenarios.progress.set_listener(show)
+        show(force=True)
+        try:
+            with _captured(capture):
+                run.cases[spec.name] = list(scenarios.cases(spec))
+        except Exception as err:  # noqa: BLE001 - the scenario's tests report it; the family goes on
+            run.generation_errors[spec.name] = err
+        finally:
+            scenarios.progress.set_listener(previous)
+    cases = sum(len(run.cases.get(spec.name, ())) for spec in todo)
+    failed = f", {len(run.generation_errors)} failed (see the tests)" if run.generation_errors else ""
+    line.show(f"[stitchbench] {family}: {len(todo)} scenario(s) generated, {cases} cases in "
+              f"{_duration(time.perf_counter() - started)}{failed}", force=True)  # fmt: skip
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Serial runs: before the first test of a scenario family, generate all the family's selected
+    scenarios under one progress line, so that generation never writes between the progress dots."""
+    run = item.config.stash[_RUN]
+    spec = _scenario_of(item)
+    if spec is None or _is_worker(item.config) or spec.family in run.families_ready:
+        return None
+    run.families_ready.add(spec.family)
+    if run.scenario_order is None:
+        selected = (_scenario_of(other) for other in item.session.items)
+        run.scenario_order = list({s.name: s for s in selected if s is not None}.values())
+    _generate_family(item.config, spec.family, [s for s in run.scenario_order if s.family == spec.family])
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -203,16 +347,12 @@ def pair(shape):
 
 @pytest.fixture(scope="session")
 def benchmark_report(pytestconfig):
-    """``report(name, text)``: write a benchmark's report ``name`` under ``--report-dir`` (atomically)
-    and print it on the terminal."""
+    """``report(name, text)``: write a benchmark's report ``name`` under ``--report-dir`` (atomically);
+    the terminal summary prints it (not the test's teardown, which would break the progress dots)."""
 
     def report(name: str, text: str) -> Path:
         path = write_text(_under_root(pytestconfig, pytestconfig.getoption("--report-dir")) / name, text)
-        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line("")
-            for line in text.splitlines():
-                reporter.write_line(line)
+        pytestconfig.stash[_RUN].benchmark_reports.append((path, text))
         return path
 
     return report
@@ -220,16 +360,16 @@ def benchmark_report(pytestconfig):
 
 @pytest.fixture(scope="session")
 def scenario_cases(pytestconfig):
-    """``cases(scenario) -> list[Case]``: every seed's cases, generated once per scenario and process."""
-    cache: dict[str, list] = {}
+    """``cases(scenario) -> list[Case]``: every seed's cases, generated once per scenario and process
+    (in serial runs before the family's first test, by :func:`pytest_runtest_protocol`)."""
+    run = pytestconfig.stash[_RUN]
 
     def cases(spec) -> list:
-        if spec.name not in cache:
-            _say(pytestconfig, f"\n[stitchbench] generating {spec.family}/{spec.name} ({len(spec.seeds)} seeds)")
-            start = time.perf_counter()
-            cache[spec.name] = list(scenarios.cases(spec))
-            _say(pytestconfig, f"[stitchbench] {len(cache[spec.name])} cases in {time.perf_counter() - start:.1f} s")
-        return cache[spec.name]
+        if spec.name in run.generation_errors:
+            raise run.generation_errors[spec.name]
+        if spec.name not in run.cases:
+            run.cases[spec.name] = list(scenarios.cases(spec))
+        return run.cases[spec.name]
 
     return cases
 
@@ -238,6 +378,13 @@ def scenario_cases(pytestconfig):
 def record_rows(pytestconfig):
     """``record(rows)``: hand a test's result rows to the session's reports."""
     return pytestconfig.stash[_RUN].rows.extend
+
+
+@pytest.fixture(scope="session")
+def record_speed(pytestconfig):
+    """``record(section)``: hand the speed benchmark's ratios (``reports.baseline.speed_section``) to the
+    baseline comparison (serial runs: under xdist the timing benchmarks are skipped)."""
+    return pytestconfig.stash[_RUN].speed.update
 
 
 def _merged_rows(run: _Run) -> list[dict]:
@@ -257,8 +404,15 @@ def _record(config, results) -> RunRecord:
     settings = VerdictSettings()
     execution = f"xdist, {workers} workers" if run.rows_dir else "serial"
     extra = {"profile": config.getoption("--profile"), "execution": execution}
+    measures = sorted(set(results["metric"]))
+    plugin_errors = metrics.load_errors()
     return RunRecord(
-        header={**describe_run(results, settings, extra), **environment()},
+        header={
+            **describe_run(results, settings, extra),
+            **environment(),
+            HEADER_REFERENCES: {name: metrics.get(name).info.reference or "" for name in measures},
+            **({HEADER_PLUGIN_ERRORS: plugin_errors} if plugin_errors else {}),
+        },
         scales={name: MeasureScale.from_info(metrics.get(name).info) for name in sorted(set(results["metric"]))},
         expectations={s.name: s.expectations for s in specs},
         sweeps={s.name: s.sweep.name for s in specs if s.sweep is not None},
@@ -272,21 +426,40 @@ def _check_baseline(config, results, verdicts) -> tuple[list[str], bool]:
     update = config.getoption("--update-baseline")
     if path_option is None and not update:
         return [], False
-    current = baseline_document(results, verdicts, profile=config.getoption("--profile"))
+    speed = config.stash[_RUN].speed
+    current = baseline_document(results, verdicts, profile=config.getoption("--profile"), speed=speed)
     path = _under_root(config, path_option or DEFAULT_BASELINE)
     lines, failing = [], False
+    if results.empty and update:  # a speed-only run must not replace the recorded verdicts and values
+        update = False
+        lines.append("speed benchmark alone: the baseline is compared, not rewritten (run the grid to update it)")
     if path_option is not None and path.exists():
-        differences = compare(read_baseline(path), current, tolerance=config.getoption("--baseline-tolerance"))
+        tolerance = config.getoption("--baseline-tolerance")
+        differences = compare(read_baseline(path), current, tolerance=tolerance)
         failing = any(d.fails for d in differences) and not update
         lines.append(f"baseline {path}: {len(differences)} difference(s), {sum(d.fails for d in differences)} failing")
-        lines += [f"  {d}" for d in differences]
+        lines += _difference_lines(differences)
+        config.stash[_RUN].comparison = BaselineComparison(path_option, tolerance, tuple(differences))
     elif path_option is not None:
         lines.append(f"baseline {path} does not exist (write it with --update-baseline)")
         failing = not update
+        config.stash[_RUN].comparison = BaselineComparison(path_option, note="The baseline file does not exist.")
     if update:
         write_baseline(current, path)
         lines.append(f"baseline written: {path}")
     return lines, failing
+
+
+def _difference_lines(differences, shown: int = 20) -> list[str]:
+    """The first ``shown`` failing differences, then how many others there are, by kind."""
+    failing = [d for d in differences if d.fails]
+    lines = [f"  {d}" for d in failing[:shown]]
+    rest = Counter(d.kind for d in [*failing[shown:], *(d for d in differences if not d.fails)])
+    if rest:
+        counts = ", ".join(f"{count} {kind}" for kind, count in sorted(rest.items()))
+        more = f"and {sum(rest.values())} more: " if lines else ""
+        lines.append(f"  {more}{counts} (every one is listed in scorecard.html, Baseline)")
+    return lines
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -299,27 +472,44 @@ def pytest_sessionfinish(session, exitstatus):
         return
     rows = _merged_rows(run)
     if not rows:
+        if run.speed:  # the speed benchmark alone: its ratios are still compared with the baseline
+            no_verdicts = pd.DataFrame(columns=["metric", "scenario", "expectation", "verdict"])
+            run.summary, failing = _check_baseline(config, results_table([]), no_verdicts)
+            if failing and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return
     results = results_table(rows)
     report_dir = _under_root(config, config.getoption("--report-dir"))
-    reports = write_reports(results, _record(config, results), report_dir)
+    record = _record(config, results)
+    reports = write_reports(results, record, report_dir, html=False)
     baseline_lines, failing = _check_baseline(config, results, reports.verdicts)
     if failing and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    run.comparison.write(report_dir)  # the page shows it, and `python -m reports` rebuilds the page with it
+    html = write_html(results, reports.verdicts, reports.scores, reports.errors, record, report_dir,
+                      comparison=run.comparison)[-1]  # fmt: skip
     failed = results[results["error"] != ""]
+    measures, top = reports.scores["metric"].nunique(), 10
     run.summary = [
-        overview_table(reports.scores),
-        "",
-        f"{len(results)} cells, {len(failed)} failed ({failed['metric'].nunique()} measure(s); see the Errors "
-        f"section of scorecard.md); measures ran {results['time'].sum():.1f} s, session "
-        f"{time.perf_counter() - run.started:.1f} s",
-        f"reports: {report_dir} (scorecard.md, disagreements.md, verdicts.csv, results.csv, figures/)",
         *baseline_lines,
+        f"{len(results)} cells, {len(failed)} failed ({failed['metric'].nunique()} measure(s); see Errors in the "
+        f"scorecard); measures ran {results['time'].sum():.1f} s, session {time.perf_counter() - run.started:.1f} s",
+        "",
+        f"the {min(top, measures)} best of {measures} measures by summary score (all of them: scorecard.md, .html):",
+        overview_table(reports.scores, top=top),
+        "",
+        f"reports: {html} (open it in a browser)",
+        f"         and scorecard.md, disagreements.md, verdicts.csv, results.csv, figures/ in {report_dir}",
     ]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    summary = config.stash[_RUN].summary
+    run = config.stash[_RUN]
+    for path, text in run.benchmark_reports:
+        terminalreporter.write_sep("=", f"stitchbench {path.name}")
+        for line in [*text.rstrip().splitlines(), "", f"written to {path}"]:
+            terminalreporter.write_line(line)
+    summary = run.summary
     if summary:
         terminalreporter.write_sep("=", "stitchbench scorecard")
         for line in summary:

@@ -2,7 +2,8 @@
 
 The test measures all cases and seeds of its scenario and records one row per case (value, stitching
 reference, time, error). It does not judge: a measure that raises or returns NaN leaves error rows and
-the test passes; verdicts, the scorecard and the baseline comparison are made from all rows at the end
+the test passes; a scenario that cannot be generated (a broken factory) leaves one error row per seed
+and fails its tests, the other scenarios untouched; verdicts, the scorecard and the baseline comparison are made from all rows at the end
 of the session (benchmarks/conftest.py, reports/).
 """
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import pytest
 
 import metrics
-from reports.results import measure_cases
+from reports.results import generation_error_rows, measure_cases
 
 
 def test_scenario(metric_name, scenario, scenario_cases, record_rows):
-    cases = scenario_cases(scenario)
+    try:
+        cases = scenario_cases(scenario)
+    except Exception as err:  # the scenario's cells are errors in the scorecard, and its test fails
+        record_rows(generation_error_rows(metric_name, scenario, err))
+        raise
     if not cases:
         pytest.skip(f"scenario {scenario.name} generated no case")
     record_rows(measure_cases(metric_name, metrics.get(metric_name), cases))

@@ -1,82 +1,46 @@
-"""Speed of every registered measure at three shapes, beside matrix-product bounds of the same run.
+"""Speed of every registered measure at the profile's shapes, each against its own bound, timed in one run.
 
-For each shape (n, p1, p2) the group also times the float64 products and decompositions the linear
-measures are made of (``PRIMITIVES``, on centered X [n, p1] and Y [n, p2], each with the fastest routine
-here: numpy's BLAS for products, torch's LAPACK for QR and SVD). Two ratios are reported per measure:
+For each shape (n, p1, p2) the group times every primitive of the vocabulary
+``metrics._bounds.PRIMITIVES`` (products, decompositions, n x n distance and Gram matrices, top-k, a
+sort, an assignment...; each with the fastest routine installed, on centered X [n, p1] and Y [n, p2]
+prepared beforehand), and every measure. A measure's bound is the summed median time of the primitives
+it declares in its registration (``@register(..., speed_bound=("XtX", "YtY", "XtY"))``): what its exact
+formula cannot do without. What the measure adds (input checks, centering, rank decisions) shows as the
+excess of its ratio over 1; a measure without a declared bound shows "no bound". Two ratios are reported
+per measure: to one ``X^T X`` (the one product every linear measure needs) and to its own bound.
 
-- to one ``X^T X`` (syrk), the one product every linear measure needs at least;
-- to its own bound (``BOUNDS``): the summed time of the products and decompositions its exact formula
-  cannot do without, e.g. X^T X, Y^T Y and X^T Y for linear CKA, or QR(X), QR(Y), Qx^T Qy and the
-  singular values of that for mean CCA. What the measure adds (input checks, centering, scaling,
-  rank-revealing SVDs) shows as the excess over 1.
-
-Ratios are written to ``reports/out/speed.md`` and printed at the end of the run; they are measured,
-never asserted. The quick profile times the two smaller shapes, the full profile all three.
+Ratios are written to ``reports/out/speed.md`` and handed to the baseline comparison (``--baseline``):
+``reports.baseline.speed_section`` keeps the ratios where the bound takes at least a few milliseconds,
+and a ratio that grew past twice the recorded one fails the run. The quick profile times the two
+smaller shapes, the full profile all three. Timings need the whole machine: under xdist this module is
+skipped (benchmarks/conftest.py).
 """
 from __future__ import annotations
 
 import os
 import platform
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
 
 import metrics
+from metrics._bounds import PRIMITIVES, Operands
+from reports.baseline import speed_section
 
 BOUND = "XtX"
-
-
-class Operands(NamedTuple):
-    xc: np.ndarray  # centered X
-    yc: np.ndarray
-    qx: np.ndarray  # thin QR factors of the centered data
-    rx: torch.Tensor
-    qy: np.ndarray
-    ry: torch.Tensor
-    cross: torch.Tensor  # Xc^T Yc
-    bases: torch.Tensor  # Qx^T Qy
-
-
-#: The products and decompositions the linear measures are made of.
-PRIMITIVES = {
-    "XtX": lambda o: o.xc.T @ o.xc,
-    "YtY": lambda o: o.yc.T @ o.yc,
-    "XtY": lambda o: o.xc.T @ o.yc,
-    "QR(X)": lambda o: torch.linalg.qr(torch.from_numpy(o.xc)),
-    "QR(Y)": lambda o: torch.linalg.qr(torch.from_numpy(o.yc)),
-    "Qx^T Y": lambda o: o.qx.T @ o.yc,
-    "Qx^T Qy": lambda o: o.qx.T @ o.qy,
-    "svdvals(Xc^T Yc)": lambda o: torch.linalg.svdvals(o.cross),
-    "svdvals(Qx^T Qy)": lambda o: torch.linalg.svdvals(o.bases),
-    "svd(Qx^T Qy)": lambda o: torch.linalg.svd(o.bases),
-    "svd(Rx)": lambda o: torch.linalg.svd(o.rx),
-    "svd(Ry)": lambda o: torch.linalg.svd(o.ry),
-}
-_CCA_BOUND = ("QR(X)", "QR(Y)", "Qx^T Qy", "svdvals(Qx^T Qy)")
-#: Each linear measure's bound: what its exact formula needs at the least on full-rank data.
-BOUNDS = {
-    "cka_linear": ("XtX", "YtY", "XtY"),
-    "cka_linear_debiased": ("XtX", "YtY", "XtY"),
-    "procrustes": ("XtY", "svdvals(Xc^T Yc)"),
-    "nbs": ("XtY", "svdvals(Xc^T Yc)"),
-    "ols_r2": ("QR(X)", "Qx^T Y"),
-    "cca_mean": _CCA_BOUND,
-    "cca_mean_sq": _CCA_BOUND,
-    "svcca": _CCA_BOUND + ("svd(Rx)", "svd(Ry)"),  # the singular directions of each side
-    "pwcca": ("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Qx^T Qy)"),  # the canonical directions, for the weights
-}
 _medians: dict[tuple[int, int, int], dict[str, float]] = {}
+
+
+def shape_id(shape) -> str:
+    """The id of a speed shape, as the test ids and the baseline's speed section spell it: n1000-p64x64."""
+    n, p1, p2 = shape
+    return f"n{n}-p{p1}x{p2}"
 
 
 @pytest.fixture(scope="module")
 def operands(pair) -> Operands:
-    x, y = pair
-    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
-    qx, rx = torch.linalg.qr(torch.from_numpy(xc))
-    qy, ry = torch.linalg.qr(torch.from_numpy(yc))
-    return Operands(xc, yc, qx.numpy(), rx, qy.numpy(), ry, torch.from_numpy(xc.T @ yc), torch.from_numpy(qx.numpy().T @ qy.numpy()))
+    return Operands(*pair)
 
 
 def _rounds(shape) -> int:
@@ -93,11 +57,10 @@ def _record(benchmark, shape, name):
 
 @pytest.mark.parametrize("primitive", PRIMITIVES)
 def test_primitive(benchmark, shape, operands, primitive):
-    if primitive.startswith(("QR", "Qx", "svd")) and max(shape[1:]) > shape[0]:
+    if PRIMITIVES[primitive].needs_n_above_p and max(shape[1:]) > shape[0]:
         pytest.skip("thin QR needs n >= p")
     benchmark.group = "n={}, p1={}, p2={}".format(*shape)
-    call = PRIMITIVES[primitive]
-    benchmark.pedantic(call, args=(operands,), rounds=_rounds(shape), iterations=1, warmup_rounds=1)
+    benchmark.pedantic(PRIMITIVES[primitive].run, args=(operands,), rounds=_rounds(shape), iterations=1, warmup_rounds=1)
     _record(benchmark, shape, primitive)
 
 
@@ -116,26 +79,38 @@ def test_measure_speed(benchmark, shape, pair, name):
 
 
 def own_bound(name: str, medians: dict[str, float]) -> float | None:
-    """Summed median time of ``BOUNDS[name]``, or None when the measure has no bound or one is missing."""
-    parts = [medians.get(primitive) for primitive in BOUNDS.get(name, ())]
+    """Summed median time of the primitives ``name`` declares (``info.speed_bound``, a repeated name
+    counted each time), or None when it declares none or one was not timed at this shape."""
+    parts = [medians.get(primitive) for primitive in metrics.get(name).info.speed_bound]
     return sum(parts) if parts and None not in parts else None
 
 
+def speed_timings(medians: dict[tuple[int, int, int], dict[str, float]]):
+    """``(measure, shape_id, seconds, bound_seconds)`` for every measure timed (bound None without one)."""
+    for shape, row in sorted(medians.items()):
+        for name in sorted(row.keys() - PRIMITIVES.keys()):
+            yield name, shape_id(shape), row[name], own_bound(name, row)
+
+
 def ratio_table(medians: dict[tuple[int, int, int], dict[str, float]]) -> str:
-    """Markdown tables: each primitive's median time, then each measure's with its two ratios."""
+    """Markdown tables: each primitive's median time, then each measure's bound and its time with its two
+    ratios per shape."""
     shapes = sorted(medians)
     columns = " | ".join(f"n={n}, p={p1}x{p2}" for n, p1, p2 in shapes)
-    rule = "|---" * (len(shapes) + 1) + "|"
 
     def ms(seconds):
         return "-" if seconds is None else f"{seconds * 1e3:.1f} ms"
 
-    lines = [f"| primitive | {columns} |", rule]
-    for primitive in PRIMITIVES:
-        lines.append(f"| {primitive} | " + " | ".join(ms(medians[s].get(primitive)) for s in shapes) + " |")
-    lines += ["", f"| measure: ms (x one X^T X, x own bound) | {columns} |", rule]
-    names = sorted({name for row in medians.values() for name in row} - set(PRIMITIVES))
+    lines = [f"| primitive | meaning | {columns} |", "|---" * (len(shapes) + 2) + "|"]
+    for primitive, entry in PRIMITIVES.items():
+        times = " | ".join(ms(medians[s].get(primitive)) for s in shapes)
+        lines.append(f"| `{primitive}` | {entry.meaning} | {times} |")
+    lines += ["", f"| measure | bound | ms (x one X^T X, x own bound) per shape: {columns} |",
+              "|---" * (len(shapes) + 2) + "|"]  # fmt: skip
+    names = sorted({name for row in medians.values() for name in row} - PRIMITIVES.keys())
     for name in names:
+        declared = metrics.get(name).info.speed_bound
+        bound_column = " + ".join(f"`{p}`" for p in declared) if declared else "no bound"
         cells = []
         for shape in shapes:
             row = medians[shape]
@@ -145,21 +120,25 @@ def ratio_table(medians: dict[tuple[int, int, int], dict[str, float]]) -> str:
                 continue
             ratios = [f"{seconds / row[BOUND]:.1f}x"] if row.get(BOUND) else []
             bound = own_bound(name, row)
-            ratios += [f"{seconds / bound:.2f}x bound"] if bound else []
+            ratios.append(f"{seconds / bound:.2f}x bound" if bound else "no bound")
             cells.append(f"{ms(seconds)} ({', '.join(ratios)})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {bound_column} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _write_speed_report(benchmark_report):
+def _write_speed_report(benchmark_report, record_speed):
     yield
     if not _medians:
         return
+    record_speed(speed_section(speed_timings(_medians)))
     threads = f"torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}"
     benchmark_report(
         "speed.md",
         "# Speed of the measures (median times; ratios to one float64 X^T X and to the measure's own bound)\n\n"
         f"{platform.platform()}, {platform.processor() or platform.machine()}, {threads}, "
-        f"numpy {np.__version__}, torch {torch.__version__}\n\n{ratio_table(_medians)}\n",
+        f"numpy {np.__version__}, torch {torch.__version__}\n\n"
+        "A measure's bound is the summed median time of the primitives it declares (`speed_bound=` in its "
+        "registration), timed in the same run; \"no bound\" where it declares none.\n\n"
+        f"{ratio_table(_medians)}\n",
     )
