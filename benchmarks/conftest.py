@@ -7,7 +7,8 @@ rows to this file, which writes the reports once, at the end of the session, in 
 - serial run: the rows stay in memory;
 - ``-n auto`` (pytest-xdist): each worker writes its rows to its own file in a folder the controller
   made (atomic write), and the controller merges them in ``pytest_sessionfinish``; the results table is
-  put in a canonical order, so the reports are those of a serial run.
+  put in a canonical order, so the reports are those of a serial run (the same verdicts and scores;
+  values to rounding, since a worker's BLAS sums in another order on its share of the cores).
 
 The work itself lives in ``reports`` (pure functions); this file only selects, collects and calls.
 """
@@ -21,6 +22,10 @@ import time
 from collections import Counter
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+
+from reports.environment import pin_cpu_kernels  # stdlib only: before numpy and torch load their libraries
+
+pin_cpu_kernels()
 
 import numpy as np
 import pandas as pd
@@ -38,7 +43,9 @@ from reports.results import results_table
 from reports.run import RunRecord, describe_run, write_reports
 from reports.scales import MeasureScale
 from reports.scorecard import HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, overview_table
+from reports.value_cache import ValueCache
 from reports.verdicts import VerdictSettings
+from scenarios.networks.cache import Cache
 
 PROFILES = ("quick", "full")
 DEFAULT_BASELINE = "reports/baseline.json"
@@ -96,6 +103,11 @@ def pytest_addoption(parser):
         "--update-baseline",
         action="store_true",
         help=f"rewrite the baseline (--baseline PATH, default {DEFAULT_BASELINE}) from this run",
+    )
+    group.addoption(
+        "--recompute",
+        action="store_true",
+        help="measure every cell again instead of taking the values kept from earlier runs (reports.value_cache)",
     )
 
 
@@ -375,6 +387,14 @@ def scenario_cases(pytestconfig):
 
 
 @pytest.fixture(scope="session")
+def value_cache(pytestconfig) -> ValueCache:
+    """The values kept from earlier runs, under the networks cache folder (``<cache>/values``); not read
+    with ``--recompute`` or ``--update-baseline`` (a baseline is always measured afresh)."""
+    read = not (pytestconfig.getoption("--recompute") or pytestconfig.getoption("--update-baseline"))
+    return ValueCache(Cache().root / "values", read=read)
+
+
+@pytest.fixture(scope="session")
 def record_rows(pytestconfig):
     """``record(rows)``: hand a test's result rows to the session's reports."""
     return pytestconfig.stash[_RUN].rows.extend
@@ -478,6 +498,7 @@ def pytest_sessionfinish(session, exitstatus):
             if failing and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return
+    kept = [row["time"] for row in rows if row.get("cached")]
     results = results_table(rows)
     report_dir = _under_root(config, config.getoption("--report-dir"))
     record = _record(config, results)
@@ -493,7 +514,9 @@ def pytest_sessionfinish(session, exitstatus):
     run.summary = [
         *baseline_lines,
         f"{len(results)} cells, {len(failed)} failed ({failed['metric'].nunique()} measure(s); see Errors in the "
-        f"scorecard); measures ran {results['time'].sum():.1f} s, session {time.perf_counter() - run.started:.1f} s",
+        f"scorecard); measures ran {results['time'].sum() - sum(kept):.1f} s, session {time.perf_counter() - run.started:.1f} s",
+        *([f"{len(kept)} cells kept from earlier runs (reports.value_cache; they took {sum(kept):.1f} s when measured; "
+           "--recompute measures them again)"] if kept else []),
         "",
         f"the {min(top, measures)} best of {measures} measures by summary score (all of them: scorecard.md, .html):",
         overview_table(reports.scores, top=top),

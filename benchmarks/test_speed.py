@@ -8,6 +8,9 @@ it declares in its registration (``@register(..., speed_bound=("XtX", "YtY", "Xt
 formula cannot do without. What the measure adds (input checks, centering, rank decisions) shows as the
 excess of its ratio over 1; a measure without a declared bound shows "no bound". Two ratios are reported
 per measure: to one ``X^T X`` (the one product every linear measure needs) and to its own bound.
+Each is timed after one warm-up call, which also sizes its rounds: as many as fit in
+``ROUND_BUDGET`` seconds, at least ``MIN_ROUNDS`` (a median of three for calls of seconds, the first
+call counted as one of them) and at most ``MAX_ROUNDS`` (thirty for calls of milliseconds).
 
 Ratios are written to ``reports/out/speed.md`` and handed to the baseline comparison (``--baseline``):
 ``reports.baseline.speed_section`` keeps the ratios where the bound takes at least a few milliseconds,
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 
 import numpy as np
 import pytest
@@ -43,25 +47,44 @@ def operands(pair) -> Operands:
     return Operands(*pair)
 
 
-def _rounds(shape) -> int:
-    """Many rounds where a call takes milliseconds (its median is then stable), few where it takes seconds."""
-    n, p1, p2 = shape
-    return 30 if n * max(p1, p2) <= 1000 * 64 else 5 if n * max(p1, p2) <= 5000 * 512 else 2
+#: Seconds of timed calls to aim for per measure or primitive: calls of milliseconds get up to
+#: ``MAX_ROUNDS`` rounds (a stable median), calls of a second ``MIN_ROUNDS``.
+ROUND_BUDGET, MIN_ROUNDS, MAX_ROUNDS = 1.0, 3, 30
+#: A first call at least this long is its own warm-up: it counts as one of the ``MIN_ROUNDS`` (what it
+#: pays once, a lazy import or the first touch of its memory, is small beside it, and a median of three
+#: ignores one slow round), so a measure of seconds is called three times, not four.
+SLOW_CALL = 0.25
 
 
-def _record(benchmark, shape, name):
+def rounds_for(first_call: float) -> int:
+    """Rounds to time after a first call that took ``first_call`` seconds: as many as fit in
+    ``ROUND_BUDGET``, at least ``MIN_ROUNDS`` (counting the first call when it was slow) and at most
+    ``MAX_ROUNDS``."""
+    if first_call >= SLOW_CALL:
+        return MIN_ROUNDS - 1
+    return max(MIN_ROUNDS, min(MAX_ROUNDS, int(ROUND_BUDGET / max(first_call, 1e-9))))
+
+
+def _time(benchmark, shape, name, function, *args):
+    """Time ``function(*args)``: a first call, timed to size the rounds, then the rounds; the median
+    (the first call included when it was slow) goes into the speed report."""
+    benchmark.group = "n={}, p1={}, p2={}".format(*shape)
+    start = time.perf_counter()
+    function(*args)
+    first = time.perf_counter() - start
+    value = benchmark.pedantic(function, args=args, rounds=rounds_for(first), iterations=1, warmup_rounds=0)
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
-        _medians.setdefault(shape, {})[name] = stats.stats.median
+        rounds = list(stats.stats.data) + ([first] if first >= SLOW_CALL else [])
+        _medians.setdefault(shape, {})[name] = float(np.median(rounds))
+    return value
 
 
 @pytest.mark.parametrize("primitive", PRIMITIVES)
 def test_primitive(benchmark, shape, operands, primitive):
     if PRIMITIVES[primitive].needs_n_above_p and max(shape[1:]) > shape[0]:
         pytest.skip("thin QR needs n >= p")
-    benchmark.group = "n={}, p1={}, p2={}".format(*shape)
-    benchmark.pedantic(PRIMITIVES[primitive].run, args=(operands,), rounds=_rounds(shape), iterations=1, warmup_rounds=1)
-    _record(benchmark, shape, primitive)
+    _time(benchmark, shape, primitive, PRIMITIVES[primitive].run, operands)
 
 
 @pytest.mark.parametrize("name", metrics.available())
@@ -72,10 +95,8 @@ def test_measure_speed(benchmark, shape, pair, name):
     needs_n_above_p = measure.info.needs_n_above_p
     if needs_n_above_p and max(p1, p2) >= n:
         pytest.skip(f"{name} refuses p >= n")
-    benchmark.group = "n={}, p1={}, p2={}".format(*shape)
-    value = benchmark.pedantic(measure, args=(x, y), rounds=_rounds(shape), iterations=1, warmup_rounds=1)
+    value = _time(benchmark, shape, name, measure, x, y)
     assert np.isfinite(value)
-    _record(benchmark, shape, name)
 
 
 def own_bound(name: str, medians: dict[str, float]) -> float | None:

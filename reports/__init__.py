@@ -7,7 +7,8 @@ the light schema module ``scenarios.types`` (the expectation type, the results-t
 importing ``reports`` loads neither torch nor the networks stack, and registers no generator.
 
 - ``results``: the table (every functional reference a column), measuring a measure on cases (errors
-  isolated), CSV in and out;
+  isolated), CSV in and out; ``value_cache``: the values kept between runs, by measure fingerprint and
+  case digest;
 - ``stats``: seeded bootstrap intervals and permutation tests of Spearman correlation;
 - ``verdicts``: each expectation judged first on its functional reference (the premise), then per
   measure: pass / fail / undecided / error / premise failed; ``follows_reference`` derived in the run;
@@ -22,5 +23,6 @@ importing ``reports`` loads neither torch nor the networks stack, and registers 
   (matplotlib, Agg);
 - ``baseline``: the regression baseline (every family, a platform fingerprint) and its comparison;
 - ``run``: the run record (run.json) and ``write_reports``; ``merge``: the reports of several shares of
-  one grid combined (``python -m reports merge``); ``scales``, ``environment``, ``atomic``: helpers.
+  one grid combined (``python -m reports merge``); ``environment``: the run's versions and the pinned
+  CPU kernels; ``scales``, ``atomic``: helpers.
 """

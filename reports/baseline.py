@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import math
+import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +74,22 @@ def _describe(fingerprint) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(fingerprint.items()))
 
 
+def _numpy_simd() -> str:
+    """The SIMD target numpy's own loops run (``np.add``'s dispatch, e.g. X86_V3 = AVX2), or "unknown"."""
+    try:
+        from numpy._core import _multiarray_umath
+    except ImportError:  # numpy 1.x
+        return "unknown"
+    info = getattr(_multiarray_umath, "__cpu_targets_info__", {}).get("add", {})
+    return next(iter(info.values()), {}).get("current", "unknown") if info else "unknown"
+
+
 def platform_fingerprint() -> dict[str, str]:
     """What a run's values depend on beyond the code: torch's version (read from the installed
     distribution; torch is not imported), the CPU architecture, the BLAS numpy was built with, its
-    version and the kernel core it runs (threadpoolctl), and the Python minor version."""
+    version and the kernel core it runs (threadpoolctl), the level of torch's own CPU kernels
+    (``ATEN_CPU_CAPABILITY``, pinned by benchmarks/conftest.py; "native": the best the CPU has), the SIMD
+    target of numpy's own loops, and the Python minor version."""
     import numpy
     from threadpoolctl import threadpool_info
 
@@ -89,6 +102,8 @@ def platform_fingerprint() -> dict[str, str]:
              if info.get("user_api") == "blas" and info.get("version") == blas.get("version")}
     return {
         "torch": torch,
+        "torch_cpu": os.environ.get("ATEN_CPU_CAPABILITY", "native"),
+        "numpy_simd": _numpy_simd(),
         "machine": platform.machine(),
         "blas": f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip(),
         "blas_core": ", ".join(sorted(c for c in cores if c)) or "unknown",

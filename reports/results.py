@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from reports.atomic import atomic_path
+from reports.value_cache import ValueCache, decode, encode, measure_fingerprint
 from scenarios.types import REFERENCE_COLUMNS, RESULT_COLUMNS
 
 __all__ = ["COLUMNS", "NOT_GENERATED", "generation_error_rows", "measure_cases", "read_results", "results_table", "write_results"]
@@ -27,7 +28,7 @@ COLUMNS = RESULT_COLUMNS
 _FLOATS = ("value", *REFERENCE_COLUMNS, "time")
 
 
-def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable) -> list[dict]:
+def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable, values: ValueCache | None = None) -> list[dict]:
     """Compute ``measure(case.x, case.y)`` on every case, timing each call; never raises for the measure.
 
     A measure that raises (any ``Exception``: plugins are isolated here) or returns NaN/Inf gets a row
@@ -35,19 +36,27 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable) -
 
     Args:
         metric: the measure's registered name (recorded in each row).
-        measure: callable ``m(X, Y) -> float``.
-        cases: ``scenarios.Case`` objects.
+        measure: callable ``m(X, Y) -> float`` (a registered ``Metric``: its ``fn`` is fingerprinted).
+        cases: ``scenarios.Case`` objects, of one scenario when ``values`` is given.
+        values: kept values (``reports.value_cache``): a case whose inputs and measure code are unchanged
+            since a run that measured it gets that run's value, error and time (``cached`` True in its
+            row), and what is measured here is kept for the next run.
     """
+    cases = list(cases)
+    fingerprint = measure_fingerprint(getattr(measure, "fn", measure)) if values is not None and cases else None
+    scenario = cases[0].scenario if cases else ""
+    kept = values.load(metric, scenario, fingerprint) if fingerprint else {}
+    measured = {}
     rows = []
     for case in cases:
-        start = time.perf_counter()
-        try:
-            value, error = float(measure(case.x, case.y)), ""
-            if not math.isfinite(value):
-                value, error = math.nan, f"{metric}: returned {value} (not a finite number)"
-        except Exception as err:  # noqa: BLE001 - a plugin's failure is data, not a crash of the run
-            value, error = math.nan, f"{type(err).__name__}: {err}"
-        elapsed = time.perf_counter() - start
+        digest = values.digest(case) if fingerprint else None
+        cached = digest in kept
+        if cached:
+            value, elapsed, error = decode(kept[digest])
+        else:
+            value, elapsed, error = _measure_one(metric, measure, case)
+        if digest is not None:
+            measured[digest] = encode(value, elapsed, error)
         rows.append(
             {
                 "metric": metric,
@@ -61,9 +70,24 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable) -
                 "time": elapsed,
                 "error": error,
                 "meta": scalar_meta(case.meta),
+                "cached": cached,
             }
         )
+    if fingerprint and measured != kept:
+        values.save(metric, scenario, fingerprint, measured)
     return rows
+
+
+def _measure_one(metric: str, measure: Callable[..., float], case) -> tuple[float, float, str]:
+    """(value, seconds, error) of one call; NaN and the message where it raised or was not finite."""
+    start = time.perf_counter()
+    try:
+        value, error = float(measure(case.x, case.y)), ""
+        if not math.isfinite(value):
+            value, error = math.nan, f"{metric}: returned {value} (not a finite number)"
+    except Exception as err:  # noqa: BLE001 - a plugin's failure is data, not a crash of the run
+        value, error = math.nan, f"{type(err).__name__}: {err}"
+    return value, time.perf_counter() - start, error
 
 
 #: The case id of the error rows of a scenario that could not be generated.

@@ -7,8 +7,11 @@ statistical settings. With ``results.csv`` it is enough to rebuild every report
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -98,19 +101,28 @@ def write_reports(
     """Write results.csv, run.json, verdicts.csv, scorecard.{md,csv,json}, disagreements.md, figures/ and
     (with ``html``) scorecard.html, which shows the baseline comparison the runner left in ``out_dir``."""
     out_dir = Path(out_dir)
-    verdicts = evaluate(results, record.expectations, record.scales, record.settings)
-    scores = score_table(verdicts)
-    errors = error_summary(results)
-    paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json())]
-    paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
-    paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
-                                     seed=record.settings.seed))  # fmt: skip
-    if figures:
-        paths += write_figures(results, out_dir / "figures", record.sweeps)
-        paths += write_networks(results, out_dir, record.scales)
+    with contextlib.ExitStack() as stack:
+        drawn = None
+        if figures:  # drawn in another process (they need only the results) while this one judges
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+            drawn = pool.submit(_write_figures, results, out_dir, record.sweeps, record.scales)
+        verdicts = evaluate(results, record.expectations, record.scales, record.settings)
+        scores = score_table(verdicts)
+        errors = error_summary(results)
+        paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json())]
+        paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
+        paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
+                                         seed=record.settings.seed))  # fmt: skip
+        if drawn is not None:
+            paths += drawn.result()
     if html:
         paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures)
     return Reports(verdicts, scores, errors, paths)
+
+
+def _write_figures(results: pd.DataFrame, out_dir: Path, sweeps, scales) -> list[Path]:
+    """Every figure of a run, and the networks figures and layer-identification table."""
+    return write_figures(results, out_dir / "figures", sweeps) + write_networks(results, out_dir, scales)
 
 
 def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, RunRecord]:

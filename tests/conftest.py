@@ -1,4 +1,8 @@
-"""Test-suite set-up: hypothesis profiles, and the test measure plugin put where importlib.metadata finds it.
+"""Test-suite set-up: the pinned CPU kernels, hypothesis profiles, and the test measure plugin put where
+importlib.metadata finds it.
+
+- The CPU kernels are pinned as in ``pytest benchmarks/`` (``reports.environment.pin_cpu_kernels``),
+  before numpy and torch load, so that the runner run in this process computes what its xdist workers do.
 
 - Profile "ci" (selected when the environment variable CI is set): derandomized, 25 examples, no deadline
   (the CI machine has 2 shared cores). Profile "dev" otherwise: random, 15 examples, no deadline.
@@ -26,6 +30,10 @@ if importlib.util.find_spec("metrics") is None:  # a source checkout that was no
 if str(PLUGINS) not in sys.path:
     sys.path.insert(0, str(PLUGINS))
     importlib.invalidate_caches()
+
+from reports.environment import pin_cpu_kernels  # noqa: E402 - stdlib only; before numpy and torch load
+
+pin_cpu_kernels()  # the kernels benchmarks/conftest.py pins: tests that run the runner in this process match its workers
 
 settings.register_profile(
     "ci",
@@ -57,3 +65,16 @@ def isolated_registry():
     _registry._LOAD_ERRORS.update(saved[1])
     _registry._LOADED_MODULES.clear()
     _registry._LOADED_MODULES.update(saved[2])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory):
+    """Every test's networks cache and kept values live in one folder of this session, never in the
+    user's ``~/.cache/stitchbench`` (a test that needs its own sets ``STITCHBENCH_CACHE`` itself)."""
+    before = os.environ.get("STITCHBENCH_CACHE")
+    os.environ["STITCHBENCH_CACHE"] = str(tmp_path_factory.mktemp("stitchbench-cache"))
+    yield
+    if before is None:
+        os.environ.pop("STITCHBENCH_CACHE", None)
+    else:
+        os.environ["STITCHBENCH_CACHE"] = before

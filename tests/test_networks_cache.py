@@ -6,7 +6,7 @@ import pickle
 import pytest
 import torch
 
-from scenarios.networks.cache import Cache, CacheIntegrityError, recipe_key
+from scenarios.networks.cache import KERNEL_VARIABLES, Cache, CacheIntegrityError, recipe_key
 
 RECIPE = {"kind": "trained", "arch": "cnn", "seed": 0, "schedule": {"epochs": 3}}
 
@@ -33,6 +33,15 @@ def test_key_covers_every_field_of_the_recipe():
     changed = {**RECIPE, "schedule": {"epochs": 4}}
     assert recipe_key(RECIPE) != recipe_key(changed)
     assert recipe_key(RECIPE) == recipe_key(dict(reversed(list(RECIPE.items()))))
+
+
+@pytest.mark.parametrize("variable", KERNEL_VARIABLES)
+def test_key_covers_the_cpu_kernels(variable, monkeypatch):
+    """A model trained under other CPU kernels differs in its last bits: another key."""
+    monkeypatch.delenv(variable, raising=False)
+    native = recipe_key(RECIPE)
+    monkeypatch.setenv(variable, "AVX2")
+    assert recipe_key(RECIPE) != native
 
 
 def test_default_folder_from_environment(tmp_path, monkeypatch):

@@ -63,16 +63,18 @@ def test_deterministic_restores_the_callers_settings():
     threads, enabled = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(2)
     try:
+        onednn = torch.backends.mkldnn.enabled
         with deterministic():
-            assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1 and not torch.backends.mkldnn.enabled
             assert torch.are_deterministic_algorithms_enabled() == (enabled or torch.cuda.is_available())
             with deterministic():
                 pass
-            assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1 and not torch.backends.mkldnn.enabled
         assert torch.get_num_threads() == 2 and torch.are_deterministic_algorithms_enabled() == enabled
+        assert torch.backends.mkldnn.enabled == onednn
         with pytest.raises(RuntimeError, match="inside"):
             with deterministic():
                 raise RuntimeError("inside")
-        assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2 and torch.backends.mkldnn.enabled == onednn
     finally:
         torch.set_num_threads(threads)

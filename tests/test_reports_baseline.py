@@ -104,7 +104,7 @@ def test_the_networks_family_is_tracked_like_every_other():
 
 def test_the_document_records_this_platform():
     fingerprint = _document()["platform"]
-    assert set(fingerprint) == {"torch", "machine", "blas", "blas_core", "python"}
+    assert set(fingerprint) == {"torch", "torch_cpu", "numpy_simd", "machine", "blas", "blas_core", "python"}
     assert fingerprint == platform_fingerprint()
     assert fingerprint["machine"] == platform.machine() and fingerprint["python"] == "{}.{}".format(*sys.version_info)
     assert fingerprint["blas"] and fingerprint["torch"]

@@ -35,10 +35,12 @@ from typing import Callable
 
 import torch
 
+from reports.environment import PINNED_KERNELS
+
 __all__ = ["CODE_VERSION", "CACHE_ENV", "Cache", "CacheIntegrityError", "recipe_key"]
 
 #: Part of every key: bump it when the code that builds entries changes what a recipe produces.
-CODE_VERSION = "networks-2"
+CODE_VERSION = "networks-3"  # 3: builds without oneDNN (scenarios.networks.determinism)
 #: Environment variable naming the cache folder (default ``~/.cache/stitchbench``).
 CACHE_ENV = "STITCHBENCH_CACHE"
 
@@ -47,9 +49,17 @@ class CacheIntegrityError(RuntimeError):
     """A cache entry failed its checksum or held something other than tensors and plain values."""
 
 
+#: The environment variables that choose the CPU kernels torch and numpy run (pinned to one level by
+#: ``reports.environment.pin_cpu_kernels``): models trained under other kernels differ in their last
+#: bits, so they are part of every key.
+KERNEL_VARIABLES = tuple(PINNED_KERNELS)
+
+
 def recipe_key(recipe: dict) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``recipe`` and the code version."""
-    text = json.dumps({"code_version": CODE_VERSION, "recipe": recipe}, sort_keys=True, separators=(",", ":"))
+    """SHA-256 (hex) of the canonical JSON of ``recipe``, the code version and the CPU kernel settings."""
+    kernels = {name: os.environ.get(name) for name in KERNEL_VARIABLES}
+    text = json.dumps({"code_version": CODE_VERSION, "kernels": kernels, "recipe": recipe}, sort_keys=True,
+                      separators=(",", ":"))  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()
 
 
