@@ -66,14 +66,13 @@ def _environment_part() -> str:
 
 def _module_files(fn: Callable) -> list[Path]:
     """The measure's own module, or every module of its top-level package; none for the metrics package."""
-    module = sys.modules.get(getattr(fn, "__module__", ""), None)
     try:
         source = Path(inspect.getsourcefile(fn) or "").resolve()
     except TypeError:  # a builtin or C function: nothing to hash beyond the packages' versions
         return []
     if not source.is_file() or _METRICS_PACKAGE in source.parents:
         return []
-    top = sys.modules.get((getattr(module, "__name__", "") or "").split(".")[0])
+    top = sys.modules.get((getattr(fn, "__module__", None) or "").split(".")[0])
     package_file = getattr(top, "__file__", None)
     if package_file and Path(package_file).name == "__init__.py":
         return _sources(Path(package_file).resolve().parent)

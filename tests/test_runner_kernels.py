@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.environment import _has_avx2
 from scenarios.networks.cache import KERNEL_VARIABLES
 
 CONFTEST = Path(__file__).resolve().parents[1] / "benchmarks" / "conftest.py"
@@ -33,13 +34,6 @@ print(json.dumps({{
     "blas_core": sorted({{i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"}}),
 }}))
 """
-
-
-def _has_avx2() -> bool:
-    try:
-        return " avx2" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 def _probe(**env) -> dict:
