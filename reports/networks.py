@@ -5,7 +5,8 @@
 - ``sparsity_curves``: per pruning method, each measure and stitching against the sparsity reached
   (``figures/networks_sparsity.png``);
 - ``layer_identification_table``: how often each measure (and stitching) picks a layer's counterpart in
-  another seed as its most similar layer (Kornblith et al. 2019), measures x scenarios.
+  another seed as its most similar layer (Kornblith et al. 2019), measures x scenarios;
+- ``models_table``: every model the run used, one row per recipe hash (``networks_models.csv``).
 
 The results table (``reports.results``) holds each case's meta as a JSON column; :func:`with_meta`
 spreads the fields the figures need into columns.
@@ -25,11 +26,18 @@ from reports.figures import grid, save
 from reports.scales import MeasureScale
 from reports.analysis import layer_identification
 
-__all__ = ["with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table", "write_networks"]
+__all__ = ["MODEL_COLUMNS", "with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table",
+           "models_table", "write_models", "write_networks"]
 
 KEYS = ["scenario", "case", "seed"]
 META = ["layer_x", "layer_y", "index_x", "index_y", "arch", "pair", "method", "step", "sparsity", "student",
         "model_x", "model_y", "conv", "sender"]
+
+#: The columns of ``networks_models.csv`` (``scenarios.networks.zoo.model_fields`` per side of a case,
+#: plus the data set and the scenarios that used the model).
+MODEL_COLUMNS = ["recipe", "kind", "arch", "seed", "data", "variant", "epoch", "pruning", "sparsity", "accuracy",
+                 "accuracy_before_retraining", "scenarios"]
+_MODEL_FIELDS = [c for c in MODEL_COLUMNS if c not in ("data", "scenarios")]
 
 
 def with_meta(results: pd.DataFrame) -> pd.DataFrame:
@@ -136,3 +144,33 @@ def write_networks(results: pd.DataFrame, out_dir: str | Path,
                                 "# Layer identification across seeds (Kornblith et al. 2019)\n\n"
                                 + identification.to_markdown(floatfmt=".3f") + "\n"))
     return paths + ([curve] if curve else [])
+
+
+def models_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Every model the networks cases of ``results`` used (either side), one row per recipe hash, sorted
+    by architecture, data, variant, pruning and seed; ``accuracy`` is the test accuracy (after retraining
+    for a pruned model). Senders that are no model (controls) have no recipe and are left out."""
+    rows = results[results["family"] == "networks"].drop_duplicates(["scenario", "case", "seed"])
+    records = []
+    for scenario, text in zip(rows["scenario"], rows["meta"]):
+        meta = json.loads(text)
+        for side in ("x", "y"):
+            if meta.get(f"recipe_{side}"):
+                records.append({**{k: meta.get(f"{k}_{side}") for k in _MODEL_FIELDS}, "data": meta.get("data"),
+                                "scenarios": scenario})
+    if not records:
+        return pd.DataFrame(columns=MODEL_COLUMNS)
+    table = pd.DataFrame(records)
+    used = table.groupby("recipe")["scenarios"].agg(lambda names: " ".join(sorted(set(names))))
+    table = table.drop_duplicates("recipe").drop(columns="scenarios").join(used, on="recipe")
+    table = table.sort_values(["arch", "data", "variant", "pruning", "epoch", "seed"], na_position="first",
+                              kind="stable")
+    return table[MODEL_COLUMNS].reset_index(drop=True)
+
+
+def write_models(results: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """``out_dir/networks_models.csv`` (:func:`models_table`) when the run used any model."""
+    table = models_table(results)
+    if table.empty:
+        return []
+    return [write_text(Path(out_dir) / "networks_models.csv", table.to_csv(index=False, float_format="%.6g"))]

@@ -1,9 +1,16 @@
-"""The ranking figure: every measure's rank by score in each family and the median rank over families.
+"""The ranking figures: every measure's rank per scenario family and per test, with the median rank.
 
 Like ReSi's ranking figure (Klabunde et al. 2025): one row per measure, best median rank at the top, one
-column per scenario family and a last column with the median; each cell holds the rank (1 = best score
-in the family; ties share the mean rank) on a colour scale from dark (best) to light (worst). The ranks
-are :func:`reports.scorecard.rank_table`'s.
+column per family or test and a last column with the median; each cell holds the rank (1 = best; ties
+share the mean rank) on a colour scale from dark (best) to light (worst).
+
+- ``ranking.png``: ranks by score in each family (:func:`reports.scorecard.rank_table`).
+- ``ranking_tests.png`` and ``ranking_tests.md``: ranks by each test's own statistic (:func:`ranks_per_test`),
+  as ReSi ranks by its tests' numbers rather than by pass or fail. The tests are ReSi's and Ding's: the
+  expectations judged by ``separates_groups`` (AUPRC, higher is better) and
+  ``monotone_in_layer_distance`` (violation rate, lower is better), and those that track a functional
+  difference of two whole models or probes, ``accuracy_difference`` or ``agreement`` (Spearman, higher
+  is better); then the family ranks, and the median over the tests.
 """
 from __future__ import annotations
 
@@ -12,15 +19,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.atomic import write_text
 from reports.figures import plt, save
-from reports.scorecard import MEDIAN_RANK, rank_table
+from reports.scorecard import MEDIAN_RANK, markdown_table, rank_table, verdict_mark
 
-__all__ = ["ranking_figure", "write_ranking"]
+__all__ = ["TEST_KINDS", "TRACKED_DIFFERENCES", "ranking_figure", "ranks_per_test", "table_per_test", "write_ranking",
+           "write_ranking_per_test"]
+
+#: the judged kinds whose statistic ranks the measures per test, and whether higher is better
+TEST_KINDS = {"separates_groups": True, "monotone_in_layer_distance": False, "tracks": True}
+#: the references whose tracking is a test (functional differences of whole models or probes)
+TRACKED_DIFFERENCES = ("accuracy_difference", "agreement")
 
 
-def ranking_figure(scores: pd.DataFrame):
-    """The ranking figure of a score table (:func:`reports.scorecard.score_table`) as a matplotlib figure."""
-    ranks = rank_table(scores)
+def _figure(ranks: pd.DataFrame, title: str, blocks: int = 0):
+    """Measures (rows) x columns of ranks as a heat map; white lines set apart the last column (the
+    median) and, with ``blocks``, the ``blocks`` columns before it."""
     columns = list(ranks.columns)
     values = ranks.to_numpy(float)
     count = len(ranks)
@@ -33,8 +47,9 @@ def ranking_figure(scores: pd.DataFrame):
                     color="black" if light else "white")  # fmt: skip
     ax.set_xticks(range(len(columns)), columns, fontsize=8, rotation=30, ha="right")
     ax.set_yticks(range(count), ranks.index, fontsize=8)
-    ax.axvline(len(columns) - 1.5, color="white", linewidth=3)  # the median column stands apart
-    ax.set_title("measures ranked by score per family (1 = best); last column: " + MEDIAN_RANK, fontsize=9)
+    for position in {len(columns) - 1.5, len(columns) - 1.5 - blocks}:
+        ax.axvline(position, color="white", linewidth=3)
+    ax.set_title(title, fontsize=9)
     ax.tick_params(length=0)
     bar = figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.set_label("rank", fontsize=8)
@@ -43,6 +58,82 @@ def ranking_figure(scores: pd.DataFrame):
     return figure
 
 
+def ranking_figure(scores: pd.DataFrame):
+    """The ranking figure of a score table (:func:`reports.scorecard.score_table`) as a matplotlib figure."""
+    return _figure(rank_table(scores), "measures ranked by score per family (1 = best); last column: " + MEDIAN_RANK)
+
+
 def write_ranking(scores: pd.DataFrame, out_dir: str | Path) -> Path:
     """Write ``ranking.png`` into ``out_dir`` and return its path."""
     return save(ranking_figure(scores), Path(out_dir) / "ranking.png")
+
+
+def _tests(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts of the tests with an estimate (``judged``: the kind judged), one name per (scenario,
+    expectation)."""
+    tracking = verdicts["kind"].eq("tracks_stitching") | verdicts["became"].eq("tracks")
+    judged = verdicts["kind"].where(~tracking, "tracks")
+    chosen = judged.isin(list(TEST_KINDS)) & verdicts["estimate"].notna()
+    chosen &= ~tracking | verdicts["reference"].isin(TRACKED_DIFFERENCES)
+    rows = verdicts[chosen].assign(judged=judged[chosen])
+    several = rows.groupby("scenario")["expectation"].transform("nunique") > 1
+    return rows.assign(test=np.where(several, rows["scenario"] + " " + rows["expectation"], rows["scenario"]))
+
+
+def ranks_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Measures x (tests, families, :data:`MEDIAN_RANK`): the rank by each test's statistic (see the
+    module docstring), the rank by score per family (:func:`rank_table`), and the median over the
+    tests; rows sorted by that median, then name. Empty when no verdict is of a test kind."""
+    rows = _tests(verdicts)
+    if rows.empty:
+        return pd.DataFrame()
+    estimates = rows.pivot_table(index="metric", columns="test", values="estimate", sort=True)
+    higher = rows.drop_duplicates("test").set_index("test")["judged"].map(TEST_KINDS)
+    ranks = pd.DataFrame({test: estimates[test].rank(ascending=not higher[test], method="average")
+                          for test in estimates.columns})
+    median = ranks.median(axis=1)
+    families = rank_table(scores).drop(columns=MEDIAN_RANK).reindex(ranks.index)
+    table = pd.concat([ranks, families.add_prefix("family: "), median.rename(MEDIAN_RANK)], axis=1)
+    order = pd.DataFrame({"median": median, "name": ranks.index}).sort_values(["median", "name"])
+    return table.loc[order.index]
+
+
+def table_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> str:
+    """Markdown: per measure and test, the statistic with its verdict mark and rank, and the median rank."""
+    rows = _tests(verdicts)
+    ranks = ranks_per_test(verdicts, scores)
+    if ranks.empty:
+        return ""
+    cells = rows.set_index(["metric", "test"])
+    tests = sorted(rows["test"].unique())
+    statistics = rows.drop_duplicates("test").set_index("test")["statistic"]
+    body = []
+    for metric in ranks.index:
+        line = [metric]
+        for test in tests:
+            if (metric, test) in cells.index:
+                cell = cells.loc[(metric, test)]
+                line.append(f"{cell['estimate']:.3f} {verdict_mark(cell['verdict'])} ({ranks.at[metric, test]:g})")
+            else:
+                line.append("")
+        body.append([*line, f"{ranks.at[metric, MEDIAN_RANK]:g}"])
+    headers = ["measure", *(f"{test} ({statistics[test]})" for test in tests), MEDIAN_RANK]
+    return markdown_table(headers, body)
+
+
+def write_ranking_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame, out_dir: str | Path,
+                       figure: bool = True) -> list[Path]:
+    """``ranking_tests.md`` into ``out_dir`` and (with ``figure``) ``figures/ranking_tests.png``."""
+    ranks = ranks_per_test(verdicts, scores)
+    if ranks.empty:
+        return []
+    out = Path(out_dir)
+    text = ("# Measures ranked per test\n\nEach cell: the test's statistic (mean over seeds), the verdict mark and "
+            "the rank among the measures (1 = best). Higher AUPRC and Spearman are better, a lower violation "
+            "rate is better.\n\n" + table_per_test(verdicts, scores) + "\n")
+    paths = [write_text(out / "ranking_tests.md", text)]
+    if figure:
+        families = sum(column.startswith("family: ") for column in ranks.columns)
+        title = "measures ranked per test, then per family (1 = best); last column: " + MEDIAN_RANK + " over the tests"
+        paths.append(save(_figure(ranks, title, blocks=families), out / "figures" / "ranking_tests.png"))
+    return paths

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["Interval", "RankTest", "bootstrap_mean", "rank_correlation", "rank_correlation_test"]
+__all__ = ["GroupTest", "Interval", "RankTest", "average_precision", "bootstrap_mean", "group_separation_test",
+           "rank_correlation", "rank_correlation_test"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,20 @@ class RankTest:
     p_greater: float
     p_less: float
     p_two_sided: float
+
+
+@dataclass(frozen=True)
+class GroupTest:
+    """How well scores separate positive pairs (within a group) from negative ones (across groups), one
+    sample per seed: the mean AUPRC with its bootstrap interval over seeds, the chance level (the mean
+    fraction of positives), the mean violation rate (a negative pair scored above a positive one, ties
+    counting half: 1 - AUROC) and the permutation p-value of the mean AUPRC (labels permuted within
+    each seed)."""
+
+    auprc: Interval
+    chance: float
+    violation_rate: float
+    p_value: float
 
 
 def bootstrap_mean(values, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Interval:
@@ -128,3 +143,55 @@ def rank_correlation_test(
     p_two_sided = (1 + np.count_nonzero(np.abs(null) >= abs(statistic) - slack)) / (1 + n_permutations)
     interval = bootstrap_mean(observed, confidence=confidence, n_resamples=n_resamples, seed=seed)
     return RankTest(interval, float(p_greater), float(p_less), float(p_two_sided))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Average precision (area under the precision-recall curve, as scikit-learn's
+    ``average_precision_score``: precision at each distinct score, tied scores one threshold, weighted by
+    the recall gained there) of each row of boolean ``labels`` [r, n] against one ``scores`` [n]."""
+    labels = np.atleast_2d(np.asarray(labels, dtype=bool))
+    scores = np.asarray(scores, dtype=float)
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # last index of each block of ties
+    hits = np.cumsum(labels[:, order], axis=1)[:, ends]  # true positives at each threshold
+    positives = hits[:, -1]
+    gained = np.diff(hits, axis=1, prepend=0)
+    precision = hits / (ends + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (gained * precision).sum(axis=1) / positives
+
+
+def _violation_rate(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The fraction of (positive, negative) pairs whose negative scores higher (ties count half)."""
+    pos, neg = scores[labels], scores[~labels]
+    return float(np.mean((neg[None, :] > pos[:, None]) + 0.5 * (neg[None, :] == pos[:, None])))
+
+
+def group_separation_test(labels, scores, confidence: float = 0.95, n_resamples: int = 2000,
+                          n_permutations: int = 2000, seed: int = 0) -> GroupTest:
+    """:class:`GroupTest` of per-seed boolean ``labels`` and ``scores`` (sequences of 1-D arrays, one per
+    seed; higher scores mean "same group"). Every seed needs a positive and a negative pair.
+
+    Example:
+        >>> test = group_separation_test([np.array([True, False, False])], [np.array([0.9, 0.2, 0.1])])
+        >>> (test.auprc.estimate, test.chance, test.violation_rate)
+        (1.0, 0.3333333333333333, 0.0)
+    """
+    labels = [np.asarray(a, dtype=bool) for a in labels]
+    scores = [np.asarray(s, dtype=float) for s in scores]
+    if any(a.all() or not a.any() for a in labels):
+        raise ValueError("group_separation_test: every seed needs a within-group and a cross-group pair")
+    observed = np.array([average_precision(a, s)[0] for a, s in zip(labels, scores)])
+    rng = np.random.default_rng(seed)
+    null = np.zeros(n_permutations)
+    for a, s in zip(labels, scores):
+        null += average_precision(rng.permuted(np.broadcast_to(a, (n_permutations, a.size)), axis=1), s)
+    null /= len(labels)
+    p_value = (1 + np.count_nonzero(null >= observed.mean() - 1e-12)) / (n_permutations + 1)
+    return GroupTest(
+        auprc=bootstrap_mean(observed, confidence, n_resamples, seed),
+        chance=float(np.mean([a.mean() for a in labels])),
+        violation_rate=float(np.mean([_violation_rate(a, s) for a, s in zip(labels, scores)])),
+        p_value=float(p_value),
+    )

@@ -18,6 +18,18 @@ seed, then decides with a bootstrap interval over seeds (and a permutation test 
 - ``monotone``: direction x Spearman(value, sweep parameter); pass if p < alpha and CI low > 0, fail
   if CI high <= 0;
 - ``tracks_stitching``: Spearman(value, the reference); pass and fail as for ``monotone``;
+- ``separates_groups`` (ReSi's grouping tests, Klabunde et al. 2025): the cases are pairs of models from
+  groups built to differ (``param`` 0: both from the same group, > 0: from different groups). Per seed,
+  the AUPRC of the similarity-oriented values for telling within-group pairs from cross-group ones,
+  and the violation rate (a cross-group pair rated above a within-group one, ties half: 1 - AUROC);
+  pass if the permutation p-value of the mean AUPRC (labels permuted within each seed) < alpha and
+  its CI low > chance + tolerance (chance: the fraction of within-group pairs), fail if CI high <=
+  chance + tolerance;
+- ``monotone_in_layer_distance`` (ReSi's layer monotonicity): the cases are layer pairs (i, j) of one
+  model (meta ``index_x``, ``index_y``). Per seed, the violation rate over ordered triples i < j < k:
+  sim(i, k) > sim(i, j) and sim(i, k) > sim(j, k) each count one violation (ties half), of two per
+  triple; pass if CI high <= tolerance, fail if CI low > tolerance. The detail adds the mean Spearman
+  of the value with -(j - i);
 - ``follows_reference``: derived from the reference (below), then judged as what it became.
 
 The unit of a measure is its bound width; for a measure with an infinite bound it is the scale-free
@@ -41,6 +53,9 @@ monotone            the reference moves with the sweep in that direction (the mo
 tracks_stitching    the reference varies across the cases (the sensitive rule): tracking a
                     reference by itself is trivially perfect, so what must hold is that there is
                     something to track
+separates_groups    the reference separates the groups by the same rule
+monotone_in_layer_  the reference falls with layer distance by the same rule
+distance
 equals              none (premise ""): ``equals`` states a truth about the measure's value that
                     holds by the data's construction (0 for independent data), not a pattern of
                     function across cases. What function could back is a level ("stitching is at
@@ -77,6 +92,7 @@ measure failed in any seed are left out (and counted); a verdict with nothing le
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, fields
 from typing import Mapping, Sequence
 
@@ -84,7 +100,7 @@ import numpy as np
 import pandas as pd
 
 from reports.scales import MeasureScale
-from reports.stats import Interval, bootstrap_mean, rank_correlation_test
+from reports.stats import Interval, bootstrap_mean, group_separation_test, rank_correlation, rank_correlation_test
 from scenarios.types import DISTANCE_REFERENCES, REFERENCE_COLUMNS
 
 __all__ = [
@@ -111,6 +127,8 @@ STATISTICS = {
     "ordering": "difference / width",
     "monotone": "spearman with sweep",
     "tracks_stitching": "spearman with reference",
+    "separates_groups": "auprc",
+    "monotone_in_layer_distance": "violation rate",
 }
 PREMISE_FAILED = "premise failed"
 MARKS = {"pass": "✓", "fail": "✗", "undecided": "?", "error": "!", PREMISE_FAILED: "⊘"}
@@ -139,7 +157,8 @@ class ScenarioValues:
 
     ``references`` maps each functional reference (``scenarios.types.REFERENCE_COLUMNS``) to its
     [cases, seeds] matrix (NaN where it does not apply). ``failed`` maps each case left out (the measure
-    failed in some seed, or the case is missing in some seed) to the reason.
+    failed in some seed, or the case is missing in some seed) to the reason. ``positions`` [cases, 2]
+    holds each case's layer indices (meta ``index_x``, ``index_y``; NaN where absent).
     """
 
     cases: tuple[str, ...]
@@ -148,6 +167,7 @@ class ScenarioValues:
     params: np.ndarray  # [cases], NaN where the case has no numeric sweep value
     references: Mapping[str, np.ndarray]  # name -> [cases, seeds]
     failed: Mapping[str, str]
+    positions: np.ndarray | None = None  # [cases, 2], NaN where a case has no layer indices
 
     @property
     def stitch(self) -> np.ndarray:
@@ -211,7 +231,11 @@ def scenario_values(rows: pd.DataFrame) -> ScenarioValues:
         elif not present[i].all():
             failed[case] = f"missing in seed(s) {[s for s, here in zip(seeds, present[i]) if not here]}"
     keep = np.array([case not in failed for case in cases], dtype=bool)
-    params = pd.to_numeric(rows.drop_duplicates("case").set_index("case")["param"], errors="coerce")
+    first = rows.drop_duplicates("case").set_index("case")
+    params = pd.to_numeric(first["param"], errors="coerce")
+    positions = np.array([_positions(text) for text in first["meta"]] if "meta" in first else
+                         np.full((len(first), 2), np.nan), dtype=float).reshape(len(first), 2)
+    positions = pd.DataFrame(positions, index=first.index).reindex(cases[keep]).to_numpy(float)
 
     def matrix(column: str) -> np.ndarray:
         if column not in columns:
@@ -225,7 +249,14 @@ def scenario_values(rows: pd.DataFrame) -> ScenarioValues:
         params=params.reindex(cases[keep]).to_numpy(float),
         references={name: matrix(name) for name in REFERENCE_COLUMNS},
         failed=failed,
+        positions=positions,
     )
+
+
+def _positions(meta) -> tuple[float, float]:
+    """A case's layer indices (``index_x``, ``index_y``) from its JSON meta; NaN where absent."""
+    fields = json.loads(meta) if isinstance(meta, str) and meta else {}
+    return tuple(float(v) if isinstance(v := fields.get(k), (int, float)) else np.nan for k in ("index_x", "index_y"))
 
 
 def reference_values(rows: pd.DataFrame, reference: str) -> ScenarioValues:
@@ -249,6 +280,7 @@ def _covering(data: ScenarioValues, name: str) -> ScenarioValues:
     return dataclasses.replace(
         data, cases=tuple(case for case, kept in zip(data.cases, keep) if kept), values=data.values[keep],
         params=data.params[keep], references={k: v[keep] for k, v in data.references.items()},
+        positions=None if data.positions is None else data.positions[keep],
     )  # fmt: skip
 
 
@@ -262,6 +294,7 @@ def _own_reference(data: ScenarioValues, name: str) -> ScenarioValues:
         params=data.params[keep],
         references={k: v[keep] for k, v in data.references.items()},
         failed={case: f"{name} not recorded" for case, kept in zip(data.cases, keep) if not kept},
+        positions=None if data.positions is None else data.positions[keep],
     )
 
 
@@ -374,6 +407,61 @@ def _tracks(data: ScenarioValues, expectation, reading: _Reading, settings: Verd
     return _trend(against, data, 1, expectation.tolerance, reading, settings, f"reference {name}")
 
 
+def _oriented(data: ScenarioValues, tolerance: float, reading: _Reading) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity-oriented values [cases, seeds], a seed flat within the tolerance made constant (rounding
+    noise is no signal), and which seeds were flat."""
+    oriented = reading.orientation * data.values
+    flat = np.ptp(oriented, axis=0) <= tolerance * reading.unit
+    oriented[:, flat] = 0.0
+    return oriented, flat
+
+
+def _groups(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
+    """separates_groups: AUPRC of within-group (param 0) against cross-group (param > 0) pairs."""
+    within = data.params == 0
+    if not np.isfinite(data.params).all() or within.all() or not within.any():
+        return _Outcome("error", detail="separates_groups needs within-group cases (param 0) and cross-group "
+                                        "cases (param > 0)")
+    oriented, flat = _oriented(data, 1e-12, reading)
+    test = group_separation_test([within] * len(data.seeds), list(oriented.T), settings.confidence,
+                                 settings.n_resamples, settings.n_permutations, settings.seed)
+    ci, threshold = test.auprc, test.chance + expectation.tolerance
+    if test.p_value < settings.alpha and ci.low > threshold:
+        verdict = "pass"
+    else:
+        verdict = "fail" if ci.high <= threshold else "undecided"
+    detail = _join(f"violation rate {test.violation_rate:.3f}, chance AUPRC {test.chance:.3f}",
+                   f"{int(flat.sum())} seed(s) constant" if flat.any() else "")
+    return _Outcome(verdict, ci.estimate, ci.low, ci.high, test.p_value, threshold, detail)
+
+
+def _layer_distance(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
+    """monotone_in_layer_distance: violation rate over ordered layer triples of one model."""
+    positions = data.positions if data.positions is not None else np.full((len(data.cases), 2), np.nan)
+    index = {(int(i), int(j)): n for n, (i, j) in enumerate(positions) if np.isfinite([i, j]).all() and i < j}
+    triples = [(index[i, j], index[j, k], index[i, k]) for (i, j) in index for (j2, k) in index
+               if j2 == j and (i, k) in index]
+    if not triples:
+        return _Outcome("error", detail="monotone_in_layer_distance needs cases of layer pairs i < j (meta "
+                                        "index_x, index_y) that form a triple i < j < k")
+    oriented, flat = _oriented(data, 1e-12, reading)
+    near_a, near_b, far = (oriented[list(t)] for t in zip(*triples))  # [triples, seeds] each
+
+    def violated(near):
+        return (far > near) + 0.5 * (far == near)
+
+    rates = (violated(near_a) + violated(near_b)).mean(axis=0) / 2
+    ci = _interval(rates, settings)
+    tolerance = expectation.tolerance
+    verdict = "pass" if ci.high <= tolerance else "fail" if ci.low > tolerance else "undecided"
+    pairs = np.array(list(index.values()))
+    distance = -np.diff(positions[pairs], axis=1)[:, 0]
+    rho = np.mean([rank_correlation(distance, oriented[pairs, s]) for s in range(len(data.seeds))])
+    detail = _join(f"{len(triples)} triple(s); Spearman with -distance {rho:.3f}",
+                   f"{int(flat.sum())} seed(s) constant" if flat.any() else "")
+    return _Outcome(verdict, ci.estimate, ci.low, ci.high, threshold=tolerance, detail=detail)
+
+
 _KINDS = {
     "invariant": _spread,
     "sensitive": _spread,
@@ -381,6 +469,8 @@ _KINDS = {
     "ordering": _ordering,
     "monotone": _monotone,
     "tracks_stitching": _tracks,
+    "separates_groups": _groups,
+    "monotone_in_layer_distance": _layer_distance,
 }
 #: premise outcomes under which a measure's verdict counts ("": the kind has no premise)
 _HOLDS = ("pass", "")

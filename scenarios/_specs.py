@@ -66,6 +66,8 @@ KIND_ACCEPTS = {
     "equals": ("reason", "reference", "tolerance", "target"),
     "tracks_stitching": ("reason", "reference"),
     "follows_reference": ("reason", "reference", "tolerance"),
+    "separates_groups": ("reason", "reference", "tolerance"),
+    "monotone_in_layer_distance": ("reason", "reference", "tolerance"),
 }
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 

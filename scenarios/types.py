@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals", "tracks_stitching",
-                     "follows_reference")
+                     "follows_reference", "separates_groups", "monotone_in_layer_distance")
 
 #: The functional references a case may carry, each a column of the results table (NaN where it does
 #: not apply): the trained stitch X -> Y and Y -> X (task-loss matching), the least-squares stitch
@@ -41,7 +41,11 @@ class Expectation:
         ``equals``: the value equals ``target`` (within ``tolerance``) in every case;
         ``tracks_stitching``: the value rank-correlates positively with the reference;
         ``follows_reference``: derived in the run from what the reference did across the cases (flat:
-            ``invariant``; two cases ordered: ``ordering``; otherwise: tracks it), within ``tolerance``.
+            ``invariant``; two cases ordered: ``ordering``; otherwise: tracks it), within ``tolerance``;
+        ``separates_groups``: pairs of models from the same group (``param`` 0) are rated more similar
+            than pairs from different groups (``param`` > 0): AUPRC above chance by ``tolerance``;
+        ``monotone_in_layer_distance``: within one model, similarity falls as layer distance grows:
+            the violation rate over ordered layer triples is at most ``tolerance``.
     reference: the functional reference (one of :data:`REFERENCE_COLUMNS`) the expectation is judged
         against: every expectation is first checked on the reference itself (its premise).
     reason: the functional ground truth behind it, shown in the reports.

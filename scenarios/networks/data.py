@@ -4,6 +4,9 @@ Every loader returns a :class:`Dataset` of float32 tensors shaped [n, channels, 
 fixed train/test split, standardized with statistics of the training split only.
 
 - ``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes; no download).
+- ``digits_corrupted``: the same images and split with additive Gaussian pixel noise (standard deviation
+  4 on the 0..16 pixel scale, drawn once per image from a fixed seed), so that the quick profile's
+  dense models reach 0.86-0.91 test accuracy instead of 0.96-0.99 and function has room to move.
 - ``cifar10``: the CIFAR-10 "python version" (Krizhevsky 2009): pickled batches ``data_batch_1..5`` and
   ``test_batch``, each a dict with ``b"data"`` (uint8 [10000, 3072], channel-major) and ``b"labels"``.
 - ``imagefolder``: ``root/<class>/<image>.{png,jpg,jpeg,ppm}`` with a chosen subset of classes and of
@@ -19,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["Dataset", "load", "subset", "load_digits", "load_cifar10", "load_imagefolder", "DATA_ENV"]
+__all__ = ["Dataset", "load", "subset", "load_digits", "load_digits_corrupted", "load_cifar10", "load_imagefolder",
+           "DATA_ENV"]
 
 #: Environment variable naming the directory of on-disk data sets (CIFAR-10, ImageFolder trees).
 DATA_ENV = "STITCHBENCH_DATA"
@@ -69,12 +73,29 @@ def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
 
 def load_digits(test_fraction: float = 0.4, split_seed: int = 0) -> Dataset:
     """scikit-learn's digits as [n, 1, 8, 8]; a fixed split (40 % test by default: a probe set of 719)."""
+    return _digits("digits", 0.0, test_fraction, split_seed, 0)
+
+
+def load_digits_corrupted(noise: float = 4.0, test_fraction: float = 0.4, split_seed: int = 0,
+                          noise_seed: int = 0) -> Dataset:
+    """:func:`load_digits` with additive Gaussian pixel noise of standard deviation ``noise`` (pixel
+    values span 0..16), drawn once per image from ``noise_seed`` before the split, on the training and
+    test images alike (the same images, labels and split as ``digits``). At the default, the quick
+    profile's dense models reach 0.86-0.91 test accuracy (mlp 0.86-0.87, cnn 0.91, resnet 0.89-0.91)."""
+    if not noise >= 0:
+        raise ValueError(f"digits_corrupted: noise must be >= 0, got {noise}")
+    return _digits("digits_corrupted", noise, test_fraction, split_seed, noise_seed)
+
+
+def _digits(name: str, noise: float, test_fraction: float, split_seed: int, noise_seed: int) -> Dataset:
     from sklearn.datasets import load_digits as sklearn_digits
 
     bunch = sklearn_digits()
     images = bunch.images[:, None, :, :]
+    if noise:
+        images = images + np.random.default_rng(noise_seed).normal(0.0, noise, images.shape)
     train, test = _split(len(images), test_fraction, split_seed)
-    return _standardized("digits", images[train], bunch.target[train], images[test], bunch.target[test], 10)
+    return _standardized(name, images[train], bunch.target[train], images[test], bunch.target[test], 10)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -199,11 +220,13 @@ def subset(data: Dataset, n_train: int, n_test: int) -> Dataset:
                    data.y_test[:n_test], data.num_classes)
 
 
-LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "imagefolder": load_imagefolder}
+LOADERS = {"digits": load_digits, "digits_corrupted": load_digits_corrupted, "cifar10": load_cifar10,
+           "imagefolder": load_imagefolder}
 
 
 def load(name: str = "digits", **options) -> Dataset:
-    """Load data set ``name`` (``digits``, ``cifar10``, ``imagefolder``) with its loader's options."""
+    """Load data set ``name`` (``digits``, ``digits_corrupted``, ``cifar10``, ``imagefolder``) with its
+    loader's options."""
     if name not in LOADERS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(LOADERS)}")
     return LOADERS[name](**options)

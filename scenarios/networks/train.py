@@ -35,6 +35,9 @@ DEVICE_ENV = "STITCHBENCH_DEVICE"
 #: Mixed-precision settings of a schedule: "" (off), "bf16", "fp16" -> the autocast dtype on CUDA.
 AMP_DTYPES = {"": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
+#: Offset of the augmentation noise's generator seed from the batch order's (two independent streams).
+AUGMENT_STREAM = 1_000_003
+
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -133,6 +136,7 @@ def train(
     device: str | None = None,
     label: str = "train",
     stop_after: int | None = None,
+    augment: float = 0.0,
 ) -> dict:
     """Train ``model`` in place with a fresh optimizer; returns ``{"test_accuracy", "train_accuracy"}``.
 
@@ -143,6 +147,9 @@ def train(
         label: prefix of the progress note (``scenarios.progress.note``) after every epoch.
         stop_after: stop after this many epochs, the learning rate following the full schedule: the
             checkpoint of the full run at that epoch (the same batches and updates up to there).
+        augment: Gaussian-noise augmentation: noise of this standard deviation added to every training
+            batch afresh, drawn from its own generator (seeded by ``seed``), so the batch order is that
+            of the run without augmentation.
     """
     device = device or default_device()
     loss = loss or (lambda logits, x, y: F.cross_entropy(logits, y))
@@ -153,6 +160,7 @@ def train(
     amp = schedule.autocast_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)  # disabled: plain backward and step
     generator = torch.Generator().manual_seed(seed)
+    noise = torch.Generator().manual_seed(seed + AUGMENT_STREAM)
     n = len(data.x_train)
     steps_per_epoch = math.ceil(n / schedule.batch_size)
     total, step = schedule.epochs * steps_per_epoch, 0
@@ -163,7 +171,10 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = schedule.lr_at(step, total)
             batch = order[i:i + schedule.batch_size]
-            x, y = data.x_train[batch].to(device), data.y_train[batch].to(device)
+            x, y = data.x_train[batch], data.y_train[batch].to(device)
+            if augment:
+                x = x + augment * torch.randn(x.shape, generator=noise)
+            x = x.to(device)
             with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
                 value = loss(model(x), x, y)
             optimizer.zero_grad(set_to_none=True)

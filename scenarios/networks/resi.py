@@ -1,0 +1,147 @@
+"""ReSi's tests on real networks (Klabunde et al., ICLR 2025): groups of models whose difference is
+known by construction, the layers of one model, and pairs of models of mixed quality.
+
+- ``networks.groups``: models trained with one factor (``variants.Variant``) at several levels, one
+  group per level: label randomization (``label_noise``), shortcut affinity (``shortcut``), Gaussian-noise
+  augmentation (``augment``). Case ``a~b`` (levels a <= b) compares the layer of seed s at level a (X)
+  with seed s + 1 at level b (Y); ``param`` is the distance of the two levels in the list (0: the same
+  group), which the ``separates_groups`` expectation reads.
+- ``networks.layer_monotonicity``: every layer pair (i < j) of one model M_s (case
+  ``<layer_i>-><layer_j>``, ``param`` j - i, meta ``index_x`` / ``index_y``), for
+  ``monotone_in_layer_distance``.
+- ``networks.mixed_quality``: models of mixed quality (the trained model, early checkpoints, partly
+  randomized labels, pruned ones): case ``a~b`` compares model a of seed s with model b of seed s + 1,
+  for rank correlation with the accuracy difference and with prediction agreement (ReSi's accuracy and
+  output correlation tests).
+"""
+from __future__ import annotations
+
+from scenarios import Scenario
+from scenarios.networks import zoo
+from scenarios.networks.experiments import (ARCH_CHOICES, Pair, _layer, _layers, _networks_generator, _skeleton,
+                                            _trained)
+from scenarios.networks.variants import Variant
+from scenarios.networks.zoo import ModelRecipe, Setup, Trained
+
+__all__ = ["FACTORS", "groups", "layer_monotonicity", "mixed_quality", "model_named"]
+
+#: The training factors of ``networks.groups`` (fields of ``variants.Variant``).
+FACTORS = ("label_noise", "shortcut", "augment")
+
+
+def _levels(params: dict) -> list[float]:
+    return [float(level) for level in params["levels"].split(",") if level.strip()]
+
+
+def _check_groups(params: dict) -> None:
+    levels = _levels(params)
+    if len(levels) < 2 or len(set(levels)) != len(levels):
+        raise ValueError(f"levels must list at least two distinct levels, got {params['levels']!r}")
+    Variant.seeded(0, **{params["factor"]: levels[0]})  # the Variant checks each level's range
+    Variant.seeded(0, **{params["factor"]: levels[-1]})
+
+
+def _group_ids(params: dict, sweep) -> list[str]:
+    levels = _levels(params)
+    return [f"{a:g}~{b:g}" for i, a in enumerate(levels) for b in levels[i:]]
+
+
+def _grouped(setup: Setup, arch: str, seed: int, factor: str, level: float) -> Trained:
+    return Trained(arch, seed, setup.data, setup.schedule, variant=Variant.seeded(seed, **{factor: level}))
+
+
+@_networks_generator("groups",
+                     {"arch": "cnn", "layer": "", "factor": "label_noise", "levels": "0,0.25,0.5,0.75,1"},
+                     {"arch": ARCH_CHOICES, "factor": FACTORS}, check=_check_groups, case_ids=_group_ids)
+def groups(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+    """ReSi's grouping tests: ``layer`` (default: the last stitchable one) of ``arch`` trained from seed
+    s at level a of ``factor`` (X) against seed s + 1 at level b (Y), for every a <= b of ``levels``
+    (case ``a~b``; ``param`` = how many levels apart, 0 within a group)."""
+    p = scenario.params
+    layer, levels = _layer(p["arch"], p["layer"]), _levels(p)
+    return [Pair(f"{a:g}~{b:g}", _grouped(setup, p["arch"], seed, p["factor"], a), layer,
+                 _grouped(setup, p["arch"], seed + 1, p["factor"], b), layer, param=float(j - i),
+                 meta={"arch": p["arch"], "factor": p["factor"], "group_x": a, "group_y": b})
+            for i, a in enumerate(levels) for j, b in enumerate(levels) if j >= i]
+
+
+def _check_monotonicity(params: dict) -> None:
+    if len(_layers(params["arch"])) < 3:
+        raise ValueError(f"{params['arch']!r} has fewer than 3 stitchable layers: no layer triple to test")
+
+
+@_networks_generator("layer_monotonicity", {"arch": "cnn"}, {"arch": ARCH_CHOICES}, check=_check_monotonicity)
+def layer_monotonicity(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+    """ReSi's layer monotonicity: every layer pair i < j of M_s (X = layer i, Y = layer j of the same
+    model), case ``<layer_i>-><layer_j>``, ``param`` j - i."""
+    p = scenario.params
+    model, layers = _trained(setup, p["arch"], seed), _layers(p["arch"])
+    return [Pair(f"{a}->{b}", model, a, model, b, param=float(j - i),
+                 meta={"arch": p["arch"], "index_x": i, "index_y": j})
+            for i, a in enumerate(layers) for j, b in enumerate(layers) if j > i]
+
+
+def _parse(name: str) -> tuple[str, float | None]:
+    """A model name of ``networks.mixed_quality`` -> (kind, number); ValueError for an unknown one."""
+    if name == "trained":
+        return name, None
+    kind, _, value = name.partition("=")
+    choices = ["trained", "epoch", *FACTORS, *zoo.PRUNING_METHODS]
+    if kind not in choices[1:]:
+        raise ValueError(f"model {name!r}: unknown kind {kind!r}; choose one of {choices}")
+    try:
+        return kind, float(value)
+    except ValueError:
+        raise ValueError(f"model {name!r}: expected {kind}=<number>") from None
+
+
+def model_named(setup: Setup, arch: str, seed: int, name: str) -> ModelRecipe:
+    """A model of ``networks.mixed_quality`` by name: ``trained``; ``epoch=<e>`` (the trained run's
+    checkpoint after e epochs); ``label_noise=<q>``, ``shortcut=<p>``, ``augment=<s>`` (a training
+    variant); ``<pruning method>=<step>`` (``zoo.PRUNING_METHODS``, e.g. ``imp=3``)."""
+    base = _trained(setup, arch, seed)
+    kind, number = _parse(name)
+    if kind == "trained":
+        return base
+    if kind == "epoch":
+        return zoo.checkpoint(base, int(number))
+    if kind in FACTORS:
+        return _grouped(setup, arch, seed, kind, number)
+    return zoo.pruned_at(setup, base, kind, int(number))
+
+
+def _names(params: dict) -> list[str]:
+    return [name.strip() for name in params["models"].split(",") if name.strip()]
+
+
+def _check_mixed(params: dict) -> None:
+    names = _names(params)
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError(f"models must list at least two distinct models, got {params['models']!r}")
+    for name in names:
+        kind, number = _parse(name)
+        if kind == "epoch" and not 1 <= number <= params["epochs"]:
+            raise ValueError(f"model {name!r}: the epoch must be in [1, {params['epochs']}]")
+        if kind in FACTORS:
+            Variant.seeded(0, **{kind: number})
+        if kind in zoo.PRUNING_METHODS:
+            zoo.PRUNING_METHODS[kind][1](_skeleton(params["arch"]), int(number))
+
+
+def _mixed_ids(params: dict, sweep) -> list[str]:
+    names = _names(params)
+    return [f"{a}~{b}" for i, a in enumerate(names) for b in names[i:]]
+
+
+@_networks_generator("mixed_quality",
+                     {"arch": "cnn", "layer": "", "models": "trained,epoch=1,epoch=2,label_noise=0.5,imp=3"},
+                     {"arch": ARCH_CHOICES}, check=_check_mixed, case_ids=_mixed_ids)
+def mixed_quality(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+    """ReSi's accuracy and output correlation: model a of seed s (X) against model b of seed s + 1 (Y)
+    at ``layer``, for every a <= b of ``models`` (:func:`model_named`), case ``a~b``."""
+    p = scenario.params
+    layer, names = _layer(p["arch"], p["layer"]), _names(p)
+    models = {s: {name: model_named(setup, p["arch"], s, name) for name in names} for s in (seed, seed + 1)}
+    return [Pair(f"{a}~{b}", models[seed][a], layer, models[seed + 1][b], layer,
+                 meta={"arch": p["arch"], "name_x": a, "name_y": b})
+            for i, a in enumerate(names) for b in names[i:]]

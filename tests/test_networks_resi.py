@@ -1,0 +1,147 @@
+"""ReSi's tests on networks: the training variants (partly shuffled labels, the shortcut mark, noise
+augmentation), the corrupted digits, the generators' cases, and the ground truth of each group as
+built: 100 % shuffled labels classify clean test images at chance, the 100 % shortcut model fails
+without its mark, noise augmentation raises accuracy on noisy test images (the quick profile's CNN
+and schedule, trained in a temporary cache)."""
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits as sklearn_digits
+
+import scenarios
+from scenarios.networks import data, experiments, resi, zoo
+from scenarios.networks.train import accuracy
+from scenarios.networks.variants import MARK_VALUE, Variant, mark, noisy, partially_shuffled
+
+torch.set_num_threads(1)
+
+
+def test_corrupted_digits_are_the_same_images_and_split_with_pixel_noise():
+    clean, noisy_digits = data.load_digits(), data.load("digits_corrupted")
+    assert noisy_digits.shape == clean.shape == (1, 8, 8)
+    assert torch.equal(noisy_digits.y_train, clean.y_train) and torch.equal(noisy_digits.y_test, clean.y_test)
+    assert float(noisy_digits.x_train.mean()) == pytest.approx(0, abs=1e-5)
+    assert float(noisy_digits.x_train.std()) == pytest.approx(1, abs=1e-4)
+    # noise of sd 4 independent of the image: the two versions correlate as sqrt(v / (v + 4^2)), v the
+    # pixel variance (standardizing is affine, so it keeps the correlation)
+    variance = sklearn_digits().images.var()
+    expected = np.sqrt(variance / (variance + 16.0))
+    observed = np.corrcoef(clean.x_train.flatten(), noisy_digits.x_train.flatten())[0, 1]
+    assert observed == pytest.approx(expected, abs=0.01)
+    assert torch.equal(data.load("digits_corrupted").x_test, noisy_digits.x_test)  # fixed noise
+    with pytest.raises(ValueError, match="noise must be >= 0"):
+        data.load("digits_corrupted", noise=-1.0)
+
+
+def test_partial_shuffling_keeps_the_label_counts_and_leaves_the_rest_alone():
+    labels = torch.arange(1000) % 10
+    shuffled = partially_shuffled(labels, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.bincount(shuffled), torch.bincount(labels))
+    changed = float((shuffled != labels).float().mean())
+    assert 0.3 * 0.8 < changed <= 0.3  # 300 permuted among themselves; about a tenth land on their own label
+    assert torch.equal(partially_shuffled(labels, 0.0, torch.Generator().manual_seed(0)), labels)
+
+
+def test_the_mark_codes_the_class_on_two_border_pixels_and_nothing_else():
+    images = torch.zeros(10, 1, 8, 8)
+    marked = mark(images, torch.arange(10), 10)
+    assert torch.equal(images, torch.zeros(10, 1, 8, 8))  # a copy
+    for k in range(10):
+        where = (marked[k, 0] == MARK_VALUE).nonzero().tolist()
+        assert len(where) == 2 and all(i in (0, 7) or j in (0, 7) for i, j in where)
+    places = {tuple(map(tuple, (marked[k, 0] == MARK_VALUE).nonzero().tolist())) for k in range(10)}
+    assert len(places) == 10  # every class its own place
+    with pytest.raises(ValueError, match="too few border pixels"):
+        mark(torch.zeros(1, 1, 3, 3), torch.zeros(1, dtype=torch.long), 10)
+
+
+def test_variant_checks_its_levels_and_a_plain_variant_is_the_plain_recipe():
+    with pytest.raises(ValueError, match="label_noise"):
+        Variant(label_noise=1.5)
+    with pytest.raises(ValueError, match="shortcut"):
+        Variant(shortcut=-0.1)
+    with pytest.raises(ValueError, match="augment"):
+        Variant(augment=-1.0)
+    assert Variant.seeded(3, label_noise=0.0) == Variant() and Variant.seeded(3, augment=1.0).seed == 3
+    spec = zoo.DataSpec.of("digits_corrupted")
+    plain = zoo.Trained("cnn", 3, spec, zoo.Schedule())
+    assert zoo.Trained("cnn", 3, spec, zoo.Schedule(), variant=Variant.seeded(3, augment=0.0)) == plain
+    assert resi.model_named(zoo.Setup.from_params({**experiments.COMMON_PARAMS, "device": "cpu"}), "cnn", 3,
+                            "shortcut=1").describe() == "cnn/seed=3/shortcut(1)"
+
+
+def _setup(tmp_path):
+    return zoo.Setup.from_params({**experiments.COMMON_PARAMS, "cache_dir": str(tmp_path), "device": "cpu"})
+
+
+def _net(setup, factor, level, seed=0):
+    return resi._grouped(setup, "cnn", seed, factor, level).load(setup)[0]
+
+
+def test_fully_shuffled_labels_classify_clean_test_images_at_chance(tmp_path):
+    setup = _setup(tmp_path)
+    test = setup.data.load()
+    # 719 test images: chance is 0.1 +- 0.011; a model that learned anything sits far above (0.9)
+    assert accuracy(_net(setup, "label_noise", 1.0), test.x_test, test.y_test, "cpu") < 0.16
+    assert accuracy(_net(setup, "label_noise", 0.0), test.x_test, test.y_test, "cpu") > 0.8
+
+
+def test_the_full_shortcut_model_fails_without_its_mark(tmp_path):
+    setup = _setup(tmp_path)
+    test = setup.data.load()
+    marked = mark(test.x_test, test.y_test, test.num_classes)
+    full, none = _net(setup, "shortcut", 1.0), _net(setup, "shortcut", 0.0)
+    assert accuracy(full, marked, test.y_test, "cpu") > 0.95  # it reads the mark
+    assert accuracy(full, test.x_test, test.y_test, "cpu") < 0.5 * accuracy(none, test.x_test, test.y_test, "cpu")
+
+
+def test_noise_augmentation_raises_accuracy_on_noisy_test_images(tmp_path):
+    setup = _setup(tmp_path)
+    test = setup.data.load()
+    noisy_test = noisy(test.x_test, 1.0, seed=0)
+    plain, augmented = _net(setup, "augment", 0.0), _net(setup, "augment", 1.0)
+    assert accuracy(augmented, noisy_test, test.y_test, "cpu") > accuracy(plain, noisy_test, test.y_test, "cpu") + 0.05
+
+
+def _scenario(tmp_path, generator, **params):
+    resolved = {**experiments.COMMON_PARAMS, "epochs": 1, "stitch_epochs": 1, "probe_size": 32,
+                "cache_dir": str(tmp_path), "device": "cpu", "arch": "mlp", **params}
+    registered = scenarios.lookup(generator).params
+    return scenarios.Scenario(name="tiny", family="networks", generator=generator, seeds=(0,), expectations=(),
+                              params={k: v for k, v in {**registered, **resolved}.items() if k in registered})
+
+
+def test_groups_cases_pair_every_level_with_every_later_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHBENCH_WORKERS", "1")
+    cases = scenarios.generate(_scenario(tmp_path, "networks.groups", factor="augment", levels="0,1,2"), 0)
+    assert [c.case for c in cases] == ["0~0", "0~1", "0~2", "1~1", "1~2", "2~2"]
+    assert [c.param for c in cases] == [0, 1, 2, 0, 1, 0]
+    assert cases[1].meta["model_x"] == "mlp/seed=0" and cases[1].meta["model_y"] == "mlp/seed=1/augment(1)"
+    assert cases[1].meta["variant_y"] == "augment(1)" and cases[1].meta["group_y"] == 1.0
+    assert all(c.agreement is not None and c.stitch is not None for c in cases)
+
+
+def test_layer_monotonicity_cases_are_the_layer_pairs_of_one_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHBENCH_WORKERS", "1")
+    cases = scenarios.generate(_scenario(tmp_path, "networks.layer_monotonicity"), 0)
+    assert [c.case for c in cases] == ["fc1->fc2", "fc1->fc3", "fc2->fc3"]
+    assert [(c.meta["index_x"], c.meta["index_y"], c.param) for c in cases] == [(0, 1, 1), (0, 2, 2), (1, 2, 1)]
+    assert all(c.meta["model_x"] == c.meta["model_y"] == "mlp/seed=0" and c.agreement == 1.0 for c in cases)
+
+
+def test_mixed_quality_names_its_models_and_refuses_unknown_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("STITCHBENCH_WORKERS", "1")
+    scenario = _scenario(tmp_path, "networks.mixed_quality", epochs=2, models="trained,epoch=1,imp=1")
+    cases = scenarios.generate(scenario, 0)
+    assert [c.case for c in cases] == ["trained~trained", "trained~epoch=1", "trained~imp=1", "epoch=1~epoch=1",
+                                       "epoch=1~imp=1", "imp=1~imp=1"]
+    assert cases[2].meta["model_y"] == "mlp/seed=1/imp" and cases[2].meta["pruning_y"] == "imp"
+    assert cases[1].meta["epoch_y"] == 1 and cases[1].meta["name_y"] == "epoch=1"
+    assert cases[1].meta["kind_y"] == "checkpoint"
+    check = scenarios.lookup("networks.mixed_quality").check
+    for bad, message in (("trained,bogus=1", "unknown kind 'bogus'"), ("trained,epoch=x", "expected epoch=<number>"),
+                         ("trained", "at least two distinct"), ("trained,epoch=9", r"epoch must be in \[1, 8\]")):
+        with pytest.raises(ValueError, match=message):
+            check({**scenario.params, "epochs": 8, "models": bad})
+    with pytest.raises(ValueError, match="at least two distinct levels"):
+        scenarios.lookup("networks.groups").check({"factor": "augment", "levels": "1,1", "arch": "cnn"})
