@@ -4,6 +4,10 @@ Every model is an ``nn.Sequential`` of named stages followed by a ``head`` (the 
 stitchable layers are the stages (:func:`layer_names`); a stage's output is the representation that is
 compared and stitched. ``model.config`` describes the current architecture (widths change under
 structured pruning, blocks disappear under block removal), and :func:`build` rebuilds it from that dict.
+A removed stage (:func:`remove_stages`: a VGG stage whose convolution keeps the channels, a residual
+block with an identity shortcut) is replaced by the identity (a VGG stage keeps its max-pool) and is
+listed in ``config["removed"]``, so that the other stages keep their names; it is no longer a
+stitchable layer.
 
 CPU profile: ``mlp``, ``cnn`` (small VGG-style), ``resnet`` (small ResNet with basic blocks).
 GPU profile: ``vgg11``, ``vgg19`` (Simonyan & Zisserman 2015), ``resnet18``, ``resnet101`` (He et al.
@@ -17,7 +21,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "MLP", "VGG", "ResNet", "build", "config_for", "layer_names", "prefix", "suffix"]
+__all__ = ["ARCHITECTURES", "MLP", "VGG", "RemovedStage", "ResNet", "build", "config_for", "layer_names", "prefix",
+           "suffix", "removal_blocker", "removable_stages", "remove_stages"]
 
 HEAD = "head"
 
@@ -54,35 +59,64 @@ class MLP(nn.Sequential):
         return [(a, None, b) for a, b in zip(linears[:-1], linears[1:])]
 
 
+class RemovedStage(nn.Sequential):
+    """A VGG stage removed by :func:`remove_stages`: its convolution, BatchNorm and ReLU are gone (the
+    identity stands in), its max-pool, if it had one, stays, so that the stages after it see the shapes
+    they were trained on."""
+
+
 class VGG(nn.Sequential):
     """VGG-style network: 3x3 conv + BatchNorm + ReLU stages ``conv1..convK`` ("M" in ``cfg`` appends a
-    2x2 max-pool to the stage before it), then global average pooling and a linear classifier."""
+    2x2 max-pool to the stage before it), then global average pooling and a linear classifier.
 
-    def __init__(self, cfg: list, in_channels: int, num_classes: int):
+    ``removed`` names stages removed by :func:`remove_stages` (a :class:`RemovedStage` each: the
+    identity, then the stage's max-pool if it had one); their entries in ``cfg`` repeat the width they
+    receive and pass on, and every stage keeps its name (``conv1, conv2, conv4`` are left after removing
+    ``conv3``).
+    """
+
+    def __init__(self, cfg: list, in_channels: int, num_classes: int, removed: list[str] = ()):
         stages, width = OrderedDict(), in_channels
         for item in cfg:
             if item == "M":
                 stages[next(reversed(stages))].append(nn.MaxPool2d(2))
                 continue
+            name = f"conv{len(stages) + 1}"
+            if name in removed:
+                if item != width:
+                    raise ValueError(f"removed stage {name!r} must keep the width it receives ({width}), got {item}")
+                stages[name] = RemovedStage()
+                continue
             conv = nn.Conv2d(width, item, 3, padding=1, bias=False)
-            stages[f"conv{len(stages) + 1}"] = nn.Sequential(conv, nn.BatchNorm2d(item), nn.ReLU())
+            stages[name] = nn.Sequential(conv, nn.BatchNorm2d(item), nn.ReLU())
             width = item
+        unknown = sorted(set(removed) - set(stages))
+        if unknown:
+            raise ValueError(f"removed stages {unknown} are not stages of cfg {cfg}")
         stages[HEAD] = _conv_head(width, num_classes)
         super().__init__(stages)
 
+    def _stages(self) -> list[nn.Sequential]:
+        """The stages that are left (not removed), in forward order."""
+        return [s for name, s in self.named_children() if name != HEAD and not isinstance(s, RemovedStage)]
+
     @property
     def config(self) -> dict:
-        cfg = []
+        cfg, removed, width = [], [], self._stages()[0][0].in_channels
         for name, stage in self.named_children():
-            if name != HEAD:
-                cfg.append(stage[0].out_channels)
-                cfg.extend("M" for m in stage if isinstance(m, nn.MaxPool2d))
-        first = self[0][0]
-        return {"arch": "vgg", "cfg": cfg, "in_channels": first.in_channels,
-                "num_classes": self.head[-1].out_features}
+            if name == HEAD:
+                continue
+            if isinstance(stage, RemovedStage):
+                removed.append(name)
+            else:
+                width = stage[0].out_channels
+            cfg.append(width)
+            cfg.extend("M" for m in stage if isinstance(m, nn.MaxPool2d))
+        return {"arch": "vgg", "cfg": cfg, "in_channels": self._stages()[0][0].in_channels,
+                "num_classes": self.head[-1].out_features, "removed": removed}
 
     def channel_groups(self):
-        stages = [s for name, s in self.named_children() if name != HEAD]
+        stages = self._stages()
         consumers = [s[0] for s in stages[1:]] + [self.head[-1]]
         return [(s[0], s[1], consumer) for s, consumer in zip(stages, consumers)]
 
@@ -227,9 +261,71 @@ def build(config: dict) -> nn.Module:
     return {"mlp": MLP, "vgg": VGG, "resnet": ResNet}[config["arch"]](**kwargs)
 
 
+def _is_removed(stage: nn.Module) -> bool:
+    return isinstance(stage, (nn.Identity, RemovedStage))
+
+
 def layer_names(model: nn.Sequential) -> list[str]:
-    """The stitchable layers: every stage but the classifier head, in forward order."""
-    return [name for name, _ in model.named_children() if name != HEAD]
+    """The stitchable layers: every stage but the classifier head and the removed stages, in forward
+    order."""
+    return [name for name, stage in model.named_children() if name != HEAD and not _is_removed(stage)]
+
+
+def removal_blocker(model: nn.Sequential, name: str) -> str | None:
+    """Why stage ``name`` of ``model`` cannot be removed, or None when it can.
+
+    A stage can go when the identity can stand in for it: a VGG stage whose convolution keeps the number
+    of channels (its max-pool, if any, stays: the shapes downstream do not change), or a residual block
+    with an identity shortcut (a projection shortcut means the block changes the shape). The stem, MLP
+    layers and the head cannot be removed.
+    """
+    stages = dict(model.named_children())
+    if name not in stages or name == HEAD:
+        return f"it is not a stage; the stages are {[n for n in stages if n != HEAD]}"
+    stage = stages[name]
+    if _is_removed(stage):
+        return "it is already removed"
+    if isinstance(model, ResNet):
+        if not hasattr(stage, "shortcut"):
+            return "it is not a residual block (only blocks with an identity shortcut can be removed)"
+        if not isinstance(stage.shortcut, nn.Identity):
+            projection = stage.shortcut[0]
+            return (f"its shortcut is a projection ({projection.in_channels} -> {projection.out_channels} channels, "
+                    f"stride {projection.stride[0]}): the block changes the shape")
+        return None
+    if isinstance(model, VGG):
+        conv = stage[0]
+        if conv.in_channels != conv.out_channels:
+            return (f"its convolution changes the number of channels ({conv.in_channels} -> {conv.out_channels}): "
+                    f"the identity cannot stand in for it")
+        return None
+    return f"stages of a {type(model).__name__} cannot be removed (only VGG stages and residual blocks)"
+
+
+def removable_stages(model: nn.Sequential) -> list[str]:
+    """The stages of ``model`` that :func:`remove_stages` can remove, in forward order."""
+    return [name for name in layer_names(model) if removal_blocker(model, name) is None]
+
+
+def remove_stages(model: nn.Sequential, names) -> None:
+    """Remove the stages ``names`` of ``model`` in place: a residual block becomes the identity, a VGG
+    stage a :class:`RemovedStage` (the identity, then its max-pool if it had one); ``model.config`` then
+    lists them under ``removed``. Every name is checked first: ValueError (naming the stage and why)
+    when one cannot be removed, and nothing is changed."""
+    names = list(names)
+    if len(set(names)) != len(names):
+        raise ValueError(f"stages to remove must be distinct, got {names}")
+    for name in names:
+        reason = removal_blocker(model, name)
+        if reason is not None:
+            raise ValueError(f"cannot remove stage {name!r} of {model.config['arch']!r}: {reason}; "
+                             f"removable stages are {removable_stages(model)}")
+    for name in names:
+        stage = getattr(model, name)
+        if isinstance(model, VGG):
+            setattr(model, name, RemovedStage(*[m for m in stage if isinstance(m, nn.MaxPool2d)]))
+        else:
+            setattr(model, name, nn.Identity())
 
 
 def _index(model: nn.Sequential, layer: str) -> int:

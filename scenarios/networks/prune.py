@@ -13,6 +13,8 @@
 - CKA-guided block removal (Pons et al. 2024): remove the identity-shortcut residual block whose removal
   keeps the penultimate representation most similar (linear CKA) to the unpruned network's, fine-tune,
   repeat.
+- Layer removal (the seed study's toy experiment): remove named stages at once (VGG stages that keep
+  the shape, residual blocks with an identity shortcut; ``models.remove_stages``), then fine-tune.
 
 Every method runs inside :func:`determinism.deterministic` (one thread, deterministic algorithms), its
 scoring as well as its retraining, so that a pruned model is the same bit for bit whatever the thread
@@ -29,12 +31,12 @@ import metrics
 from scenarios.networks.activations import penultimate
 from scenarios.networks.data import Dataset
 from scenarios.networks.determinism import deterministic
-from scenarios.networks.models import HEAD
+from scenarios.networks.models import HEAD, remove_stages
 from scenarios.networks.train import Schedule, accuracy, apply_masks, train
 
 __all__ = [
     "prunable_weights", "sparsity", "masks_of", "select_masks", "magnitude_scores", "obd_scores",
-    "one_shot", "imp_round", "structured_l1", "cka_block_removal", "parameter_count",
+    "one_shot", "imp_round", "structured_l1", "cka_block_removal", "layer_removal", "parameter_count",
 ]
 
 
@@ -261,7 +263,7 @@ def cka_block_removal(model: nn.Module, data: Dataset, schedule: Schedule, seed:
             step_scores[name] = 1 - cka(reference, penultimate(model, x, device))
             setattr(model, name, block)
         best = min(step_scores, key=step_scores.get)
-        setattr(model, best, nn.Identity())
+        remove_stages(model, [best])
         removed.append(best)
         scores.append(step_scores)
         before_retraining.append(accuracy(model, data.x_test, data.y_test, device))
@@ -269,3 +271,20 @@ def cka_block_removal(model: nn.Module, data: Dataset, schedule: Schedule, seed:
     return {"method": "cka_block", "sparsity": 1 - parameter_count(model) / dense_count,
             "accuracy_dense": before, "accuracy_before_retraining": before_retraining[-1],
             "accuracy_after_retraining": result["test_accuracy"], "removed": removed, "scores": scores}
+
+
+@deterministic()
+def layer_removal(model: nn.Module, data: Dataset, schedule: Schedule, seed: int, names, *,
+                  device: str = "cpu") -> dict:
+    """Remove the stages ``names`` at once (``models.remove_stages``: VGG stages that keep the shape,
+    residual blocks with an identity shortcut; ValueError naming a stage that cannot go), then fine-tune
+    with ``schedule``. ``sparsity`` is the fraction of the parameters removed."""
+    names = list(names)
+    if not names:
+        raise ValueError("layer_removal needs at least one stage to remove")
+    before = accuracy(model, data.x_test, data.y_test, device)
+    dense_count = parameter_count(model)
+    remove_stages(model, names)
+    record = _retrain_record(model, data, schedule, seed, device, None, "layer_removal", before,
+                             f"layer removal {','.join(names)}", removed=names)
+    return {**record, "sparsity": 1 - parameter_count(model) / dense_count}
