@@ -21,7 +21,9 @@ import pandas as pd
 from reports.atomic import write_text
 from reports.disagreements import write_disagreements
 from reports.figures import write_figures
-from reports.networks import write_networks
+from reports.denoising import write_denoising
+from reports.networks import write_models, write_networks
+from reports.ranking import write_ranking_per_test
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.html import write_html
@@ -98,8 +100,9 @@ def describe_run(results: pd.DataFrame, settings: VerdictSettings, extra: Mappin
 def write_reports(
     results: pd.DataFrame, record: RunRecord, out_dir: str | Path, figures: bool = True, html: bool = True
 ) -> Reports:
-    """Write results.csv, run.json, verdicts.csv, scorecard.{md,csv,json}, disagreements.md, figures/ and
-    (with ``html``) scorecard.html, which shows the baseline comparison the runner left in ``out_dir``."""
+    """Write results.csv, run.json, verdicts.csv, scorecard.{md,csv,json}, disagreements.md, the networks
+    tables (networks_models.csv, networks_denoising.md), ranking_tests.md, figures/ and (with ``html``)
+    scorecard.html, which shows the baseline comparison the runner left in ``out_dir``."""
     out_dir = Path(out_dir)
     with contextlib.ExitStack() as stack:
         drawn = None
@@ -111,6 +114,8 @@ def write_reports(
         errors = error_summary(results)
         paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json())]
         paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
+        paths += write_models(results, out_dir) + write_denoising(results, out_dir)
+        paths += write_ranking_per_test(verdicts, scores, out_dir, figure=figures)
         paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
                                          seed=record.settings.seed))  # fmt: skip
         if drawn is not None:

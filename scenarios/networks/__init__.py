@@ -8,6 +8,6 @@ every build), ``prefetch`` (missing recipes built in parallel processes) and ``e
 generators). Layer identification, an analysis of the results table, lives in
 ``reports.analysis``.
 """
-from scenarios.networks import experiments, user_models
+from scenarios.networks import experiments, probing, removal, resi, user_models
 
-__all__ = ["experiments", "user_models"]
+__all__ = ["experiments", "probing", "removal", "resi", "user_models"]

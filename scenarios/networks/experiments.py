@@ -45,7 +45,7 @@ __all__ = ["COMMON_PARAMS", "CONTROL_SENDERS", "Pair", "seed_pairs", "pruning_id
 
 #: Parameters every networks generator takes (name -> default); the defaults are the CPU profile.
 COMMON_PARAMS = {
-    "data": "digits",            # digits | cifar10 | imagefolder
+    "data": "digits_corrupted",  # digits_corrupted | digits | cifar10 | imagefolder
     "data_dir": "",              # "" -> $STITCHBENCH_DATA (cifar10, imagefolder)
     "per_class": 0,              # images per class kept (0: all)
     "classes": "",               # imagefolder: comma-separated class folders ("" : all)
@@ -65,7 +65,7 @@ COMMON_PARAMS = {
     "cache_dir": "",             # "" -> $STITCHBENCH_CACHE, else ~/.cache/stitchbench
 }
 COMMON_CHOICES = {
-    "data": ("digits", "cifar10", "imagefolder"),
+    "data": ("digits_corrupted", "digits", "cifar10", "imagefolder"),
     "optimizer": ("sgd", "adam"),
     "lr_schedule": ("cosine", "step"),
     "conv": ("flatten", "positions", "pool"),
@@ -100,7 +100,9 @@ def _layer(arch: str, layer: str) -> str:
 class Pair:
     """One planned case: X = ``layer_x`` of ``sender``, Y = ``layer_y`` of ``receiver``; ``param`` the
     case's parameter (with ``param_is_sparsity``: the sparsity Y's model reached, known once it is built);
-    ``reverse``: whether to stitch Y -> X too (not into a receiver that carries no function)."""
+    ``reverse``: whether to stitch Y -> X too (not into a receiver that carries no function);
+    ``relevance``: a conv convention to record the variance of each layer's task-relevant and
+    irrelevant part in (``probing.relevance_fields``, meta ``relevant_variance_x`` ...; "" for none)."""
 
     case: str
     sender: SenderRecipe
@@ -110,11 +112,20 @@ class Pair:
     param: float | None = None
     param_is_sparsity: bool = False
     reverse: bool = True
+    relevance: str = ""
     meta: dict = field(default_factory=dict)
 
     def recipes(self, setup: Setup) -> dict[str, zoo.Recipe]:
-        """What its case reads (``zoo.case_recipes``)."""
-        return zoo.case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.reverse)
+        """What its case reads (``zoo.case_recipes``, and with ``relevance`` the recipes of
+        ``probing.relevance_fields``)."""
+        recipes = zoo.case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.reverse)
+        if self.relevance:
+            from scenarios.networks import probing  # probing builds on this module
+
+            for side, model, layer in (("x", self.sender, self.layer_x), ("y", self.receiver, self.layer_y)):
+                split = probing.relevance_recipes(setup, model, layer, self.relevance)
+                recipes |= {f"{name}_{side}": recipe for name, recipe in split.items()}
+        return recipes
 
 
 def _make_case(scenario: Scenario, seed: int, setup: Setup, pair: Pair) -> Case:
@@ -128,14 +139,25 @@ def _make_case(scenario: Scenario, seed: int, setup: Setup, pair: Pair) -> Case:
     if pair.param_is_sparsity:
         param = meta["sparsity"] = record_y["sparsity"]
     conv = scenario.params["conv"]
+    if pair.relevance:
+        from scenarios.networks import probing
+
+        for side, model, layer in (("x", pair.sender, pair.layer_x), ("y", pair.receiver, pair.layer_y)):
+            fields = probing.relevance_fields(setup, model, layer, pair.relevance)
+            meta |= {f"{key}_{side}": value for key, value in fields.items()}
     return Case(
         family=scenario.family, scenario=scenario.name, case=pair.case, seed=seed,
         x=as_matrix(x, conv), y=as_matrix(y, conv), param=param, **references,
         meta={"layer_x": pair.layer_x, "layer_y": pair.layer_y, "model_x": pair.sender.describe(),
-              "model_y": pair.receiver.describe(), "conv": conv, "shape_x": list(x.shape[1:]),
-              "shape_y": list(y.shape[1:]), "accuracy_x": record_x.get("accuracy"), "accuracy_y": record_y["accuracy"],
-              "sparsity_x": record_x.get("sparsity"), "sparsity_y": record_y["sparsity"], **meta},
+              "model_y": pair.receiver.describe(), "conv": conv, "data": setup.data.name,
+              "shape_x": list(x.shape[1:]), "shape_y": list(y.shape[1:]),
+              **_side_fields(pair.sender, record_x, "x"), **_side_fields(pair.receiver, record_y, "y"), **meta},
     )
+
+
+def _side_fields(recipe: SenderRecipe, record: dict, side: str) -> dict:
+    """``zoo.model_fields`` of one side of a case, keys suffixed ``_x`` / ``_y`` (``accuracy_x``...)."""
+    return {f"{key}_{side}": value for key, value in zoo.model_fields(recipe, record).items()}
 
 
 def _networks_generator(name: str, params: dict, choices: dict | None = None, **options):
@@ -209,13 +231,17 @@ def pruning_progression(scenario: Scenario, setup: Setup, seed: int) -> list[Pai
     """Experiment 3: M_s against M_s pruned by ``method`` at each swept ``step`` (case ``step=k``;
     ``param`` is the sparsity reached: the fraction of prunable weights, or of parameters, removed).
     Weight methods reach sparsity 1 - 0.8^step (IMP by rounds, the others at once), structured L1
-    removes that fraction of the filters, CKA-guided removal removes ``step`` blocks."""
+    removes that fraction of the filters, CKA-guided removal removes ``step`` blocks. Each case also
+    records how much task-relevant and irrelevant variance each layer holds (``Pair.relevance``; the
+    pruning-as-denoising report, ``reports.denoising``)."""
     p = scenario.params
     layer = _layer(p["arch"], p["layer"])
     base = _trained(setup, p["arch"], seed)
     steps = scenario.sweep.values if scenario.sweep else (p["step"],)
+    relevance = "" if p["conv"] == "positions" else p["conv"]  # the relevant subspace needs one row per image
     return [Pair(f"step={step}", base, layer, zoo.pruned_at(setup, base, p["method"], step), layer,
-                 param_is_sparsity=True, meta={"arch": p["arch"], "method": p["method"], "step": step})
+                 param_is_sparsity=True, relevance=relevance,
+                 meta={"arch": p["arch"], "method": p["method"], "step": step})
             for step in steps]
 
 

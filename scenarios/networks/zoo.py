@@ -6,14 +6,16 @@ the fields as plain data) and its build (:meth:`Recipe.build`, which reads the s
 those fields, so the two cannot drift. Derived recipes hold the recipe they start from, so a key changes
 whenever anything upstream changes. Model kinds:
 
-- :class:`Trained`: architecture, seed, data, schedule, optionally a label-shuffling seed (a control);
+- :class:`Trained`: architecture, seed, data, schedule, optionally a label-shuffling seed (a control)
+  and a training variant (``variants.Variant``: ReSi's groups);
 - :class:`RandomInit`: the architecture's initialization, untrained (a control);
 - :class:`Checkpoint`: a :class:`Trained` run stopped after some of its epochs;
 - :class:`Distilled`: a student architecture trained on the distillation loss of a teacher;
 - pruning, one class per method family (:class:`Pruned`): :class:`Imp` (one round, learning-rate
   rewinding), :class:`OneShot` (magnitude or OBD, global or layer-wise, fine-tuned),
   :class:`StructuredL1` (filters removed for real, fine-tuned), :class:`CkaBlock` (residual blocks
-  removed by CKA guidance, fine-tuned after each). Each registers the progression methods it provides
+  removed by CKA guidance, fine-tuned after each), :class:`LayerRemoval` (named stages removed at once,
+  fine-tuned). Each registers the progression methods it provides
   (:func:`pruning_method`, :data:`PRUNING_METHODS`): a new pruning method is one class here.
 
 Other kinds: :class:`ClusteredNoise` (a sender that is no model: class-clustered noise shaped like a
@@ -37,20 +39,21 @@ from torch import nn
 
 from scenarios.networks import prune
 from scenarios.networks.activations import record
-from scenarios.networks.cache import Cache
+from scenarios.networks.cache import Cache, recipe_key
 from scenarios.networks.data import DATA_ENV, Dataset, load
 from scenarios.networks.determinism import deterministic
 from scenarios.networks.distill import distill
 from scenarios.networks.models import build, config_for, prefix
 from scenarios.networks.stitch import ClusteredNoiseSender, NetworkSender, Sender, prediction_agreement, stitch_from
 from scenarios.networks.train import Schedule, accuracy, default_device, shuffled_labels, train
+from scenarios.networks.variants import Variant
 from scenarios.progress import note
 
 __all__ = [
     "Setup", "DataSpec", "Recipe", "ModelRecipe", "Trained", "RandomInit", "Checkpoint", "Distilled", "Pruned",
-    "Imp", "OneShot", "StructuredL1", "CkaBlock", "ClusteredNoise", "Record", "Activations", "Stitch",
-    "Agreement", "PRUNING_METHODS", "pruning_method", "pruned_at", "checkpoint", "layer_shape", "case_recipes",
-    "references",
+    "Imp", "OneShot", "StructuredL1", "CkaBlock", "LayerRemoval", "ClusteredNoise", "Record", "Activations",
+    "Stitch", "Agreement", "PRUNING_METHODS", "pruning_method", "pruned_at", "checkpoint", "layer_shape", "model_fields",
+    "case_recipes", "references",
 ]
 
 
@@ -105,8 +108,8 @@ class Setup:
 def data_spec(params: dict) -> DataSpec:
     """The data part of a recipe from generator parameters (directories resolved)."""
     name = params["data"]
-    if name == "digits":
-        return DataSpec.of("digits")
+    if name in ("digits", "digits_corrupted"):
+        return DataSpec.of(name)
     data_dir = str(os.path.abspath(os.path.expanduser(params["data_dir"] or os.environ.get(DATA_ENV, ""))))
     per_class = params["per_class"] or None
     if name == "cifar10":
@@ -120,7 +123,7 @@ def _plain(value):
     """A recipe field as plain JSON data (the form it takes in the cache key)."""
     if isinstance(value, Recipe):
         return value.key()
-    if isinstance(value, (Schedule, DataSpec)):
+    if isinstance(value, (Schedule, DataSpec, Variant)):
         return value.as_dict()
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -218,7 +221,9 @@ def _fresh(arch: str, seed: int, data: DataSpec) -> nn.Module:
 @dataclass(frozen=True)
 class Trained(ModelRecipe):
     """``arch`` trained from seed ``seed`` on ``data`` with ``schedule``; with ``shuffle_labels`` set,
-    on training labels permuted by that seed (the label-randomization control: no learned function)."""
+    on training labels permuted by that seed (the label-randomization control: no learned function);
+    ``variant`` a training variant of ReSi's groups (``variants.Variant``: part of the labels shuffled,
+    a shortcut mark, noise augmentation)."""
 
     kind: ClassVar[str] = "trained"
     arch: str
@@ -226,18 +231,21 @@ class Trained(ModelRecipe):
     data: DataSpec
     schedule: Schedule
     shuffle_labels: int | None = None
+    variant: Variant = Variant()
 
     def describe(self) -> str:
         shuffled = "" if self.shuffle_labels is None else f"/shuffled_labels({self.shuffle_labels})"
-        return f"{self.arch}/seed={self.seed}{shuffled}"
+        variant = "" if self.variant.plain else f"/{self.variant.describe()}"
+        return f"{self.arch}/seed={self.seed}{shuffled}{variant}"
 
     def run(self, setup: Setup, label: str, stop_after: int | None = None) -> tuple[nn.Module, dict]:
         """Train (up to epoch ``stop_after`` of the schedule); the model and its record."""
-        data = self.data.load()
+        data = self.variant.training_data(self.data.load())
         if self.shuffle_labels is not None:
             data = dataclasses.replace(data, y_train=shuffled_labels(data.y_train, self.shuffle_labels))
         net = _fresh(self.arch, self.seed, self.data)
-        result = train(net, data, self.schedule, self.seed, device=setup.device, label=label, stop_after=stop_after)
+        result = train(net, data, self.schedule, self.seed, device=setup.device, label=label, stop_after=stop_after,
+                       augment=self.variant.augment)
         return net, {"accuracy": result["test_accuracy"], "train_accuracy": result["train_accuracy"], "sparsity": 0.0}
 
     def make(self, setup):
@@ -491,6 +499,28 @@ class CkaBlock(Pruned):
 
 
 @dataclass(frozen=True)
+class LayerRemoval(Pruned):
+    """The named stages ``remove`` taken out at once (``prune.layer_removal``: VGG stages that keep the
+    shape, residual blocks with an identity shortcut), then fine-tuned: the seed study's fixed removal,
+    no CKA guidance."""
+
+    kind: ClassVar[str] = "layer_removal"
+    base: ModelRecipe
+    schedule: Schedule
+    remove: tuple[str, ...]
+
+    def __post_init__(self):
+        if not isinstance(self.remove, tuple) or not self.remove or len(set(self.remove)) != len(self.remove):
+            raise ValueError(f"remove must be a non-empty tuple of distinct stage names, got {self.remove!r}")
+
+    def detail(self) -> str:
+        return f"layer_removal({','.join(self.remove)})"
+
+    def prune(self, net, data, device):
+        return prune.layer_removal(net, data, self.schedule, self.seed, self.remove, device=device)
+
+
+@dataclass(frozen=True)
 class ClusteredNoise(SenderRecipe):
     """Class-clustered Gaussian noise of ``shape`` (Smith et al. 2025; ``stitch.ClusteredNoiseSender``):
     a sender that is a function of the label alone. Computed when used, never stored."""
@@ -511,6 +541,27 @@ class ClusteredNoise(SenderRecipe):
     def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
         index = torch.arange(n or len(self.data.load().x_test))
         return self.sender(setup, layer)("test", index).cpu()
+
+
+def model_fields(recipe: SenderRecipe, record: dict) -> dict:
+    """What ``reports/out/networks_models.csv`` lists of one model (scalar case meta): its recipe hash,
+    kind, architecture, seed, training variant, pruning chain, sparsity, test accuracy and, for a pruned
+    model, its accuracy before retraining. A sender that is no model has only its kind and seed."""
+    if not isinstance(recipe, ModelRecipe):
+        return {"kind": recipe.kind, "seed": recipe.seed, "accuracy": None, "sparsity": None}
+    chain, root = [], recipe
+    while isinstance(root, (Pruned, Checkpoint, Distilled)):
+        if isinstance(root, Pruned):
+            chain.append(root.detail())
+        root = root.teacher if isinstance(root, Distilled) else root.base
+    variant = root.variant.describe() if isinstance(root, Trained) else ""
+    if isinstance(root, Trained) and root.shuffle_labels is not None:
+        variant = "/".join(v for v in (f"shuffled_labels({root.shuffle_labels})", variant) if v)
+    return {"recipe": recipe_key(recipe.key())[:16], "kind": recipe.kind,
+            "arch": getattr(recipe, "arch", getattr(root, "arch", "")), "seed": recipe.seed, "variant": variant,
+            "epoch": recipe.epoch if isinstance(recipe, Checkpoint) else None,
+            "pruning": "+".join(reversed(chain)), "sparsity": record.get("sparsity"),
+            "accuracy": record.get("accuracy"), "accuracy_before_retraining": record.get("accuracy_before_retraining")}
 
 
 def layer_shape(data: DataSpec, arch: str, layer: str) -> tuple[int, ...]:
