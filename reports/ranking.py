@@ -70,14 +70,16 @@ def write_ranking(scores: pd.DataFrame, out_dir: str | Path) -> Path:
 
 def _tests(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The verdicts of the tests with an estimate (``judged``: the kind judged), one name per (scenario,
-    expectation)."""
+    expectation): the scenario without its ``networks_`` prefix, with the reference in brackets when the
+    scenario has several tests."""
     tracking = verdicts["kind"].eq("tracks_stitching") | verdicts["became"].eq("tracks")
     judged = verdicts["kind"].where(~tracking, "tracks")
     chosen = judged.isin(list(TEST_KINDS)) & verdicts["estimate"].notna()
     chosen &= ~tracking | verdicts["reference"].isin(TRACKED_DIFFERENCES)
     rows = verdicts[chosen].assign(judged=judged[chosen])
     several = rows.groupby("scenario")["expectation"].transform("nunique") > 1
-    return rows.assign(test=np.where(several, rows["scenario"] + " " + rows["expectation"], rows["scenario"]))
+    name = rows["scenario"].str.removeprefix("networks_")
+    return rows.assign(test=np.where(several, name + " [" + rows["reference"] + "]", name))
 
 
 def ranks_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
