@@ -145,3 +145,7 @@ def test_mixed_quality_names_its_models_and_refuses_unknown_ones(tmp_path, monke
             check({**scenario.params, "epochs": 8, "models": bad})
     with pytest.raises(ValueError, match="at least two distinct levels"):
         scenarios.lookup("networks.groups").check({"factor": "augment", "levels": "1,1", "arch": "cnn"})
+    with pytest.raises(ValueError, match="comma-separated numbers"):
+        scenarios.lookup("networks.groups").check({"factor": "augment", "levels": "0,half", "arch": "cnn"})
+    with pytest.raises(ValueError, match=r"label_noise must be in \[0, 1\]"):
+        scenarios.lookup("networks.groups").check({"factor": "label_noise", "levels": "0,2", "arch": "cnn"})

@@ -30,7 +30,10 @@ FACTORS = ("label_noise", "shortcut", "augment")
 
 
 def _levels(params: dict) -> list[float]:
-    return [float(level) for level in params["levels"].split(",") if level.strip()]
+    try:
+        return [float(level) for level in params["levels"].split(",") if level.strip()]
+    except ValueError:
+        raise ValueError(f"levels must be comma-separated numbers, got {params['levels']!r}") from None
 
 
 def _check_groups(params: dict) -> None:
