@@ -81,7 +81,7 @@ def load_digits_corrupted(noise: float = 4.0, test_fraction: float = 0.4, split_
     """:func:`load_digits` with additive Gaussian pixel noise of standard deviation ``noise`` (pixel
     values span 0..16), drawn once per image from ``noise_seed`` before the split, on the training and
     test images alike (the same images, labels and split as ``digits``). At the default, the quick
-    profile's dense models reach 0.86-0.91 test accuracy (mlp 0.86-0.87, cnn 0.90-0.92, resnet 0.89-0.91)."""
+    profile's dense models reach 0.86-0.92 test accuracy (mlp 0.86-0.87, cnn 0.90-0.92, resnet 0.89-0.91)."""
     if not noise >= 0:
         raise ValueError(f"digits_corrupted: noise must be >= 0, got {noise}")
     return _digits("digits_corrupted", noise, test_fraction, split_seed, noise_seed)
