@@ -586,7 +586,9 @@ def evaluate_expectation(
             outcome = dataclasses.replace(outcome, detail=_join(outcome.detail, note))
         data = covered
     if premise.outcome not in _HOLDS:
-        premise_note = _join(f"premise {premise.outcome} on {expectation.reference}", premise.detail)
+        premise_note = f"premise {premise.outcome} on {expectation.reference}"
+        if premise.detail:  # in brackets: the reference's numbers, apart from the measure's own
+            premise_note += f" ({premise.detail})"
         outcome = dataclasses.replace(outcome, detail=_join(premise_note, outcome.detail))
     if data.failed and outcome.verdict != "error":
         note = f"{len(data.failed)} case(s) left out, e.g. {next(iter(data.failed.items()))}"

@@ -89,6 +89,8 @@ def test_separates_groups_is_set_aside_when_the_reference_does_not_separate_the_
     verdict = evaluate_expectation(GROUPS, data, UNIT, SETTINGS)
     assert verdict["premise"] != "pass" and verdict["verdict"] == "premise failed"
     assert "the measure alone: pass" in verdict["detail"]
+    assert verdict["detail"].startswith("premise ") and "(violation rate" in verdict["detail"]  # the reference's
+    assert verdict["detail"].count("violation rate 0.000") == 1  # the measure's own, once
 
 
 def test_separates_groups_without_within_group_cases_is_an_error():
