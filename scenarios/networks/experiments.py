@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -40,8 +40,8 @@ from scenarios.networks.prefetch import prefetch
 from scenarios.networks.zoo import (ClusteredNoise, Distilled, Imp, ModelRecipe, RandomInit, SenderRecipe, Setup,
                                     StructuredL1, Trained)
 
-__all__ = ["COMMON_PARAMS", "CONTROL_SENDERS", "Pair", "seed_pairs", "pruning_identity", "pruning_progression",
-           "training_progression", "distillation", "layer_pairs", "controls"]
+__all__ = ["COMMON_PARAMS", "CONTROL_SENDERS", "Pair", "planned", "seed_pairs", "pruning_identity",
+           "pruning_progression", "training_progression", "distillation", "layer_pairs", "controls"]
 
 #: Parameters every networks generator takes (name -> default); the defaults are the CPU profile.
 COMMON_PARAMS = {
@@ -160,21 +160,36 @@ def _side_fields(recipe: SenderRecipe, record: dict, side: str) -> dict:
     return {f"{key}_{side}": value for key, value in zoo.model_fields(recipe, record).items()}
 
 
+def planned(plan: Callable[[Scenario, Setup, int], Any], recipes: Callable[[Any, Setup], Iterable[zoo.Recipe]],
+            cases: Callable[[Scenario, Setup, int, Any], Iterable[Case]]) -> Callable[[Scenario, int], Iterable[Case]]:
+    """A networks generator ``generate(scenario, seed)`` from ``plan(scenario, setup, seed)`` (what a seed
+    compares), ``recipes(plan, setup)`` (what that plan reads) and ``cases(scenario, setup, seed, plan)``:
+    it builds the missing recipes of every seed's plan first, in parallel processes (``prefetch``), then
+    yields the cases of the seed it is asked for."""
+
+    def generate(scenario: Scenario, seed: int) -> Iterable[Case]:
+        setup = Setup.from_params(scenario.params)
+        plans = {s: plan(scenario, setup, s) for s in dict.fromkeys((*scenario.seeds, seed))}
+        prefetch(setup, [recipe for each in plans.values() for recipe in recipes(each, setup)])
+        yield from cases(scenario, setup, seed, plans[seed])
+
+    return generate
+
+
+def _pair_recipes(pairs: list[Pair], setup: Setup) -> list[zoo.Recipe]:
+    return [recipe for pair in pairs for recipe in pair.recipes(setup).values()]
+
+
+def _pair_cases(scenario: Scenario, setup: Setup, seed: int, pairs: list[Pair]) -> Iterable[Case]:
+    return (_make_case(scenario, seed, setup, pair) for pair in pairs)
+
+
 def _networks_generator(name: str, params: dict, choices: dict | None = None, **options):
-    """Register a ``networks.`` generator from ``pairs(scenario, setup, seed) -> list[Pair]``, with the
-    common parameters and choices added. The generator builds the missing recipes of every seed's pairs
-    (``prefetch``), then yields the cases of the seed it is asked for."""
+    """Register a ``networks.`` generator from ``pairs(scenario, setup, seed) -> list[Pair]`` (:func:`planned`:
+    every seed's recipes built first, then the seed's cases), with the common parameters and choices added."""
 
     def register(pairs: Callable[[Scenario, Setup, int], list[Pair]]):
-        @functools.wraps(pairs)
-        def generate(scenario: Scenario, seed: int) -> Iterable[Case]:
-            setup = Setup.from_params(scenario.params)
-            planned = {s: pairs(scenario, setup, s) for s in dict.fromkeys((*scenario.seeds, seed))}
-            prefetch(setup, [recipe for plan in planned.values() for pair in plan
-                             for recipe in pair.recipes(setup).values()])
-            for pair in planned[seed]:
-                yield _make_case(scenario, seed, setup, pair)
-
+        generate = functools.wraps(pairs)(planned(pairs, _pair_recipes, _pair_cases))
         return generator(f"networks.{name}", family="networks", params={**COMMON_PARAMS, **params},
                          choices={**COMMON_CHOICES, **(choices or {})}, **options)(generate)
 

@@ -23,7 +23,7 @@ layer (:class:`TrainingActivations`) and scored on the probe set, not stitches:
    in every case, so it is 1 up to float rounding; it is computed, not assumed.
 
 A seed s uses models s (and s + 1 for ``h2``); a generator builds the missing recipes of every seed in
-parallel processes first (``prefetch``), as ``experiments`` does.
+parallel processes first (``experiments.planned``), as every networks generator does.
 """
 from __future__ import annotations
 
@@ -39,8 +39,7 @@ from scenarios._data import rng_for
 from scenarios._registry import case_id
 from scenarios.networks import zoo
 from scenarios.networks.activations import as_matrix, record
-from scenarios.networks.experiments import ARCH_CHOICES, COMMON_CHOICES, COMMON_PARAMS, _layer, _trained
-from scenarios.networks.prefetch import prefetch
+from scenarios.networks.experiments import ARCH_CHOICES, COMMON_CHOICES, COMMON_PARAMS, _layer, _trained, planned
 from scenarios.networks.subspaces import (DELETIONS, delete_components, gaussian_like, linear_probe, relevant_basis,
                                           split, total_variance)
 from scenarios.networks.zoo import Activations, ModelRecipe, Record, Recipe, Setup
@@ -175,7 +174,7 @@ def _probing_generator(name: str, params: dict, plan: Callable[[Scenario, Setup,
                        check: Callable[[dict], None], case_ids: Callable):
     """Register ``networks.<name>`` from ``cases(scenario, setup, seed, plan) -> Iterable[Case]`` and
     ``plan(scenario, setup, seed)`` (the seed's recipes by name): the missing recipes of every seed's plan
-    are built first (``prefetch``), then the seed's cases are made from its plan. The common parameters and
+    are built first (``experiments.planned``), then the seed's cases are made from its plan. The common parameters and
     choices are added; ``check`` also refuses a conv convention without one row per image."""
 
     def checked(p: dict) -> None:
@@ -183,13 +182,7 @@ def _probing_generator(name: str, params: dict, plan: Callable[[Scenario, Setup,
         check(p)
 
     def register(cases: Callable[[Scenario, Setup, int, Plan], Iterable[Case]]):
-        @functools.wraps(cases)
-        def generate(scenario: Scenario, seed: int) -> Iterator[Case]:
-            setup = Setup.from_params(scenario.params)
-            plans = {s: plan(scenario, setup, s) for s in dict.fromkeys((*scenario.seeds, seed))}
-            prefetch(setup, [recipe for recipes in plans.values() for recipe in recipes.values()])
-            yield from cases(scenario, setup, seed, plans[seed])
-
+        generate = functools.wraps(cases)(planned(plan, lambda recipes, setup: recipes.values(), cases))
         return generator(f"networks.{name}", family="networks", params={**COMMON_PARAMS, **params},
                          choices={**COMMON_CHOICES, "arch": ARCH_CHOICES}, check=checked,
                          case_ids=case_ids)(generate)

@@ -40,8 +40,8 @@ def _check_groups(params: dict) -> None:
     levels = _levels(params)
     if len(levels) < 2 or len(set(levels)) != len(levels):
         raise ValueError(f"levels must list at least two distinct levels, got {params['levels']!r}")
-    Variant.seeded(0, **{params["factor"]: levels[0]})  # the Variant checks each level's range
-    Variant.seeded(0, **{params["factor"]: levels[-1]})
+    for level in levels:
+        Variant.seeded(0, **{params["factor"]: level})  # the Variant checks each level's range
 
 
 def _group_ids(params: dict, sweep) -> list[str]:
