@@ -3,14 +3,16 @@
 For each shape (n, p1, p2) the group times every primitive of the vocabulary
 ``metrics._bounds.PRIMITIVES`` (products, decompositions, n x n distance and Gram matrices, top-k, a
 sort, an assignment...; each with the fastest routine installed, on centered X [n, p1] and Y [n, p2]
-prepared beforehand), and every measure. A measure's bound is the summed median time of the primitives
+prepared beforehand), and every measure. A measure's bound is the summed fastest time of the primitives
 it declares in its registration (``@register(..., speed_bound=("XtX", "YtY", "XtY"))``): what its exact
 formula cannot do without. What the measure adds (input checks, centering, rank decisions) shows as the
 excess of its ratio over 1; a measure without a declared bound shows "no bound". Two ratios are reported
 per measure: to one ``X^T X`` (the one product every linear measure needs) and to its own bound.
-Each is timed after one warm-up call, which also sizes its rounds: as many as fit in
-``ROUND_BUDGET`` seconds, at least ``MIN_ROUNDS`` (a median of three for calls of seconds, the first
-call counted as one of them) and at most ``MAX_ROUNDS`` (thirty for calls of milliseconds).
+Each is timed after one first call, which also sizes its rounds: as many as fit in ``ROUND_BUDGET``
+seconds, at least ``MIN_ROUNDS`` (three for calls of seconds, the first call counted as one of them) and
+at most ``MAX_ROUNDS`` (thirty for calls of milliseconds). The fastest round is what counts, as with
+``timeit``: on a 2-core machine one call of a second can take twice as long as the next (a first touch
+of its memory, another library's threads still spinning), and a slow round says nothing about the code.
 
 Ratios are written to ``reports/out/speed.md`` and handed to the baseline comparison (``--baseline``):
 ``reports.baseline.speed_section`` keeps the ratios where the bound takes at least a few milliseconds,
@@ -33,7 +35,7 @@ from metrics._bounds import PRIMITIVES, Operands
 from reports.baseline import speed_section
 
 BOUND = "XtX"
-_medians: dict[tuple[int, int, int], dict[str, float]] = {}
+_fastest: dict[tuple[int, int, int], dict[str, float]] = {}
 
 
 def shape_id(shape) -> str:
@@ -48,11 +50,11 @@ def operands(pair) -> Operands:
 
 
 #: Seconds of timed calls to aim for per measure or primitive: calls of milliseconds get up to
-#: ``MAX_ROUNDS`` rounds (a stable median), calls of a second ``MIN_ROUNDS``.
+#: ``MAX_ROUNDS`` rounds, calls of a second ``MIN_ROUNDS``.
 ROUND_BUDGET, MIN_ROUNDS, MAX_ROUNDS = 1.0, 3, 30
 #: A first call at least this long is its own warm-up: it counts as one of the ``MIN_ROUNDS`` (what it
-#: pays once, a lazy import or the first touch of its memory, is small beside it, and a median of three
-#: ignores one slow round), so a measure of seconds is called three times, not four.
+#: pays once, a lazy import or the first touch of its memory, is small beside it, and the fastest of
+#: three ignores slow rounds), so a measure of seconds is called three times, not four.
 SLOW_CALL = 0.25
 
 
@@ -66,7 +68,7 @@ def rounds_for(first_call: float) -> int:
 
 
 def _time(benchmark, shape, name, function, *args):
-    """Time ``function(*args)``: a first call, timed to size the rounds, then the rounds; the median
+    """Time ``function(*args)``: a first call, timed to size the rounds, then the rounds; the fastest
     (the first call included when it was slow) goes into the speed report."""
     benchmark.group = "n={}, p1={}, p2={}".format(*shape)
     start = time.perf_counter()
@@ -76,7 +78,7 @@ def _time(benchmark, shape, name, function, *args):
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
         rounds = list(stats.stats.data) + ([first] if first >= SLOW_CALL else [])
-        _medians.setdefault(shape, {})[name] = float(np.median(rounds))
+        _fastest.setdefault(shape, {})[name] = float(np.min(rounds))
     return value
 
 
@@ -99,24 +101,24 @@ def test_measure_speed(benchmark, shape, pair, name):
     assert np.isfinite(value)
 
 
-def own_bound(name: str, medians: dict[str, float]) -> float | None:
-    """Summed median time of the primitives ``name`` declares (``info.speed_bound``, a repeated name
+def own_bound(name: str, times: dict[str, float]) -> float | None:
+    """Summed fastest time of the primitives ``name`` declares (``info.speed_bound``, a repeated name
     counted each time), or None when it declares none or one was not timed at this shape."""
-    parts = [medians.get(primitive) for primitive in metrics.get(name).info.speed_bound]
+    parts = [times.get(primitive) for primitive in metrics.get(name).info.speed_bound]
     return sum(parts) if parts and None not in parts else None
 
 
-def speed_timings(medians: dict[tuple[int, int, int], dict[str, float]]):
+def speed_timings(times: dict[tuple[int, int, int], dict[str, float]]):
     """``(measure, shape_id, seconds, bound_seconds)`` for every measure timed (bound None without one)."""
-    for shape, row in sorted(medians.items()):
+    for shape, row in sorted(times.items()):
         for name in sorted(row.keys() - PRIMITIVES.keys()):
             yield name, shape_id(shape), row[name], own_bound(name, row)
 
 
-def ratio_table(medians: dict[tuple[int, int, int], dict[str, float]]) -> str:
-    """Markdown tables: each primitive's median time, then each measure's bound and its time with its two
+def ratio_table(times: dict[tuple[int, int, int], dict[str, float]]) -> str:
+    """Markdown tables: each primitive's fastest time, then each measure's bound and its time with its two
     ratios per shape."""
-    shapes = sorted(medians)
+    shapes = sorted(times)
     columns = " | ".join(f"n={n}, p={p1}x{p2}" for n, p1, p2 in shapes)
 
     def ms(seconds):
@@ -124,17 +126,17 @@ def ratio_table(medians: dict[tuple[int, int, int], dict[str, float]]) -> str:
 
     lines = [f"| primitive | meaning | {columns} |", "|---" * (len(shapes) + 2) + "|"]
     for primitive, entry in PRIMITIVES.items():
-        times = " | ".join(ms(medians[s].get(primitive)) for s in shapes)
-        lines.append(f"| `{primitive}` | {entry.meaning} | {times} |")
+        timing = " | ".join(ms(times[s].get(primitive)) for s in shapes)
+        lines.append(f"| `{primitive}` | {entry.meaning} | {timing} |")
     lines += ["", f"| measure | bound | ms (x one X^T X, x own bound) per shape: {columns} |",
               "|---" * (len(shapes) + 2) + "|"]  # fmt: skip
-    names = sorted({name for row in medians.values() for name in row} - PRIMITIVES.keys())
+    names = sorted({name for row in times.values() for name in row} - PRIMITIVES.keys())
     for name in names:
         declared = metrics.get(name).info.speed_bound
         bound_column = " + ".join(f"`{p}`" for p in declared) if declared else "no bound"
         cells = []
         for shape in shapes:
-            row = medians[shape]
+            row = times[shape]
             seconds = row.get(name)
             if seconds is None:
                 cells.append("-")
@@ -150,16 +152,16 @@ def ratio_table(medians: dict[tuple[int, int, int], dict[str, float]]) -> str:
 @pytest.fixture(scope="session", autouse=True)
 def _write_speed_report(benchmark_report, record_speed):
     yield
-    if not _medians:
+    if not _fastest:
         return
-    record_speed(speed_section(speed_timings(_medians)))
+    record_speed(speed_section(speed_timings(_fastest)))
     threads = f"torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}"
     benchmark_report(
         "speed.md",
-        "# Speed of the measures (median times; ratios to one float64 X^T X and to the measure's own bound)\n\n"
+        "# Speed of the measures (fastest of the rounds; ratios to one float64 X^T X and to the measure's own bound)\n\n"
         f"{platform.platform()}, {platform.processor() or platform.machine()}, {threads}, "
         f"numpy {np.__version__}, torch {torch.__version__}\n\n"
-        "A measure's bound is the summed median time of the primitives it declares (`speed_bound=` in its "
+        "A measure's bound is the summed fastest time of the primitives it declares (`speed_bound=` in its "
         "registration), timed in the same run; \"no bound\" where it declares none.\n\n"
-        f"{ratio_table(_medians)}\n",
+        f"{ratio_table(_fastest)}\n",
     )
