@@ -23,6 +23,11 @@ from metrics.testing import (  # noqa: F401  (re-exported: the data and transfor
 )
 
 TRANSFORMS = testing.TRANSFORMS
+#: The tightest relative tolerance for a value computed through BLAS, LAPACK or torch: another CPU,
+#: kernel set (AVX2, AVX-512) or thread count sums in another order, and float64 rounding (~1e-16 per
+#: operation) grows with the number of terms and the condition of the problem; 1e-10 leaves room for both
+#: and still catches any error of the formula.
+PLATFORM_RTOL = 1e-10
 #: The measure that tests/plugins/stitchbench_testplugin.py registers through its entry point.
 PLUGIN_MEASURE = "test_plugin_distance_cosine"
 

@@ -11,6 +11,9 @@ from metrics.layers import compare_layers
 from metrics.streaming import NotStreamableError
 
 MEASURES = ["cka_linear", "cka_linear_debiased", "procrustes", "svcca"]
+#: The activations are float32 (eps 1.2e-7): computed in other batches they differ in their last bits,
+#: and the measures follow smoothly; a wrong layer or a lost batch moves the values by far more.
+FLOAT32_RTOL = 1e-6
 
 
 def small_cnn(seed: int) -> nn.Module:
@@ -55,7 +58,9 @@ def test_two_models_equal_in_memory(loader):
         x = activations(model_a, row["layer_a"], images)
         y = activations(model_b, row["layer_b"], images)
         assert row["n"] == 150
-        assert row["value"] == pytest.approx(metrics.get(row["measure"])(x, y), rel=1e-10), row
+        # float32 activations read in batches of 32 against one batch of 150: convolutions summed in another
+        # order differ in their last bits (2.7e-10 relative seen on an AVX-512 CPU)
+        assert row["value"] == pytest.approx(metrics.get(row["measure"])(x, y), rel=FLOAT32_RTOL), row
 
 
 def test_layers_of_one_model_and_modes_restored(loader, capsys):
@@ -63,7 +68,7 @@ def test_layers_of_one_model_and_modes_restored(loader, capsys):
     rows = compare_layers(model, None, [("0", "4")], loader, ["cka_linear"], conv="pool")
     images = loader.dataset.tensors[0]
     expected = metrics.get("cka_linear")(activations(model, "0", images), activations(model, "4", images), conv="pool")
-    assert rows[0]["value"] == pytest.approx(expected, rel=1e-10)
+    assert rows[0]["value"] == pytest.approx(expected, rel=FLOAT32_RTOL)
     model.train()
     compare_layers(model, None, [("0", "4")], loader, ["cka_linear"])
     assert model.training and all(m.training for m in model.modules())

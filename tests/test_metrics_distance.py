@@ -19,6 +19,7 @@ import metrics
 import metrics._linalg as linalg
 import reference_distance as ref
 from strategies import (
+    PLATFORM_RTOL,
     apply_transform,
     assert_close,
     assert_refused,
@@ -32,7 +33,6 @@ DISTANCE_MEASURES = ("distance_correlation", "rsm_norm_difference", "uniformity_
 STATISTICS = ("magnitude_difference", "concentricity_difference")
 MEASURES = DISTANCE_MEASURES + STATISTICS
 #: "The same number" here: these measures are sums and ratios of well-conditioned terms.
-EXACT = 1e-12
 #: (n, p1, p2): unequal widths both ways, one feature, wide (p > n); no n a multiple of 16.
 SHAPES = [(70, 5, 9), (53, 12, 3), (37, 1, 4), (41, 60, 90), (90, 2, 2)]
 
@@ -78,7 +78,7 @@ def test_matches_reference_over_several_blocks(name, shape, small_blocks):
     x, y = _pair(sum(shape), *shape)
     if name == "uniformity_difference":
         x, y = _unit_spread(x), _unit_spread(y)
-    assert_close(metrics.get(name)(x, y), ref.REFERENCES[name](x, y), EXACT, what=name)
+    assert_close(metrics.get(name)(x, y), ref.REFERENCES[name](x, y), PLATFORM_RTOL, what=name)
 
 
 @pytest.mark.parametrize("name", DISTANCE_MEASURES)
@@ -90,7 +90,7 @@ def test_block_size_does_not_change_the_value(name, monkeypatch):
         monkeypatch.setattr(linalg, "BLOCK_ROWS", rows)
         values.append(metrics.get(name)(x, y))
     for value in values[1:]:
-        assert_close(value, values[0], EXACT, what=f"{name} by blocks")
+        assert_close(value, values[0], PLATFORM_RTOL, what=f"{name} by blocks")
 
 
 @pytest.mark.parametrize("t", [0.1, 1.0, 2.0, 25.0])
@@ -98,7 +98,7 @@ def test_uniformity_parameter_t(t, small_blocks):
     x, y = _pair(2, 60, 4, 7)
     x, y = _unit_spread(x), _unit_spread(y)
     value = metrics.get("uniformity_difference")(x, y, t=t)
-    assert_close(value, ref.uniformity_difference(x, y, t), EXACT, what=f"t={t}")
+    assert_close(value, ref.uniformity_difference(x, y, t), PLATFORM_RTOL, what=f"t={t}")
 
 
 @pytest.mark.parametrize("shape", [(70, 5, 9), (120, 30, 2), (45, 80, 80)])
@@ -106,8 +106,8 @@ def test_distance_correlation_matches_dcor(shape, small_blocks, dcor):
     """dcor's ``distance_correlation`` is the same V-statistic, returned as the square root."""
     x, y = _pair(3, *shape)
     value = metrics.get("distance_correlation")(x, y)
-    assert_close(value, float(dcor.distance_correlation(x, y)), EXACT, what="dcor.distance_correlation")
-    assert_close(value**2, float(dcor.distance_correlation_sqr(x, y)), EXACT, what="dcor, squared form")
+    assert_close(value, float(dcor.distance_correlation(x, y)), PLATFORM_RTOL, what="dcor.distance_correlation")
+    assert_close(value**2, float(dcor.distance_correlation_sqr(x, y)), PLATFORM_RTOL, what="dcor, squared form")
 
 
 @pytest.mark.parametrize("name", DISTANCE_MEASURES)
@@ -120,7 +120,7 @@ def test_duplicated_rows_are_exactly_zero_apart(name, small_blocks):
     y = np.vstack([base[:, :4], base[:12, :4], base[:5, :4]]) @ rng.normal(size=(4, 4)) + rng.normal(size=(47, 4))
     if name == "uniformity_difference":
         x, y = _unit_spread(x), _unit_spread(y)
-    assert_close(metrics.get(name)(x, y), ref.REFERENCES[name](x, y), EXACT, what=f"{name} with duplicates")
+    assert_close(metrics.get(name)(x, y), ref.REFERENCES[name](x, y), PLATFORM_RTOL, what=f"{name} with duplicates")
 
 
 def test_distance_blocks_cover_the_upper_triangle_exactly(small_blocks):
@@ -137,7 +137,7 @@ def test_distance_blocks_cover_the_upper_triangle_exactly(small_blocks):
     assert starts == [0, 16, 32, 48]
     assert np.array_equal(np.triu(covered), np.triu(np.ones_like(covered))), "each pair i <= j exactly once"
     expected = ref.distance_matrix(x, "sqeuclidean")
-    np.testing.assert_allclose(np.triu(upper), np.triu(expected), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.triu(upper), np.triu(expected), rtol=PLATFORM_RTOL, atol=0)
     assert np.all(np.diagonal(upper) == 0.0) and np.all(upper[np.arange(10), np.arange(40, 50)] == 0.0)
 
 
@@ -155,7 +155,7 @@ def test_rsm_norm_difference_is_the_frobenius_norm_not_resi_spectral_norm():
     n = len(x)
     difference = ref.distance_matrix(x) - ref.distance_matrix(y)
     value = metrics.get("rsm_norm_difference")(x, y)
-    assert_close(value * math.sqrt(n * (n - 1)), float(np.linalg.norm(difference, "fro")), EXACT, what="Frobenius")
+    assert_close(value * math.sqrt(n * (n - 1)), float(np.linalg.norm(difference, "fro")), PLATFORM_RTOL, what="Frobenius")
     spectral = resi_rsm_norm_diff(x, y)
     assert spectral == pytest.approx(float(np.linalg.svd(difference, compute_uv=False)[0]), rel=1e-10)
     # the spectral norm is a different number: not a multiple of ours that a normalization would fix
@@ -192,8 +192,8 @@ def test_distance_correlation_of_a_similarity_transform_is_one():
     x = rng.normal(size=(60, 5))
     m = metrics.get("distance_correlation")
     assert m(x, x) == 1.0
-    assert_close(m(x, -3.5 * x @ random_orthogonal(rng, 5) + 7.0), 1.0, 1e-12, what="similarity transform")
-    assert_close(m(x, np.hstack([x, np.zeros((60, 2))])), 1.0, 1e-12, what="zero-padded copy (p1 != p2)")
+    assert_close(m(x, -3.5 * x @ random_orthogonal(rng, 5) + 7.0), 1.0, PLATFORM_RTOL, what="similarity transform")
+    assert_close(m(x, np.hstack([x, np.zeros((60, 2))])), 1.0, PLATFORM_RTOL, what="zero-padded copy (p1 != p2)")
 
 
 def test_distance_correlation_sees_dependence_that_correlation_misses():
@@ -215,7 +215,7 @@ def test_rsm_norm_difference_of_a_scaled_copy_is_the_rms_distance():
     rms = math.sqrt(2 * n / (n - 1) * np.mean(np.sum((x - x.mean(axis=0)) ** 2, axis=1)))
     m = metrics.get("rsm_norm_difference")
     assert m(x, x) == 0.0
-    assert_close(m(x, 3.0 * x), 2.0 * rms, EXACT, what="rsm(X, 3X)")
+    assert_close(m(x, 3.0 * x), 2.0 * rms, PLATFORM_RTOL, what="rsm(X, 3X)")
 
 
 @given(seed=seeds, c=st.floats(1e-2, 1e2))
@@ -258,12 +258,12 @@ def test_magnitude_and_concentricity_known_values():
     z -= z.mean(axis=0)
     shift = np.array([3.0, 0.0, -4.0, 0.0])  # length 5
     magnitude, concentricity = metrics.get("magnitude_difference"), metrics.get("concentricity_difference")
-    assert_close(magnitude(z + shift, z[:, :2] + [0.0, 2.0]), 3.0, 1e-12, what="|5 - 2|")
+    assert_close(magnitude(z + shift, z[:, :2] + [0.0, 2.0]), 3.0, PLATFORM_RTOL, what="|5 - 2|")
     # rows that are positive multiples of one vector all have cosine 1 with their mean
     ray = rng.uniform(0.5, 2.0, size=(50, 1)) * np.array([[1.0, 2.0, 2.0]])
     mixed = np.vstack([ray[:25], -0.1 * ray[25:]])  # 25 rows at cosine 1, 25 at -1 (their mean points along ray)
     assert_close(concentricity(ray, ray * 3), 0.0, what="two rays")
-    assert_close(concentricity(ray, mixed), 1.0, 1e-12, what="1 - 0")
+    assert_close(concentricity(ray, mixed), 1.0, PLATFORM_RTOL, what="1 - 0")
 
 
 @given(seed=seeds, negative=st.booleans())

@@ -17,7 +17,7 @@ import reference
 import reference_linear as ref
 from metrics.cka import _feature_space_is_cheaper
 from metrics.topology import IMD_TEMPERATURES, exact_heat_trace, knn_laplacian, slq_heat_trace
-from strategies import assert_close, assert_refused, correlated_pair, random_invertible
+from strategies import PLATFORM_RTOL, assert_close, assert_refused, correlated_pair, random_invertible
 
 lange, overlap, gulp, ridge, imd, rtd = (
     metrics.get(name)
@@ -86,7 +86,7 @@ def test_eigenspace_overlap_of_nested_spaces_is_the_dimension_ratio():
     """span(Y) inside span(X): ||U_X^T U_Y||_F^2 = r_Y, so the score is r_Y / r_X."""
     x = np.random.default_rng(3).normal(size=(40, 6))
     y = x[:, :2] @ random_invertible(np.random.default_rng(4), 2)
-    assert_close(overlap(x, y), 2 / 6, rtol=1e-12, what="nested")
+    assert_close(overlap(x, y), 2 / 6, rtol=PLATFORM_RTOL, what="nested")
 
 
 def test_eigenspace_overlap_never_forms_an_n_by_n_basis():
@@ -218,7 +218,7 @@ def test_imd_laplacian_spectrum_matches_the_reference_graph():
     x = _pair(30, 70, 5, 5)[0]
     ours = np.sort(scipy.linalg.eigvalsh(_laplacian(x).toarray()))
     theirs = np.sort(scipy.linalg.eigvalsh(ref.knn_normalized_laplacian(x)))
-    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+    np.testing.assert_allclose(ours, theirs, atol=PLATFORM_RTOL)
 
 
 @pytest.mark.parametrize("k", [3, 8])
@@ -278,8 +278,8 @@ def test_rtd_of_a_path_against_a_square_by_hand():
     RTD = (3 (1/sqrt(2) - 0.4) + (0.8 - 1/sqrt(2))) / 2 = (sqrt(2) - 0.4) / 2; gudhi agrees."""
     x = np.array([[0.0], [1.0], [2.0], [3.0]])
     y = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    assert_close(rtd(x, y), (np.sqrt(2) - 0.4) / 2, rtol=1e-12, what="by hand")
-    assert_close(rtd(x, y), ref.rtd(x, y), rtol=1e-12, what="gudhi")
+    assert_close(rtd(x, y), (np.sqrt(2) - 0.4) / 2, rtol=PLATFORM_RTOL, what="by hand")
+    assert_close(rtd(x, y), ref.rtd(x, y), rtol=PLATFORM_RTOL, what="gudhi")
     assert rtd(x, x) == 0.0
 
 
@@ -296,7 +296,7 @@ def test_rtd_subsampling_is_seeded_and_averages_the_subsets():
 
 def test_rtd_is_symmetric_and_scale_free():
     x, y = _pair(41, 50, 4, 6)
-    assert_close(rtd(x, y), rtd(y, x), rtol=1e-12, what="swap")
+    assert_close(rtd(x, y), rtd(y, x), rtol=PLATFORM_RTOL, what="swap")
     assert_close(rtd(1e-3 * x, y), rtd(x, y), rtol=1e-10, what="scaled")
 
 

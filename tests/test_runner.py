@@ -12,6 +12,7 @@ import metrics
 from metrics._registry import _REGISTRY
 from reports.results import measure_cases
 from scenarios.types import Case
+from strategies import PLATFORM_RTOL
 
 pytest_plugins = ["pytester"]
 
@@ -177,7 +178,7 @@ def test_xdist_gives_the_serial_scorecard(project):
         for column in table.columns:
             numbers = pd.to_numeric(table[column], errors="coerce")
             if numbers.notna().all() and len(numbers):
-                np.testing.assert_allclose(pd.to_numeric(got[column]), numbers, rtol=1e-12, atol=1e-12, err_msg=f"{name} {column}")
+                np.testing.assert_allclose(pd.to_numeric(got[column]), numbers, rtol=PLATFORM_RTOL, atol=PLATFORM_RTOL, err_msg=f"{name} {column}")
             else:
                 assert got[column].tolist() == table[column].tolist(), f"{name} {column}"
     assert not list(out.glob(".rows-*")), "worker row files left behind"
