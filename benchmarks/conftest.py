@@ -37,8 +37,10 @@ import scenarios.progress
 import scenarios.resources
 from reports.atomic import write_text
 from reports.baseline import baseline_document, compare, read_baseline, write_baseline
-from reports.environment import environment
+from reports.environment import (PINNED_KERNELS, dependency_versions, environment, platform_fingerprint,
+                                 versions_note)
 from reports.html import BaselineComparison, write_html
+from reports.networks import bank_summary
 from reports.results import results_table
 from reports.run import RunRecord, describe_run, write_reports
 from reports.scales import MeasureScale
@@ -68,6 +70,10 @@ class _Run:
         self.families_ready: set[str] = set()
         self.comparison = BaselineComparison()
         self.benchmark_reports: list[tuple[Path, str]] = []  # printed in the terminal summary
+        self.rebuild_into: Path | None = None  # --rebuild-networks: the bank folder to write
+        self.reading = None  # --rebuild-networks: zoo.reading(), entered at configure
+        self.reads: set = set()
+        self.bank_version: str | None = None  # the bank this run wrote (--rebuild-networks)
 
 
 _RUN = pytest.StashKey[_Run]()
@@ -109,6 +115,29 @@ def pytest_addoption(parser):
         action="store_true",
         help="measure every cell again instead of taking the values kept from earlier runs (reports.value_cache)",
     )
+    group.addoption(
+        "--speed-gate",
+        action="store_true",
+        help="fail the run when a speed ratio grew past twice the baseline's (for quiet, dedicated hardware)",
+    )
+    group.addoption(
+        "--bank",
+        default=None,
+        metavar="DIR",
+        help="the network bank to read, or with --rebuild-networks to write (default: $STITCHBENCH_BANK, else bank/)",
+    )
+    group.addoption(
+        "--retrain",
+        action="store_true",
+        help="run benchmarks/test_retrain.py: the first seed of every networks scenario built again from the "
+        "seeds and compared with the network bank (reports/out/retrain.md)",
+    )
+    group.addoption(
+        "--rebuild-networks",
+        action="store_true",
+        help="build every networks recipe from the seeds (no bank; the local cache resumes a build) and write "
+        "the network bank from what the run read (serial runs only)",
+    )
 
 
 def _is_worker(config) -> bool:
@@ -136,6 +165,43 @@ def pytest_configure(config):
         selected_metrics(config)
     if config.getoption("--scenarios") is not None or config.getoption("--families") is not None:
         selected_specs(config)
+    _choose_bank(config, run)
+
+
+def _choose_bank(config, run: _Run) -> None:
+    """--bank names the bank every process reads (``$STITCHBENCH_BANK``, which xdist workers inherit);
+    --rebuild-networks reads none and collects what the networks cases read, to write the bank at the
+    end (:func:`_rebuild_bank`)."""
+    bank = config.getoption("--bank")
+    if bank is not None:
+        os.environ["STITCHBENCH_BANK"] = str(_under_root(config, bank))
+    if not config.getoption("--rebuild-networks"):
+        return
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("--rebuild-networks runs serially: leave out -n")
+    from scenarios.networks import bank, zoo
+
+    run.rebuild_into = Path(bank.Bank().root or bank.DEFAULT_ROOT)
+    os.environ[bank.BANK_ENV] = "none"
+    run.reading = zoo.reading()
+    run.reads = run.reading.__enter__()
+
+
+def _rebuild_bank(config, run: _Run) -> str:
+    """--rebuild-networks: write the bank from what the networks cases read; replace it when every
+    networks scenario of the specs was generated, else add to it. Returns the summary line."""
+    from scenarios.networks.bank_build import needed, write_bank
+
+    run.reading.__exit__(None, None, None)
+    wanted = {s.name for s in _all_specs(config) if s.family == "networks"}
+    generated = {name for name in run.cases if name in wanted}
+    complete = generated == wanted and not run.generation_errors
+    built_with = {"platform": platform_fingerprint(), "versions": dependency_versions(),
+                  "kernels": {name: os.environ.get(name) for name in sorted(PINNED_KERNELS)}}
+    report = write_bank(needed(run.reads), run.rebuild_into, built_with, replace=complete)
+    run.bank_version = report.version
+    scope = "replaced" if complete else "added to (not every networks scenario ran)"
+    return f"{report} at {run.rebuild_into}: {scope}"
 
 
 def _take_worker_share(config) -> None:
@@ -150,7 +216,7 @@ def _take_worker_share(config) -> None:
 
 
 #: Benchmark modules that time code and need the whole machine: under xdist they are skipped.
-SERIAL_ONLY = ("test_speed.py", "test_streaming.py", "test_peers.py")
+SERIAL_ONLY = ("test_speed.py", "test_streaming.py", "test_peers.py", "test_retrain.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -158,6 +224,11 @@ def pytest_collection_modifyitems(config, items):
     (opt-in measures not named with --metrics)."""
     left_out = set(metrics.available()) - set(selected_metrics(config))
     serial = pytest.mark.skip(reason="timing benchmarks need the whole machine: run them serially (without -n)")
+    if not config.getoption("--retrain"):  # the retraining check is opt-in: leave its tests out
+        retrain = [item for item in items if item.path.name == "test_retrain.py"]
+        if retrain:
+            config.hook.pytest_deselected(items=retrain)
+            items[:] = [item for item in items if item.path.name != "test_retrain.py"]
     for item in items:
         if _is_worker(config) and item.path.name in SERIAL_ONLY:
             item.add_marker(serial)
@@ -177,12 +248,16 @@ def pytest_configure_node(node):
     node.workerinput[_ROWS_DIR] = str(run.rows_dir)
 
 
+def _all_specs(config) -> list:
+    """Every scenario spec of --specs (default scenarios/specs/) for --profile."""
+    return scenarios.load_specs(paths=_split(config.getoption("--specs")), profile=config.getoption("--profile"))
+
+
 def selected_specs(config) -> list:
     """The scenario specs of this run (--profile, --specs, --families, --scenarios), loaded once per process."""
     run = config.stash[_RUN]
     if run.specs is None:
-        paths = _split(config.getoption("--specs"))
-        specs = scenarios.load_specs(paths=paths, profile=config.getoption("--profile"))
+        specs = _all_specs(config)
         for option, attribute in (("--families", "family"), ("--scenarios", "name")):
             wanted = _split(config.getoption(option))
             if wanted is None:
@@ -221,9 +296,12 @@ def pytest_generate_tests(metafunc):
     if "shape" in metafunc.fixturenames:
         shapes = SPEED_SHAPES[metafunc.config.getoption("--profile")]
         metafunc.parametrize("shape", shapes, ids=[f"n{n}-p{p1}x{p2}" for n, p1, p2 in shapes], scope="module")
+    config = metafunc.config
+    if "scenario" in metafunc.fixturenames and "metric_name" not in metafunc.fixturenames:
+        specs = selected_specs(config)
+        metafunc.parametrize("scenario", specs, ids=[spec.name for spec in specs])
     if not {"metric_name", "scenario"} <= set(metafunc.fixturenames):
         return
-    config = metafunc.config
     grid = [
         pytest.param(name, spec, id=f"{name}-{spec.name}", marks=pytest.mark.xdist_group(spec.name))
         for spec in selected_specs(config)
@@ -295,8 +373,9 @@ def _captured(capture):
 
 
 def _scenario_of(item):
+    """The scenario of a grid test (measure x scenario); None for other tests."""
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("scenario") if callspec is not None else None
+    return callspec.params.get("scenario") if callspec is not None and "metric_name" in callspec.params else None
 
 
 def _generate_family(config, family: str, specs: list) -> None:
@@ -401,6 +480,16 @@ def record_rows(pytestconfig):
 
 
 @pytest.fixture(scope="session")
+def baseline_speed(pytestconfig) -> dict:
+    """The speed section of the --baseline file (``{measure: {shape_id: ratio}}``; empty without one), so
+    that speed.md shows each ratio's change."""
+    path = pytestconfig.getoption("--baseline")
+    if path is None or not _under_root(pytestconfig, path).is_file():
+        return {}
+    return read_baseline(_under_root(pytestconfig, path)).get("speed", {})
+
+
+@pytest.fixture(scope="session")
 def record_speed(pytestconfig):
     """``record(section)``: hand the speed benchmark's ratios (``reports.baseline.speed_section``) to the
     baseline comparison (serial runs: under xdist the timing benchmarks are skipped)."""
@@ -423,7 +512,13 @@ def _record(config, results) -> RunRecord:
     workers = getattr(config.option, "numprocesses", None)
     settings = VerdictSettings()
     execution = f"xdist, {workers} workers" if run.rows_dir else "serial"
-    extra = {"profile": config.getoption("--profile"), "execution": execution}
+    extra = {"profile": config.getoption("--profile"), "execution": execution,
+             "numerical dependencies": versions_note()}
+    _, bank_line = bank_summary(results)
+    if run.bank_version:
+        bank_line = f"{run.bank_version}, rebuilt by this run from the seeds (--rebuild-networks)"
+    if bank_line:
+        extra["network bank"] = bank_line
     measures = sorted(set(results["metric"]))
     plugin_errors = metrics.load_errors()
     return RunRecord(
@@ -446,8 +541,9 @@ def _check_baseline(config, results, verdicts) -> tuple[list[str], bool]:
     update = config.getoption("--update-baseline")
     if path_option is None and not update:
         return [], False
-    speed = config.stash[_RUN].speed
-    current = baseline_document(results, verdicts, profile=config.getoption("--profile"), speed=speed)
+    run = config.stash[_RUN]
+    bank = run.bank_version or bank_summary(results)[0]
+    current = baseline_document(results, verdicts, profile=config.getoption("--profile"), speed=run.speed, bank=bank)
     path = _under_root(config, path_option or DEFAULT_BASELINE)
     lines, failing = [], False
     if results.empty and update:  # a speed-only run must not replace the recorded verdicts and values
@@ -455,7 +551,8 @@ def _check_baseline(config, results, verdicts) -> tuple[list[str], bool]:
         lines.append("speed benchmark alone: the baseline is compared, not rewritten (run the grid to update it)")
     if path_option is not None and path.exists():
         tolerance = config.getoption("--baseline-tolerance")
-        differences = compare(read_baseline(path), current, tolerance=tolerance)
+        differences = compare(read_baseline(path), current, tolerance=tolerance,
+                              speed_fails=config.getoption("--speed-gate"))
         failing = any(d.fails for d in differences) and not update
         lines.append(f"baseline {path}: {len(differences)} difference(s), {sum(d.fails for d in differences)} failing")
         lines += _difference_lines(differences)
@@ -490,6 +587,7 @@ def pytest_sessionfinish(session, exitstatus):
             payload = json.dumps(run.rows, default=float)
             write_text(run.rows_dir / f"{config.workerinput['workerid']}.json", payload)
         return
+    rebuilt = [_rebuild_bank(config, run)] if run.reading is not None else []
     rows = _merged_rows(run)
     if not rows:
         if run.speed:  # the speed benchmark alone: its ratios are still compared with the baseline
@@ -512,6 +610,7 @@ def pytest_sessionfinish(session, exitstatus):
     failed = results[results["error"] != ""]
     measures, top = reports.scores["metric"].nunique(), 10
     run.summary = [
+        *rebuilt,
         *baseline_lines,
         f"{len(results)} cells, {len(failed)} failed ({failed['metric'].nunique()} measure(s); see Errors in the "
         f"scorecard); measures ran {results['time'].sum() - sum(kept):.1f} s, session {time.perf_counter() - run.started:.1f} s",

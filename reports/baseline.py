@@ -6,109 +6,84 @@ the (metric, scenario) pairs the current run computed, so a run restricted with 
 ``--scenarios`` is compared on what it ran. Differences of kind ``verdict``, ``value``, ``missing`` and
 ``settings`` fail a comparison; ``new`` entries (not in the baseline yet) are listed only.
 
-Speed: ``speed[metric][shape_id]`` is the measure's median time over its own speed bound (the summed
-medians of the primitives it declares, ``benchmarks/test_speed.py``), both timed in the same run, at
-the profile's speed shapes where the bound takes at least :data:`SPEED_MIN_BOUND_SECONDS`. A ratio that
-grew past :data:`SPEED_FACTOR` times the recorded one is a failing ``speed`` difference: a ratio, so a
-slow or busy machine, which slows measure and bound alike, does not trip it.
+Every family is compared alike, networks included, on every machine: the measures are float64 functions
+of their inputs (the same to ~1e-13 whatever the BLAS kernels and threads), and the networks family's
+inputs come from the network bank (``scenarios.networks.bank``: the shipped models and references; a
+float64 forward pass makes the activations). So the document records what the values stand on, and a
+comparison says where a run stands on something else, in one line each, without failing:
 
-Every family is tracked, networks included: training, pruning, distillation and stitching are
-bit-reproducible on one platform whatever the thread count. Across platforms they are not (another
-BLAS, its kernels for another CPU, another torch), so the document records a platform fingerprint
-(:func:`platform_fingerprint`: torch version, CPU architecture, the BLAS numpy uses with its version
-and the kernel core it picked, the Python minor version). A comparison with a baseline recorded on
-another platform says so (a ``platform`` difference, listed, not failing) and compares the verdicts
-only: value drift there is no regression signal, a changed verdict still is.
+- ``bank``: the bank version the networks family read. A run on another bank (a retrained one) compares
+  the networks family's verdicts (a changed one fails) but not its values, which are another bank's;
+- ``versions``: the versions of the numerical dependencies (``reports.environment.dependency_versions``;
+  CI installs those of ``constraints.txt``);
+- ``platform``: the platform fingerprint (BLAS and its kernel core, torch's CPU kernels, numpy's SIMD
+  target, machine, Python).
+
+Speed: ``speed[metric][shape_id]`` is the measure's fastest time over its own speed bound (the summed
+fastest times of the primitives it declares, ``benchmarks/test_speed.py``), both timed in the same run,
+at the profile's speed shapes where the bound takes at least :data:`SPEED_MIN_BOUND_SECONDS`. A ratio
+that grew past :data:`SPEED_FACTOR` times the recorded one is a ``speed`` difference: reported, and
+failing only with ``speed_fails`` (``--speed-gate``, for quiet dedicated hardware: on a shared machine
+a ratio moves by a factor of 2 between quiet runs).
 """
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
-import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from reports.atomic import write_text
+from reports.environment import dependency_versions, platform_fingerprint
 
 __all__ = ["FORMAT", "SPEED_FACTOR", "SPEED_MIN_BOUND_SECONDS", "Difference", "baseline_document", "compare",
            "platform_fingerprint", "read_baseline", "speed_section", "write_baseline"]
 
-FORMAT = 1
-FAILING = ("verdict", "value", "missing", "settings", "speed")
-#: A measure's speed ratio (its median time over its own bound) fails the comparison when it grows past
-#: this factor times the baseline's ratio.
+FORMAT = 2
+FAILING = ("verdict", "value", "missing", "settings")
+#: A measure's speed ratio (its fastest time over its own bound) is a ``speed`` difference when it grows
+#: past this factor times the baseline's ratio.
 SPEED_FACTOR = 2.0
 #: Ratios are recorded only where the bound takes at least this long (seconds) in the run: below a few
-#: milliseconds the medians are timer and cache noise, not speed.
+#: milliseconds the times are timer and cache noise, not speed.
 SPEED_MIN_BOUND_SECONDS = 5e-3
+#: The family whose values stand on the network bank.
+NETWORKS = "networks"
 
 
 @dataclass(frozen=True)
 class Difference:
-    """One difference between a baseline and the current run."""
+    """One difference between a baseline and the current run; ``fails`` whether it fails the
+    comparison (by default: its kind is one of :data:`FAILING`)."""
 
-    kind: str  # verdict | value | missing | new | settings | platform | speed
+    kind: str  # verdict | value | missing | new | settings | speed | bank | versions | platform
     key: str  # "metric / scenario / expectation-or-case"
     baseline: object
     current: object
+    fails: bool | None = None
 
-    @property
-    def fails(self) -> bool:
-        """Whether this difference fails the comparison."""
-        return self.kind in FAILING
+    def __post_init__(self):
+        if self.fails is None:
+            object.__setattr__(self, "fails", self.kind in FAILING)
 
     def __str__(self) -> str:
-        if self.kind == "platform":
-            return (f"platform: the baseline was recorded on {_describe(self.baseline)}, this run is on "
-                    f"{_describe(self.current)}: verdicts compared, values not")
+        if self.kind == "bank":
+            return (f"bank: the baseline was recorded on network bank {self.baseline}, this run read {self.current}: "
+                    f"networks verdicts compared, values not")
+        if self.kind in ("platform", "versions"):
+            return (f"{self.kind}: the baseline was recorded on {_describe(self.baseline, self.current)}, this run "
+                    f"on {_describe(self.current, self.baseline)} (values compared all the same)")
         return f"{self.kind}: {self.key}: {self.baseline} -> {self.current}"
 
 
-def _describe(fingerprint) -> str:
+def _describe(fingerprint, other) -> str:
+    """The entries of ``fingerprint`` that differ from ``other``'s."""
     if not isinstance(fingerprint, dict):
         return "an unrecorded platform"
-    return ", ".join(f"{key} {value}" for key, value in sorted(fingerprint.items()))
-
-
-def _numpy_simd() -> str:
-    """The SIMD target numpy's own loops run (``np.add``'s dispatch, e.g. X86_V3 = AVX2), or "unknown"."""
-    try:
-        from numpy._core import _multiarray_umath
-    except ImportError:  # numpy 1.x
-        return "unknown"
-    info = getattr(_multiarray_umath, "__cpu_targets_info__", {}).get("add", {})
-    return next(iter(info.values()), {}).get("current", "unknown") if info else "unknown"
-
-
-def platform_fingerprint() -> dict[str, str]:
-    """What a run's values depend on beyond the code: torch's version (read from the installed
-    distribution; torch is not imported), the CPU architecture, the BLAS numpy was built with, its
-    version and the kernel core it runs (threadpoolctl), the level of torch's own CPU kernels
-    (``ATEN_CPU_CAPABILITY``, pinned by benchmarks/conftest.py; "native": the best the CPU has), the SIMD
-    target of numpy's own loops, and the Python minor version."""
-    import numpy
-    from threadpoolctl import threadpool_info
-
-    try:
-        torch = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch = "not installed"
-    blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-    cores = {info.get("architecture", "") for info in threadpool_info()
-             if info.get("user_api") == "blas" and info.get("version") == blas.get("version")}
-    return {
-        "torch": torch,
-        "torch_cpu": os.environ.get("ATEN_CPU_CAPABILITY", "native"),
-        "numpy_simd": _numpy_simd(),
-        "machine": platform.machine(),
-        "blas": f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip(),
-        "blas_core": ", ".join(sorted(c for c in cores if c)) or "unknown",
-        "python": ".".join(platform.python_version_tuple()[:2]),
-    }
+    other = other if isinstance(other, dict) else {}
+    return ", ".join(f"{key} {value}" for key, value in sorted(fingerprint.items()) if other.get(key) != value)
 
 
 def speed_section(timings, decimals: int = 3) -> dict:
@@ -123,10 +98,11 @@ def speed_section(timings, decimals: int = 3) -> dict:
     return section
 
 
-def _compare_speed(baseline: dict, current: dict, factor: float) -> list[Difference]:
-    """A ``speed`` difference (failing) for each ratio of ``current`` above ``factor`` times the baseline's;
-    ``new`` for a ratio the baseline lacks. A ratio of the baseline that this run did not time (speed
-    benchmarks not run, a bound under the noise floor on this machine) is not compared."""
+def _compare_speed(baseline: dict, current: dict, factor: float, fails: bool) -> list[Difference]:
+    """A ``speed`` difference (failing when ``fails``) for each ratio of ``current`` above ``factor``
+    times the baseline's; ``new`` for a ratio the baseline lacks. A ratio of the baseline that this run
+    did not time (speed benchmarks not run, a bound under the noise floor on this machine) is not
+    compared."""
     differences = []
     for measure, shapes in sorted(current.items()):
         for shape_id, ratio in sorted(shapes.items()):
@@ -135,7 +111,8 @@ def _compare_speed(baseline: dict, current: dict, factor: float) -> list[Differe
             if before is None:
                 differences.append(Difference("new", f"speed: {label}", None, ratio))
             elif ratio > factor * before:
-                differences.append(Difference("speed", f"{label} (time over own bound, limit {factor:g}x)", before, ratio))
+                differences.append(Difference("speed", f"{label} (time over own bound, over {factor:g}x the baseline's)",
+                                              before, ratio, fails=fails))
     return differences
 
 
@@ -148,22 +125,28 @@ def _nest(items) -> dict:
 
 
 def baseline_document(results: pd.DataFrame, verdicts: pd.DataFrame, profile: str, decimals: int = 6,
-                      fingerprint: dict[str, str] | None = None, speed: dict | None = None) -> dict:
-    """The baseline of a run: its verdicts, its per-case values averaged over seeds and rounded, and
-    the platform it ran on (``fingerprint``, default :func:`platform_fingerprint` of this process), and
-    the speed ratios of the run's speed benchmark (``speed``, from :func:`speed_section`; empty when the
-    speed benchmark did not run)."""
+                      fingerprint: dict[str, str] | None = None, speed: dict | None = None,
+                      bank: str | None = None, versions: dict[str, str] | None = None) -> dict:
+    """The baseline of a run: its verdicts, its per-case values averaged over seeds and rounded, each
+    scenario's family, the speed ratios of the run's speed benchmark (``speed``, from
+    :func:`speed_section`; empty when it did not run), and what the values stand on: the network bank
+    the networks family read (``bank``, its version; None without one), the numerical dependencies'
+    versions (default: this process's) and the platform (``fingerprint``, default this process's)."""
     cells = results.groupby(["metric", "scenario", "case"])
     failed = cells["error"].apply(lambda errors: (errors != "").any())
     means = cells["value"].mean().round(decimals)
     values = [(key, None if failed[key] else float(mean)) for key, mean in means.items()]
     columns = ["metric", "scenario", "expectation", "verdict"]
     verdict_items = (((m, s, e), v) for m, s, e, v in verdicts[columns].itertuples(index=False))
+    families = results.drop_duplicates("scenario").set_index("scenario")["family"]
     return {
         "format": FORMAT,
         "profile": profile,
         "decimals": decimals,
+        "bank": bank,
+        "versions": dependency_versions() if versions is None else dict(versions),
         "platform": platform_fingerprint() if fingerprint is None else dict(fingerprint),
+        "families": {str(scenario): str(family) for scenario, family in sorted(families.items())},
         "verdicts": _nest(verdict_items),
         "values": _nest(values),
         "speed": dict(speed or {}),
@@ -184,25 +167,41 @@ def _drifted(before, after, tolerance: float) -> bool:
     return not math.isclose(before, after, rel_tol=0.0, abs_tol=tolerance)
 
 
-def compare(baseline: dict, current: dict, tolerance: float = 1e-4, speed_factor: float = SPEED_FACTOR) -> list[Difference]:
+def _context(baseline: dict, current: dict) -> tuple[list[Difference], bool]:
+    """The ``bank``, ``versions`` and ``platform`` lines (listed, not failing), and whether the networks
+    family's values can be compared (the same bank, or no networks scenario in this run)."""
+    lines = []
+    networks = NETWORKS in current.get("families", {}).values()
+    same_bank = not networks or baseline.get("bank") == current.get("bank")
+    if not same_bank:
+        lines.append(Difference("bank", "bank", baseline.get("bank"), current.get("bank")))
+    for kind in ("versions", "platform"):
+        if baseline.get(kind) != current.get(kind):
+            lines.append(Difference(kind, kind, baseline.get(kind), current.get(kind)))
+    return lines, same_bank
+
+
+def compare(baseline: dict, current: dict, tolerance: float = 1e-4, speed_factor: float = SPEED_FACTOR,
+            speed_fails: bool = False) -> list[Difference]:
     """Every difference between ``baseline`` and ``current`` (both from :func:`baseline_document`).
 
     A value drifts when it moved by more than ``tolerance`` (absolute), or became / stopped being a
-    failure (``null``). Only the (metric, scenario) pairs present in ``current`` are compared. A
-    baseline from another platform (or one without a fingerprint) gives one ``platform`` difference,
-    and then only the verdicts are compared. Speed ratios are compared on any platform (a ratio to a
-    bound timed in the same run): one that grew past ``speed_factor`` times the baseline's fails.
+    failure (``null``). Only the (metric, scenario) pairs present in ``current`` are compared. Another
+    bank, other dependency versions and another platform are each one line that does not fail (module
+    docstring); on another bank the networks family's values are not compared. A speed ratio past
+    ``speed_factor`` times the baseline's is a ``speed`` difference, failing only with ``speed_fails``.
     """
     differences = []
     for setting in ("format", "profile"):
         if baseline.get(setting) != current.get(setting):
             differences.append(Difference("settings", setting, baseline.get(setting), current.get(setting)))
-    sections = [("verdicts", "verdict"), ("values", "value")]
-    if baseline.get("platform") != current.get("platform"):
-        differences.append(Difference("platform", "platform", baseline.get("platform"), current.get("platform")))
-        sections = sections[:1]
-    for section, kind in sections:
+    context, same_bank = _context(baseline, current)
+    differences += context
+    families = current.get("families", {})
+    for section, kind in (("verdicts", "verdict"), ("values", "value")):
         now = dict(_leaves(current[section]))
+        if kind == "value" and not same_bank:
+            now = {key: item for key, item in now.items() if families.get(key[1]) != NETWORKS}
         ran = {(metric, scenario) for metric, scenario, _ in now}
         before = dict(_leaves(baseline.get(section, {}), ran))
         for key in sorted(before.keys() | now.keys()):
@@ -215,7 +214,8 @@ def compare(baseline: dict, current: dict, tolerance: float = 1e-4, speed_factor
                 differences.append(Difference(kind, label, before[key], now[key]))
             elif kind == "value" and _drifted(before[key], now[key], tolerance):
                 differences.append(Difference(kind, label, before[key], now[key]))
-    return differences + _compare_speed(baseline.get("speed", {}), current.get("speed", {}), speed_factor)
+    speed = _compare_speed(baseline.get("speed", {}), current.get("speed", {}), speed_factor, speed_fails)
+    return differences + speed
 
 
 def read_baseline(path: str | Path) -> dict:

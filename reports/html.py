@@ -76,8 +76,8 @@ class BaselineComparison:
             "baseline": self.baseline,
             "tolerance": self.tolerance,
             "note": self.note,
-            "differences": [{"kind": d.kind, "key": d.key, "baseline": d.baseline, "current": d.current}
-                            for d in self.differences],  # fmt: skip
+            "differences": [{"kind": d.kind, "key": d.key, "baseline": d.baseline, "current": d.current,
+                             "fails": d.fails} for d in self.differences],  # fmt: skip
         }
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 

@@ -26,7 +26,7 @@ from reports.figures import grid, save
 from reports.scales import MeasureScale
 from reports.analysis import layer_identification
 
-__all__ = ["MODEL_COLUMNS", "with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table",
+__all__ = ["MODEL_COLUMNS", "bank_summary", "with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table",
            "models_table", "write_models", "write_networks"]
 
 KEYS = ["scenario", "case", "seed"]
@@ -46,6 +46,23 @@ def with_meta(results: pd.DataFrame) -> pd.DataFrame:
     meta = pd.DataFrame([{k: fields.get(k) for k in META} for fields in map(json.loads, rows["meta"])],
                         index=rows.index)
     return pd.concat([rows, meta], axis=1)
+
+
+def bank_summary(results: pd.DataFrame) -> tuple[str | None, str]:
+    """Which network bank the networks cases read (their meta ``bank``: the bank's version, "" where a
+    recipe the case reads was built by the run): the one version every such case read (None when some
+    were built, or none read a bank), and a line for the report header. Empty line without such cases."""
+    rows = results[results["family"] == "networks"].drop_duplicates(["scenario", "case", "seed"])
+    banks = pd.Series([json.loads(meta).get("bank") for meta in rows["meta"]], dtype=object).dropna()
+    if banks.empty:
+        return None, ""
+    counts = banks.value_counts()
+    read = {version: int(count) for version, count in counts.items() if version}
+    built = int(counts.get("", 0))
+    parts = [f"{version} ({count} of {len(banks)} networks cases)" for version, count in sorted(read.items())]
+    if built:
+        parts.append(f"{built} of {len(banks)} networks cases built by this run (the bank lacks what they read)")
+    return (next(iter(read)) if len(read) == 1 and not built else None), "; ".join(parts)
 
 
 def _layer_pairs(table: pd.DataFrame) -> pd.DataFrame:

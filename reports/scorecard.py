@@ -33,7 +33,7 @@ from reports.verdicts import MARKS
 
 __all__ = [
     "COUNT_MARKS", "HEADER_PLUGIN_ERRORS", "HEADER_REFERENCES", "MAX_COLUMNS", "MEDIAN_RANK", "SCORE_COLUMNS",
-    "SET_ASIDE", "SUMMARY", "error_summary", "header_items", "mark", "markdown_table", "measure_reference",
+    "SET_ASIDE", "SUMMARY", "edge_table", "error_summary", "header_items", "mark", "markdown_table", "measure_reference",
     "overview_rows", "overview_table", "rank_table", "score_table", "scorecard_markdown", "set_aside_table",
     "verdict_mark", "write_scorecard",
 ]  # fmt: skip
@@ -255,6 +255,35 @@ def _set_aside_section(verdicts: pd.DataFrame) -> list[str]:
     ]  # fmt: skip
 
 
+def edge_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The expectations whose premise sits on its edge (``premise_edge``: a retrain of the network bank
+    can flip it): family, scenario, expectation, reference, premise, what it became, its estimate and
+    interval."""
+    columns = ["family", "scenario", "expectation", "reference", "premise", "became", "premise_estimate",
+               "premise_ci_low", "premise_ci_high"]
+    if "premise_edge" not in verdicts:
+        return pd.DataFrame(columns=columns)
+    edge = verdicts[verdicts["premise_edge"].eq(True)]
+    return edge.drop_duplicates(["scenario", "expectation"])[columns].sort_values(columns[:3], ignore_index=True)
+
+
+def _edge_section(verdicts: pd.DataFrame) -> list[str]:
+    table = edge_table(verdicts)
+    if table.empty:
+        return []
+    rows = [[r.family, r.scenario, r.expectation, r.reference, r.premise, r.became,
+             f"{r.premise_estimate:.3g} [{r.premise_ci_low:.3g}, {r.premise_ci_high:.3g}]"]
+            for r in table.itertuples()]  # fmt: skip
+    headers = ["family", "scenario", "expectation", "reference", "premise", "became", "estimate [interval]"]
+    return [
+        "## Premises on their edge", "",
+        f"{len(table)} premise(s) are decided by an interval that ends within half its width of the threshold: "
+        "a retrain of the network bank can flip them (and the verdicts judged under them). Their verdicts "
+        "count as usual; read them with that in mind.", "",
+        markdown_table(headers, rows), "",
+    ]  # fmt: skip
+
+
 def error_summary(results: pd.DataFrame) -> pd.DataFrame:
     """Failed cells per (metric, scenario): how many and the first message."""
     failed = results[results["error"] != ""]
@@ -343,6 +372,7 @@ def scorecard_markdown(
                   f"<details><summary>{family}: every verdict, per scenario</summary>", "",
                   _scenario_tables(group), "", "</details>", ""]  # fmt: skip
     lines += _set_aside_section(verdicts)
+    lines += _edge_section(verdicts)
     lines += _errors_section(errors, header.get(HEADER_PLUGIN_ERRORS) or {})
     lines += _measures_section(header, scores)
     return "\n".join(lines)

@@ -67,6 +67,12 @@ equals              none (premise ""): ``equals`` states a truth about the measu
 follows_reference   the reference's behaviour is decided (flat, ordered or varying; see below)
 ==================  ==========================================================================
 
+**Premises on their edge.** A premise decided by an interval whose deciding end lies closer to the
+threshold than half the interval's width is *on its edge* (``premise_edge``): a retrained bank draws
+every seed's model anew, which moves the mean by about sqrt(2) standard errors, so such a premise flips
+in a retrain with a chance of about 1 in 12 or more (the interval's half-width is 1.96 standard
+errors). The verdict's detail says so, with the margin; the verdict itself is decided as usual.
+
 A measure verdict whose premise did not hold (``fail`` or ``undecided``) becomes ``premise failed``
 (mark ⊘): it keeps its own statistic, interval and p-value, its detail says what the measure alone
 would have got, and it counts neither as a pass nor as a fail. An ``error`` stays an error whatever the
@@ -115,6 +121,7 @@ __all__ = [
     "evaluate_expectation",
     "expectation_labels",
     "judge_premise",
+    "on_edge",
     "reference_values",
     "scenario_values",
 ]
@@ -134,7 +141,7 @@ PREMISE_FAILED = "premise failed"
 MARKS = {"pass": "✓", "fail": "✗", "undecided": "?", "error": "!", PREMISE_FAILED: "⊘"}
 VERDICT_COLUMNS = (
     "metric", "family", "scenario", "expectation", "kind", "reference", "became", "premise", "premise_estimate",
-    "premise_ci_low", "premise_ci_high", "verdict", "statistic", "estimate", "ci_low", "ci_high", "p_value",
+    "premise_ci_low", "premise_ci_high", "premise_edge", "verdict", "statistic", "estimate", "ci_low", "ci_high", "p_value",
     "threshold", "n_seeds", "n_cases", "n_failed_cases", "detail", "reason",
 )  # fmt: skip
 
@@ -184,6 +191,9 @@ class _Outcome:
     p_value: float = np.nan
     threshold: float = np.nan
     detail: str = ""
+    #: the value the interval is held against, where it is not ``threshold`` (a trend's interval against 0,
+    #: its p-value against the threshold alpha)
+    boundary: float = np.nan
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,7 @@ class Premise:
     detail: str = ""
     judged: object = None
     became: str = ""
+    edge: bool = False
 
 
 def scenario_values(rows: pd.DataFrame) -> ScenarioValues:
@@ -391,7 +402,7 @@ def _trend(against: np.ndarray, data: ScenarioValues, direction: int, tolerance:
         verdict = "fail" if ci.high <= 0 else "undecided"
     notes = [f"{int(flat.sum())} seed(s) flat within tolerance" if flat.any() else "",
              f"{int((~known).sum())} case(s) without a {what}" if not known.all() else ""]
-    return _Outcome(verdict, ci.estimate, ci.low, ci.high, test.p_greater, settings.alpha, _join(*notes))
+    return _Outcome(verdict, ci.estimate, ci.low, ci.high, test.p_greater, settings.alpha, _join(*notes), boundary=0.0)
 
 
 def _monotone(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
@@ -486,10 +497,25 @@ def _seeded(outcome: _Outcome, data: ScenarioValues, settings: VerdictSettings) 
     return outcome
 
 
+def on_edge(ci_low: float, ci_high: float, threshold: float) -> tuple[bool, float]:
+    """Whether an interval that decided against ``threshold`` ends closer to it than half its own width
+    (a retrain can flip the decision: module docstring), and that margin."""
+    if not np.isfinite([ci_low, ci_high, threshold]).all():
+        return False, np.nan
+    margin = min(abs(ci_low - threshold), abs(ci_high - threshold))
+    return bool(margin < (ci_high - ci_low) / 2), float(margin)
+
+
 def _premise(outcome: _Outcome, judged, became: str = "", detail: str = "") -> Premise:
     verdict = "undecided" if outcome.verdict == "error" else outcome.verdict
+    boundary = outcome.boundary if np.isfinite(outcome.boundary) else outcome.threshold
+    edge, margin = on_edge(outcome.ci_low, outcome.ci_high, boundary)
+    edge = edge and verdict in ("pass", "fail")
+    if edge:
+        detail = _join(detail, f"on its edge: the interval ends {margin:.3g} from {boundary:.3g}, within half "
+                               f"its width, so a retrain can flip it")
     return Premise(verdict, outcome.estimate, outcome.ci_low, outcome.ci_high, _join(detail, outcome.detail),
-                   judged, became)
+                   judged, became, edge)
 
 
 def _follow(reference: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> Premise:
@@ -585,7 +611,7 @@ def evaluate_expectation(
             note = f"{len(data.cases) - len(covered.cases)} case(s) without {expectation.reference} left out"
             outcome = dataclasses.replace(outcome, detail=_join(outcome.detail, note))
         data = covered
-    if premise.outcome not in _HOLDS:
+    if premise.outcome not in _HOLDS or premise.edge:
         premise_note = f"premise {premise.outcome} on {expectation.reference}"
         if premise.detail:  # in brackets: the reference's numbers, apart from the measure's own
             premise_note += f" ({premise.detail})"
@@ -603,6 +629,7 @@ def evaluate_expectation(
         "premise_estimate": premise.estimate,
         "premise_ci_low": premise.ci_low,
         "premise_ci_high": premise.ci_high,
+        "premise_edge": premise.edge,
         "statistic": statistic,
         "n_seeds": len(data.seeds),
         "n_cases": len(data.cases),

@@ -70,11 +70,16 @@ def isolated_registry():
 @pytest.fixture(scope="session", autouse=True)
 def _own_cache(tmp_path_factory):
     """Every test's networks cache and kept values live in one folder of this session, never in the
-    user's ``~/.cache/stitchbench`` (a test that needs its own sets ``STITCHBENCH_CACHE`` itself)."""
-    before = os.environ.get("STITCHBENCH_CACHE")
+    user's ``~/.cache/stitchbench`` (a test that needs its own sets ``STITCHBENCH_CACHE`` itself), and
+    no test reads the shipped network bank unless it names one (``STITCHBENCH_BANK``, ``Bank(root)``):
+    a test of the builds builds."""
+    names = ("STITCHBENCH_CACHE", "STITCHBENCH_BANK")
+    before = {name: os.environ.get(name) for name in names}
     os.environ["STITCHBENCH_CACHE"] = str(tmp_path_factory.mktemp("stitchbench-cache"))
+    os.environ["STITCHBENCH_BANK"] = "none"
     yield
-    if before is None:
-        os.environ.pop("STITCHBENCH_CACHE", None)
-    else:
-        os.environ["STITCHBENCH_CACHE"] = before
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

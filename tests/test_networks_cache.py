@@ -119,9 +119,9 @@ def test_memory_keeps_the_most_recent_entries_within_its_budget(tmp_path):
     for recipe in recipes:
         cache.store(recipe, entry())
         cache.load(recipe)
-    kept = {path.name for path in cache._memory}
+    kept = {path.name for path in cache._memory._kept}
     assert kept == {cache.paths(r)[0].name for r in recipes[1:]}
-    assert cache._memory_used == 2 * size
+    assert cache._memory.used == 2 * size
 
 
 def test_shared_cache_is_one_per_folder(tmp_path):
@@ -133,7 +133,7 @@ def test_a_cache_pickles_as_its_folder(tmp_path):
     cache = Cache(tmp_path)
     cache.store(RECIPE, entry())
     cache.load(RECIPE)
-    assert cache._memory
+    assert cache._memory._kept
     received = pickle.loads(pickle.dumps(cache))  # what a worker process receives
     assert received is Cache.shared(tmp_path) and received.root == cache.root.resolve()
     assert received.load(RECIPE)["record"] == entry()["record"]

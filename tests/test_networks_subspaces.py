@@ -30,6 +30,7 @@ from scenarios.networks.activations import as_matrix
 from scenarios.networks.cache import Cache
 from scenarios.networks.subspaces import (delete_components, gaussian_like, principal_components, probe_accuracy,
                                           relevant_basis, split, total_variance)
+from strategies import PLATFORM_RTOL
 
 torch.set_num_threads(1)
 
@@ -84,12 +85,12 @@ def test_relevant_basis_is_an_orthonormal_basis_of_rank_min_c_minus_1_p(seed, p,
     basis = relevant_basis(x, labels, classes)
     rank = min(classes - 1, p)
     assert basis.shape == (p, rank)
-    np.testing.assert_allclose(basis.T @ basis, np.eye(rank), atol=1e-12)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(rank), atol=PLATFORM_RTOL)
     projector = basis @ basis.T
-    np.testing.assert_allclose(projector @ projector, projector, atol=1e-12)
-    np.testing.assert_allclose(projector, projector.T, atol=1e-12)
+    np.testing.assert_allclose(projector @ projector, projector, atol=PLATFORM_RTOL)
+    np.testing.assert_allclose(projector, projector.T, atol=PLATFORM_RTOL)
     if rank == p:  # p <= C - 1: every direction is discriminant
-        np.testing.assert_allclose(projector, np.eye(p), atol=1e-12)
+        np.testing.assert_allclose(projector, np.eye(p), atol=PLATFORM_RTOL)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -110,8 +111,8 @@ def test_relevant_basis_with_constant_and_collinear_features():
     wide = np.column_stack([x, np.full(len(x), 7.0), x[:, 0] - 2 * x[:, 1]])  # a dead unit, a collinear one
     basis = relevant_basis(wide, labels, 4)
     assert basis.shape == (8, 3)
-    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-12)
-    np.testing.assert_allclose(basis[6], 0, atol=1e-12)  # the constant feature is no part of it
+    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=PLATFORM_RTOL)
+    np.testing.assert_allclose(basis[6], 0, atol=PLATFORM_RTOL)  # the constant feature is no part of it
     np.testing.assert_allclose(split(wide, basis)[0] @ (np.eye(8) - basis @ basis.T), 0, atol=1e-9)
 
 
@@ -142,16 +143,16 @@ def test_split_parts_sum_to_the_activations_and_are_orthogonal():
     x, labels = clustered(1, 300, 8, 4)
     basis = relevant_basis(x, labels, 4)
     relevant, irrelevant = split(x, basis)
-    np.testing.assert_allclose(relevant + irrelevant, x, atol=1e-12)
+    np.testing.assert_allclose(relevant + irrelevant, x, atol=PLATFORM_RTOL)
     np.testing.assert_allclose(irrelevant @ basis, 0, atol=1e-10)
-    np.testing.assert_allclose(relevant, x @ basis @ basis.T, atol=1e-12)
+    np.testing.assert_allclose(relevant, x @ basis @ basis.T, atol=PLATFORM_RTOL)
     with pytest.raises(ValueError, match="basis has 8 rows"):
         split(x[:, :5], basis)
 
 
 def test_total_variance_is_the_trace_of_the_covariance():
     x, _ = clustered(2, 100, 5, 2)
-    assert total_variance(x) == pytest.approx(np.trace(np.cov(x, rowvar=False)), rel=1e-12)
+    assert total_variance(x) == pytest.approx(np.trace(np.cov(x, rowvar=False)), rel=PLATFORM_RTOL)
     with pytest.raises(ValueError, match="at least 2 rows"):
         total_variance(x[:1])
 
@@ -196,7 +197,7 @@ def test_principal_components_are_in_descending_order_of_variance():
     x, _ = clustered(3, 200, 6, 3)
     mean, variances, components = principal_components(x)
     assert np.all(np.diff(variances) <= 0)
-    np.testing.assert_allclose(components.T @ components, np.eye(6), atol=1e-12)
+    np.testing.assert_allclose(components.T @ components, np.eye(6), atol=PLATFORM_RTOL)
     np.testing.assert_allclose(np.cov(x, rowvar=False) @ components, components * variances, atol=1e-9)
     np.testing.assert_allclose(mean, x.mean(axis=0))
 
@@ -338,18 +339,18 @@ def test_denoising_readout_of_the_relevant_part_is_unchanged_in_every_case(cache
     relevant, irrelevant = split(x, basis)
     scale = np.abs(x).max()
     for case in cases:
-        np.testing.assert_allclose(case.y @ basis, x @ basis, atol=1e-12 * scale)
-        assert case.stitch == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(case.y @ basis, x @ basis, atol=PLATFORM_RTOL * scale)
+        assert case.stitch == pytest.approx(1.0, abs=PLATFORM_RTOL)
         assert case.meta["readout_accuracy_y"] == case.meta["readout_accuracy_x"]
     fields = cases[0].meta
     assert fields["relevant_variance_x"] + fields["irrelevant_variance_x"] == pytest.approx(total_variance(x))
     for case in cases[:4]:
         assert case.meta["irrelevant_variance_y"] == pytest.approx(case.param ** 2 * fields["irrelevant_variance_x"])
-    np.testing.assert_allclose(cases[2].y, x, atol=1e-12 * scale)  # scale 1: X itself
-    np.testing.assert_allclose(cases[0].y, relevant, atol=1e-12 * scale)  # scale 0: the relevant part alone
+    np.testing.assert_allclose(cases[2].y, x, atol=PLATFORM_RTOL * scale)  # scale 1: X itself
+    np.testing.assert_allclose(cases[0].y, relevant, atol=PLATFORM_RTOL * scale)  # scale 0: the relevant part alone
     other = as_matrix(zoo.Activations(zoo.Trained("cnn", 1, setup.data, setup.schedule), "conv4", 128)
                       .fetch(setup)["activations"], "pool")
-    np.testing.assert_allclose(cases[4].y, relevant + split(other, basis)[1], atol=1e-12 * scale)
+    np.testing.assert_allclose(cases[4].y, relevant + split(other, basis)[1], atol=PLATFORM_RTOL * scale)
     assert not np.allclose(cases[5].y, x) and np.array_equal(cases[5].y, scenarios.generate(scenario, 0)[5].y)
     # relevance_fields: the same split of the same layer
     assert probing.relevance_fields(setup, model, "conv4") == {

@@ -1,14 +1,17 @@
 """Baseline comparison: an unchanged run passes, a drifted value and a changed verdict are caught, a
-run restricted to some measures is compared only on what it ran, every family is tracked, and a
-baseline from another platform is compared on its verdicts only."""
+run restricted to some measures is compared only on what it ran, every family is tracked, another
+platform or other dependency versions are a line that does not fail (values compared all the same), and
+a run on another network bank compares the networks family's verdicts but not its values."""
 import copy
+import importlib.metadata
 import math
 import platform
 import sys
 
 import pandas as pd
 
-from reports.baseline import baseline_document, compare, platform_fingerprint, read_baseline, write_baseline
+from reports.baseline import baseline_document, compare, read_baseline, write_baseline
+from reports.environment import platform_fingerprint
 from reports.results import results_table
 
 
@@ -93,42 +96,66 @@ def test_a_different_profile_is_a_difference():
     assert [(d.kind, d.key) for d in differences] == [("settings", "profile")]
 
 
+def _with_networks(values=VALUES, verdicts=VERDICTS, bank="bank-1"):
+    """A document of scenario "s" (family f) and scenario "net" (family networks, read from ``bank``)."""
+    networks = _results(values).assign(family="networks", scenario="net")
+    results = pd.concat([_results(values), networks], ignore_index=True)
+    table = pd.concat([_verdicts(verdicts), _verdicts(verdicts).assign(scenario="net")], ignore_index=True)
+    return baseline_document(results, table, profile="quick", bank=bank)
+
+
 def test_the_networks_family_is_tracked_like_every_other():
-    networks = _results(VALUES).assign(family="networks", scenario="net")
-    results = pd.concat([_results(VALUES), networks], ignore_index=True)
-    verdicts = pd.concat([_verdicts(VERDICTS), _verdicts(VERDICTS).assign(scenario="net")], ignore_index=True)
-    document = baseline_document(results, verdicts, profile="quick")
+    document = _with_networks()
     assert document["values"]["a"]["net"] == document["values"]["a"]["s"] == {"c1": 0.6, "c2": 0.1}
     assert document["verdicts"]["b"]["net"] == {"invariant": "fail"}
+    assert document["families"] == {"net": "networks", "s": "f"} and document["bank"] == "bank-1"
+    drifted = {**VALUES, ("a", "c2"): [0.3, 0.3]}
+    assert [d.key for d in compare(document, _with_networks(drifted))] == ["a / net / c2", "a / s / c2"]
 
 
-def test_the_document_records_this_platform():
-    fingerprint = _document()["platform"]
+def test_on_another_bank_networks_verdicts_are_compared_and_their_values_are_not():
+    drifted = {**VALUES, ("a", "c2"): [0.3, 0.3]}
+    changed = {**VERDICTS, ("b", "invariant"): "pass"}
+    differences = compare(_with_networks(), _with_networks(drifted, changed, bank="bank-2"))
+    found = [(d.kind, d.key, d.fails) for d in differences]
+    assert found == [("bank", "bank", False), ("verdict", "b / net / invariant", True),
+                     ("verdict", "b / s / invariant", True), ("value", "a / s / c2", True)]
+    assert str(differences[0]) == ("bank: the baseline was recorded on network bank bank-1, this run read bank-2: "
+                                   "networks verdicts compared, values not")
+    # a run without a networks scenario does not care which bank the baseline was recorded on
+    assert compare(_with_networks(), _document()) == []
+
+
+def test_the_document_records_this_platform_and_the_dependency_versions():
+    document = _document()
+    fingerprint = document["platform"]
     assert set(fingerprint) == {"torch", "torch_cpu", "numpy_simd", "machine", "blas", "blas_core", "python"}
     assert fingerprint == platform_fingerprint()
     assert fingerprint["machine"] == platform.machine() and fingerprint["python"] == "{}.{}".format(*sys.version_info)
     assert fingerprint["blas"] and fingerprint["torch"]
+    assert {"numpy", "scipy", "scikit-learn", "torch"} <= set(document["versions"])
+    assert document["versions"]["numpy"] == importlib.metadata.version("numpy")
 
 
 OTHER_PLATFORM = {"torch": "2.0.0", "machine": "arm64", "blas": "accelerate 14", "blas_core": "m2", "python": "3.12"}
 
 
-def test_on_another_platform_verdicts_are_compared_and_values_are_not():
-    baseline = baseline_document(_results(VALUES), _verdicts(VERDICTS), "quick", fingerprint=OTHER_PLATFORM)
+def test_another_platform_or_other_versions_are_said_and_values_are_compared_all_the_same():
+    baseline = baseline_document(_results(VALUES), _verdicts(VERDICTS), "quick", fingerprint=OTHER_PLATFORM,
+                                 versions={"numpy": "1.0"})
     drifted = {**VALUES, ("a", "c2"): [0.3, 0.3]}
     changed = {**VERDICTS, ("b", "invariant"): "pass"}
     differences = compare(baseline, _document(drifted, changed))
-    assert [(d.kind, d.fails) for d in differences] == [("platform", False), ("verdict", True)]
-    line = str(differences[0])
-    assert "arm64" in line and platform.machine() in line and "values not" in line
-    # on the same platform the drift is caught
-    same = baseline_document(_results(VALUES), _verdicts(VERDICTS), "quick")
-    assert [d.kind for d in compare(same, _document(drifted, changed))] == ["verdict", "value"]
+    assert [(d.kind, d.fails) for d in differences] == [("versions", False), ("platform", False), ("verdict", True),
+                                                        ("value", True)]
+    platform_line = str(differences[1])
+    assert "arm64" in platform_line and platform.machine() in platform_line and "values compared" in platform_line
+    assert "numpy 1.0" in str(differences[0]) and f"numpy {importlib.metadata.version('numpy')}" in str(differences[0])
 
 
-def test_a_baseline_without_a_fingerprint_counts_as_another_platform():
+def test_a_baseline_without_a_fingerprint_is_said_to_come_from_an_unrecorded_platform():
     baseline = _document()
     del baseline["platform"]
-    differences = compare(baseline, _document({**VALUES, ("a", "c2"): [0.3, 0.3]}))
+    differences = compare(baseline, _document())
     assert [(d.kind, d.fails) for d in differences] == [("platform", False)]
     assert "an unrecorded platform" in str(differences[0])

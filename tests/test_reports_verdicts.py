@@ -14,6 +14,7 @@ from reports.verdicts import (
     evaluate,
     evaluate_expectation,
     expectation_labels,
+    on_edge,
     scenario_values,
 )
 from scenarios.types import Expectation
@@ -390,3 +391,26 @@ def test_a_measure_is_judged_on_the_cases_its_reference_covers():
     assert "1 case(s) without agreement left out" in verdict["detail"]
     # judged against the trained stitch, which every case records, the layer case counts
     assert judge(Expectation("invariant", tolerance=0.01), values, references=agreement)["verdict"] == "fail"
+
+
+def test_a_premise_decided_within_half_its_interval_of_the_threshold_is_on_its_edge():
+    """The stitch varies across the cases by 0.10 or so against a tolerance of 0.02 (far: decided, not
+    on its edge), or by about 0.03 with a spread over seeds that brings the interval's low end within
+    half its width of 0.02 (decided, on its edge); the measure's verdict is judged as usual either way."""
+    values = {"a": [0.7] * SEEDS, "b": [0.6] * SEEDS, "c": [0.5] * SEEDS}
+    far = {"a": [1.0] * SEEDS, "b": [0.95] * SEEDS, "c": [0.9] * SEEDS}
+    near = {"a": [1.0] * SEEDS, "b": [0.985] * SEEDS, "c": [0.975, 0.96, 0.98, 0.965, 0.97]}
+    expectation = Expectation("follows_reference", tolerance=0.02)
+    clear = judge(expectation, values, stitch=far)
+    assert (clear["premise"], clear["became"], clear["premise_edge"]) == ("pass", "tracks", False)
+    edge = judge(expectation, values, stitch=near)
+    assert (edge["premise"], edge["became"], edge["premise_edge"]) == ("pass", "tracks", True)
+    margin, half = edge["premise_ci_low"] - 0.02, (edge["premise_ci_high"] - edge["premise_ci_low"]) / 2
+    assert 0 < margin < half
+    assert "on its edge" in edge["detail"] and edge["verdict"] == clear["verdict"] == "pass"
+
+
+def test_on_edge_is_a_margin_below_half_the_interval():
+    assert on_edge(0.10, 0.20, 0.05) == (False, pytest.approx(0.05))  # margin 0.05 = half the width: not below
+    assert on_edge(0.10, 0.20, 0.07)[0] and on_edge(0.10, 0.20, 0.23)[0]
+    assert on_edge(np.nan, 0.2, 0.1) == (False, pytest.approx(np.nan, nan_ok=True))

@@ -30,7 +30,7 @@ print(json.dumps({{
     "pinned": environment.PINNED_KERNELS,
     "env": {{name: os.environ.get(name) for name in environment.PINNED_KERNELS}},
     "torch_cpu": torch.backends.cpu.get_cpu_capability(),
-    "numpy_simd": __import__("reports.baseline").baseline.platform_fingerprint()["numpy_simd"],
+    "numpy_simd": __import__("reports.environment").environment.platform_fingerprint()["numpy_simd"],
     "blas_core": sorted({{i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"}}),
 }}))
 """

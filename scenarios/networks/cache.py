@@ -37,10 +37,11 @@ import torch
 
 from reports.environment import PINNED_KERNELS
 
-__all__ = ["CODE_VERSION", "CACHE_ENV", "Cache", "CacheIntegrityError", "recipe_key"]
+__all__ = ["CODE_VERSION", "CACHE_ENV", "Cache", "CacheIntegrityError", "Memory", "atomic_write", "recipe_key",
+           "sha256_file"]
 
 #: Part of every key: bump it when the code that builds entries changes what a recipe produces.
-CODE_VERSION = "networks-3"  # 3: builds without oneDNN (scenarios.networks.determinism)
+CODE_VERSION = "networks-4"  # 4: float64 data statistics, float64 recording, the network bank
 #: Environment variable naming the cache folder (default ``~/.cache/stitchbench``).
 CACHE_ENV = "STITCHBENCH_CACHE"
 
@@ -63,7 +64,8 @@ def recipe_key(recipe: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -71,14 +73,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Write through ``write(file)`` to a temporary file beside ``path``, then rename it into place."""
+def atomic_write(path: Path, write: Callable[[object], None]) -> None:
+    """Write through ``write(file)`` to a temporary file beside ``path``, then rename it into place; the
+    file gets the permissions the umask gives a new file (a cache shared by several accounts stays
+    readable), not the 0600 of a temporary file."""
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -95,6 +102,32 @@ def _tensor_bytes(value) -> int:
     return 0
 
 
+class Memory:
+    """Entries read in this process, least recently used first out, at most ``limit`` bytes of tensors;
+    each kept with a signature (e.g. its files' sizes and times) that must match for it to be returned."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+        self._kept: OrderedDict[object, tuple[tuple, dict, int]] = OrderedDict()
+
+    def get(self, key, signature: tuple) -> dict | None:
+        kept = self._kept.get(key)
+        if kept is None or kept[0] != signature:
+            return None
+        self._kept.move_to_end(key)
+        return kept[1]
+
+    def put(self, key, signature: tuple, value: dict) -> None:
+        size = _tensor_bytes(value)
+        if size > self.limit:
+            return
+        old = self._kept.pop(key, None)
+        self.used += size - (old[2] if old else 0)
+        self._kept[key] = (signature, value, size)
+        while self.used > self.limit:
+            self.used -= self._kept.popitem(last=False)[1][2]
+
+
 class Cache:
     """The cache folder ``root`` (default ``$STITCHBENCH_CACHE`` or ``~/.cache/stitchbench``).
 
@@ -104,9 +137,7 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike | None = None, memory_bytes: int = 1 << 28):
         self.root = Path(root or os.environ.get(CACHE_ENV) or "~/.cache/stitchbench").expanduser()
-        self.memory_bytes = memory_bytes
-        self._memory: OrderedDict[Path, tuple[tuple, dict, int]] = OrderedDict()
-        self._memory_used = 0
+        self._memory = Memory(memory_bytes)
 
     def __reduce__(self):
         return (Cache.shared, (str(self.root),))
@@ -134,12 +165,11 @@ class Cache:
         if not (entry.is_file() and sidecar.is_file()):
             return None
         signature = tuple((s.st_size, s.st_mtime_ns, s.st_ino) for s in (entry.stat(), sidecar.stat()))
-        kept = self._memory.get(entry)
-        if kept is not None and kept[0] == signature:
-            self._memory.move_to_end(entry)
-            return kept[1]
+        kept = self._memory.get(entry, signature)
+        if kept is not None:
+            return kept
         value = self._read(entry, sidecar)
-        self._remember(entry, signature, value)
+        self._memory.put(entry, signature, value)
         return value
 
     def _read(self, entry: Path, sidecar: Path) -> dict:
@@ -147,30 +177,20 @@ class Cache:
             expected = json.loads(sidecar.read_text())["sha256"]
         except (ValueError, KeyError, TypeError) as err:
             raise CacheIntegrityError(f"unreadable sidecar {sidecar}: {err}") from None
-        if _sha256(entry) != expected:
+        if sha256_file(entry) != expected:
             raise CacheIntegrityError(f"{entry} does not match its recorded checksum; refusing to load it")
         try:
             return torch.load(entry, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - any refusal or corruption makes the entry unusable
             raise CacheIntegrityError(f"{entry} refused by torch.load(weights_only=True): {err}") from None
 
-    def _remember(self, entry: Path, signature: tuple, value: dict) -> None:
-        size = _tensor_bytes(value)
-        if size > self.memory_bytes:
-            return
-        old = self._memory.pop(entry, None)
-        self._memory_used += size - (old[2] if old else 0)
-        self._memory[entry] = (signature, value, size)
-        while self._memory_used > self.memory_bytes:
-            self._memory_used -= self._memory.popitem(last=False)[1][2]
-
     def store(self, recipe: dict, value: dict) -> None:
         """Write ``value`` for ``recipe`` atomically, then its sidecar."""
         entry, sidecar = self.paths(recipe)
         entry.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(entry, lambda handle: torch.save(value, handle))
-        record = {"sha256": _sha256(entry), "code_version": CODE_VERSION, "recipe": recipe}
-        _atomic_write(sidecar, lambda handle: handle.write(json.dumps(record, sort_keys=True, indent=1).encode()))
+        atomic_write(entry, lambda handle: torch.save(value, handle))
+        record = {"sha256": sha256_file(entry), "code_version": CODE_VERSION, "recipe": recipe}
+        atomic_write(sidecar, lambda handle: handle.write(json.dumps(record, sort_keys=True, indent=1).encode()))
 
     def fetch(self, recipe: dict, build: Callable[[], dict]) -> dict:
         """The entry of ``recipe``: loaded when complete and intact, else built by ``build()`` and stored."""

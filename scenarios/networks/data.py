@@ -49,16 +49,23 @@ class Dataset:
 
 
 def _standardized(name, x_train, y_train, x_test, y_test, num_classes) -> Dataset:
-    """Standardize per channel with the training split's mean and standard deviation."""
-    x_train = torch.as_tensor(np.asarray(x_train, dtype=np.float32))
-    x_test = torch.as_tensor(np.asarray(x_test, dtype=np.float32))
-    mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
-    std = x_train.std(dim=(0, 2, 3), keepdim=True)
+    """Standardize per channel with the training split's mean and standard deviation.
+
+    The statistics are computed in float64 and rounded to float32 once, and the images are then shifted
+    and scaled elementwise (each operation rounded exactly by IEEE 754), so the images are the same
+    bits on every CPU; a float32 reduction would sum in an order that depends on the vector width.
+    """
+    x_train = np.asarray(x_train, dtype=np.float32)
+    x_test = np.asarray(x_test, dtype=np.float32)
+    wide = x_train.astype(np.float64)
+    mean = wide.mean(axis=(0, 2, 3), keepdims=True).astype(np.float32)
+    std = wide.std(axis=(0, 2, 3), ddof=1, keepdims=True).astype(np.float32)
+    mean, std = torch.from_numpy(mean), torch.from_numpy(std)
     return Dataset(
         name=name,
-        x_train=(x_train - mean) / std,
+        x_train=(torch.from_numpy(x_train) - mean) / std,
         y_train=torch.as_tensor(np.asarray(y_train), dtype=torch.long),
-        x_test=(x_test - mean) / std,
+        x_test=(torch.from_numpy(x_test) - mean) / std,
         y_test=torch.as_tensor(np.asarray(y_test), dtype=torch.long),
         num_classes=int(num_classes),
     )

@@ -25,6 +25,7 @@ Experiments:
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -165,13 +166,17 @@ def planned(plan: Callable[[Scenario, Setup, int], Any], recipes: Callable[[Any,
     """A networks generator ``generate(scenario, seed)`` from ``plan(scenario, setup, seed)`` (what a seed
     compares), ``recipes(plan, setup)`` (what that plan reads) and ``cases(scenario, setup, seed, plan)``:
     it builds the missing recipes of every seed's plan first, in parallel processes (``prefetch``), then
-    yields the cases of the seed it is asked for."""
+    yields the cases of the seed it is asked for, each with meta ``bank`` (``zoo.bank_source``: the
+    network bank's version when it held everything the seed reads, "" when something was built)."""
 
     def generate(scenario: Scenario, seed: int) -> Iterable[Case]:
         setup = Setup.from_params(scenario.params)
         plans = {s: plan(scenario, setup, s) for s in dict.fromkeys((*scenario.seeds, seed))}
-        prefetch(setup, [recipe for each in plans.values() for recipe in recipes(each, setup)])
-        yield from cases(scenario, setup, seed, plans[seed])
+        reads = {s: list(recipes(each, setup)) for s, each in plans.items()}
+        prefetch(setup, [recipe for each in reads.values() for recipe in each])
+        bank = zoo.bank_source(setup, reads[seed])
+        for case in cases(scenario, setup, seed, plans[seed]):
+            yield dataclasses.replace(case, meta={**case.meta, "bank": bank})
 
     return generate
 

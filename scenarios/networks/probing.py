@@ -64,6 +64,7 @@ class TrainingActivations(Recipe):
 
     kind: ClassVar[str] = "training_activations"
     action: ClassVar[str] = "recording"
+    banked: ClassVar[bool] = False
     model: ModelRecipe
     layer: str
     conv: str
@@ -76,7 +77,7 @@ class TrainingActivations(Recipe):
 
     def build(self, setup):
         net, _ = self.model.load(setup)
-        acts = record(net, self.model.data.load().x_train, [self.layer], setup.device)[self.layer]
+        acts = record(net, self.model.data.load().x_train, [self.layer], setup.device, dtype=torch.float64)[self.layer]
         return {"activations": torch.from_numpy(as_matrix(acts, self.conv))}
 
     def matrix(self, setup: Setup) -> np.ndarray:

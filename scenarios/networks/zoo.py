@@ -26,20 +26,23 @@ models, one entry per unordered pair). Every build runs inside :func:`determinis
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import dataclasses
 import functools
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 from torch import nn
 
 from scenarios.networks import prune
 from scenarios.networks.activations import record
-from scenarios.networks.cache import Cache, recipe_key
+from scenarios.networks.bank import Bank, bank_key
+from scenarios.networks.cache import Cache
 from scenarios.networks.data import DATA_ENV, Dataset, load
 from scenarios.networks.determinism import deterministic
 from scenarios.networks.distill import distill
@@ -53,7 +56,7 @@ __all__ = [
     "Setup", "DataSpec", "Recipe", "ModelRecipe", "Trained", "RandomInit", "Checkpoint", "Distilled", "Pruned",
     "Imp", "OneShot", "StructuredL1", "CkaBlock", "LayerRemoval", "ClusteredNoise", "Record", "Activations",
     "Stitch", "Agreement", "PRUNING_METHODS", "pruning_method", "pruned_at", "checkpoint", "layer_shape", "model_fields",
-    "case_recipes", "references",
+    "case_recipes", "references", "reading", "bank_needs", "bank_source",
 ]
 
 
@@ -85,7 +88,8 @@ def _dataset(spec: DataSpec) -> Dataset:
 
 @dataclass(frozen=True)
 class Setup:
-    """What every recipe of one run shares: data, schedules, stitching budget, probe, device, cache."""
+    """What every recipe of one run shares: data, schedules, stitching budget, probe, device, cache and
+    the network bank (``bank.Bank``: entries taken from there are never built)."""
 
     data: DataSpec
     schedule: Schedule
@@ -94,6 +98,7 @@ class Setup:
     probe_size: int
     device: str
     cache: Cache
+    bank: Bank = dataclasses.field(default_factory=lambda: Bank("none"))
 
     @classmethod
     def from_params(cls, params: dict) -> "Setup":
@@ -103,7 +108,8 @@ class Setup:
                             amp=params["amp"])
         return cls(data=data_spec(params), schedule=schedule, finetune=schedule.scaled(params["finetune_fraction"]),
                    stitch_epochs=params["stitch_epochs"], probe_size=params["probe_size"],
-                   device=params["device"] or default_device(), cache=Cache.shared(params["cache_dir"] or None))
+                   device=params["device"] or default_device(), cache=Cache.shared(params["cache_dir"] or None),
+                   bank=Bank.shared())
 
 def data_spec(params: dict) -> DataSpec:
     """The data part of a recipe from generator parameters (directories resolved)."""
@@ -130,6 +136,23 @@ def _plain(value):
     return value
 
 
+#: The recipes read by cases (not by other recipes' builds) while :func:`reading` is active.
+_READS: contextvars.ContextVar[set | None] = contextvars.ContextVar("reads", default=None)
+_BUILDING: contextvars.ContextVar[bool] = contextvars.ContextVar("building", default=False)
+
+
+@contextlib.contextmanager
+def reading():
+    """Collect every (recipe, setup) that cases fetch inside (the fetches another recipe's build makes
+    are left out): what a bank of these scenarios must hold (with :func:`bank_needs`)."""
+    reads: set = set()
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
+
+
 class Recipe:
     """One cache entry's recipe (subclasses are frozen dataclasses whose fields determine the entry)."""
 
@@ -138,6 +161,8 @@ class Recipe:
     action: ClassVar[str] = "building"
     #: False for recipes that are computed when used and never stored
     stored: ClassVar[bool] = True
+    #: False for entries a forward pass makes from banked ones (activations): not in the network bank
+    banked: ClassVar[bool] = True
 
     def key(self) -> dict:
         """The cache key: the kind and every field, as plain data."""
@@ -155,18 +180,32 @@ class Recipe:
         raise NotImplementedError
 
     def fetch(self, setup: Setup) -> dict:
-        """The entry, from the cache or built (deterministically) and stored."""
+        """The entry: from the network bank when it holds it, else from the cache, else built
+        (deterministically) and stored in the cache."""
+        reads = _READS.get()
+        if reads is not None and not _BUILDING.get():
+            reads.add((self, setup))
+        key = self.key()
+        banked = setup.bank.load(key) if self.banked else None
+        if banked is not None:
+            return banked
 
         def build_entry():
             note(f"{self.action} {self.describe()}")
-            with deterministic():
-                return self.build(setup)
+            token = _BUILDING.set(True)
+            try:
+                with deterministic():
+                    return self.build(setup)
+            finally:
+                _BUILDING.reset(token)
 
-        return setup.cache.fetch(self.key(), build_entry)
+        return setup.cache.fetch(key, build_entry)
 
     def is_stored(self, setup: Setup) -> bool:
-        """Whether the cache holds a complete entry (or none is needed)."""
-        return not self.stored or all(p.is_file() for p in setup.cache.paths(self.key()))
+        """Whether the bank or the cache holds a complete entry (or none is needed)."""
+        if not self.stored or (self.banked and setup.bank.holds(self.key())):
+            return True
+        return all(p.is_file() for p in setup.cache.paths(self.key()))
 
 
 class SenderRecipe(Recipe):
@@ -178,7 +217,8 @@ class SenderRecipe(Recipe):
         raise NotImplementedError
 
     def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
-        """Float32 CPU activations of ``layer`` on the first ``n`` test images (all if 0)."""
+        """CPU activations of ``layer`` on the first ``n`` test images (all if 0): float64 for a model
+        (``activations.record``)."""
         raise NotImplementedError
 
 
@@ -208,7 +248,7 @@ class ModelRecipe(SenderRecipe):
 
     def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
         net, _ = self.load(setup)
-        return record(net, self.data.load().x_test[: n or None], [layer], setup.device)[layer]
+        return record(net, self.data.load().x_test[: n or None], [layer], setup.device, dtype=torch.float64)[layer]
 
 
 def _fresh(arch: str, seed: int, data: DataSpec) -> nn.Module:
@@ -557,7 +597,7 @@ def model_fields(recipe: SenderRecipe, record: dict) -> dict:
     variant = root.variant.describe() if isinstance(root, Trained) else ""
     if isinstance(root, Trained) and root.shuffle_labels is not None:
         variant = "/".join(v for v in (f"shuffled_labels({root.shuffle_labels})", variant) if v)
-    return {"recipe": recipe_key(recipe.key())[:16], "kind": recipe.kind,
+    return {"recipe": bank_key(recipe.key())[:16], "kind": recipe.kind,
             "arch": getattr(recipe, "arch", getattr(root, "arch", "")), "seed": recipe.seed, "variant": variant,
             "epoch": recipe.epoch if isinstance(recipe, Checkpoint) else None,
             "pruning": "+".join(reversed(chain)), "sparsity": record.get("sparsity"),
@@ -591,10 +631,11 @@ class Record(Recipe):
 @dataclass(frozen=True)
 class Activations(Recipe):
     """Activations of ``layer`` of ``source`` on the probe set (the first ``probe_size`` test images, all
-    if 0), float32."""
+    if 0): a float64 forward pass of a model (``activations.record``), made from the bank's weights."""
 
     kind: ClassVar[str] = "activations"
     action: ClassVar[str] = "recording"
+    banked: ClassVar[bool] = False
     source: SenderRecipe
     layer: str
     probe_size: int
@@ -656,6 +697,22 @@ class Agreement(Recipe):
     def build(self, setup):
         (net_a, _), (net_b, _) = self.model_a.load(setup), self.model_b.load(setup)
         return prediction_agreement(net_a, net_b, self.model_a.data.load(), setup.device)
+
+
+def bank_needs(recipe: Recipe) -> set[Recipe]:
+    """The banked recipes that make ``recipe`` without training: itself when it is banked, else (an
+    activation, or a sender that is computed when used) the banked recipes it reads, recursively."""
+    if recipe.stored and recipe.banked:
+        return {recipe}
+    return set().union(*(bank_needs(parent) for parent in recipe.parents()))
+
+
+def bank_source(setup: Setup, recipes: Iterable[Recipe]) -> str:
+    """What a case records in its meta ``bank``: the bank's version when the bank holds every banked
+    recipe the ``recipes`` need (so nothing of it was trained on this machine), else ""."""
+    needs = set().union(*(bank_needs(recipe) for recipe in recipes))
+    version = setup.bank.version
+    return version if version and all(setup.bank.holds(recipe.key()) for recipe in needs) else ""
 
 
 def case_recipes(setup: Setup, sender: SenderRecipe, layer_a: str, receiver: ModelRecipe, layer_b: str,
