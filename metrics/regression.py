@@ -8,7 +8,7 @@ from sklearn.model_selection import KFold
 
 from metrics import _formulas
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, factor, sum_sq
+from metrics._linalg import center, center_unit, cross, factor, sum_sq, unit_scaled
 from metrics.cca import KORNBLITH_2019, _check_not_saturated
 from metrics._registry import register
 
@@ -114,6 +114,9 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
         raise InputError(f"folds must be an integer >= 2, got {folds!r}")
     if n < 3 * folds:
         raise InputError(f"needs at least 3 samples per fold: n = {n} for {folds} folds")
+    # each side times a power of two (exact, and the value is invariant to it) that brings its largest
+    # entry into [0.5, 1): before, Y's squares overflowed from 1e80 on (value 0.0) and underflowed below 1e-90
+    x, y = (unit_scaled(torch.from_numpy(a)).numpy() for a in (x, y))
     scores = []
     for train, test in KFold(folds).split(x):
         x_mean, y_mean = x[train].mean(axis=0), y[train].mean(axis=0)

@@ -17,7 +17,7 @@ import torch
 
 from metrics import _formulas
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns
+from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns, unit_scaled
 from metrics._registry import register, snap_tolerance
 
 DING_2021 = "Ding, Denain, Steinhardt 2021, Grounding Representation Similarity with Statistical Testing (NeurIPS)"
@@ -324,12 +324,16 @@ def aligned_cosine(x: torch.Tensor, y: torch.Tensor) -> float:
     for it: cosines do not see scale), not to translation (nothing is centered). Where X^T Y has rank
     below min(p1, p2) the rotation, and with it the value, is not unique. A sample whose row is zero in
     X or in Y (every ReLU off) has no cosine and is left out of the mean, as ReSi does; it adds nothing
-    to X^T Y, so the rotation is that of the other samples. Not streamable: it needs every sample's cosine.
+    to X^T Y, so the rotation is that of the other samples. Each side is first multiplied by the power
+    of two that brings its largest entry into [0.5, 1) (exact), so that scales from 1e-150 to 1e150
+    give the same value (before, the product of row norms overflowed from 1e80 on and underflowed below
+    1e-90). Not streamable: it needs every sample's cosine.
     """
-    norms = row_sq_norms(x) * row_sq_norms(y)
+    x, y = unit_scaled(x), unit_scaled(y)  # before: the product of row norms overflowed at 1e80 (value 0.0)
+    norms = torch.sqrt(row_sq_norms(x)) * torch.sqrt(row_sq_norms(y))
     u, _, vh = torch.linalg.svd(cross(x, y), full_matrices=False)
     rotated = cross(x.T, u @ vh)  # X W, through the same BLAS route as X^T Y
-    cosines = (rotated * y).sum(dim=1) / torch.sqrt(norms)
+    cosines = (rotated * y).sum(dim=1) / norms
     defined = norms > 0
     if not bool(defined.all()):
         if not bool(defined.any()):
