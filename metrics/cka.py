@@ -87,6 +87,21 @@ def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
     )
 
 
+def _unbiased_hsic_terms(xc: torch.Tensor, yc: torch.Tensor) -> tuple[float, float, float, float, float]:
+    """(HSIC_u(K, L), HSIC_u(K, K), HSIC_u(L, L), ||K||_F^2, ||L||_F^2) for centered Xc, Yc with
+    K = Xc Xc^T, L = Yc Yc^T: feature-space sums when cheaper, else explicit Gram matrices."""
+    n, p1 = xc.shape
+    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
+        d, e = row_sq_norms(xc), row_sq_norms(yc)
+        k_sq, l_sq, xy_sq = sum_sq(gram(xc)), sum_sq(gram(yc)), sum_sq(cross(xc, yc))  # ||K||_F^2 = ||Xc^T Xc||_F^2
+        de, dd, ee, sum_d, sum_e = torch.stack([d @ e, d @ d, e @ e, d.sum(), e.sum()]).tolist()
+        return (unbiased_hsic(xy_sq, de, sum_d, sum_e, n), unbiased_hsic(k_sq, dd, sum_d, sum_d, n),
+                unbiased_hsic(l_sq, ee, sum_e, sum_e, n), k_sq, l_sq)  # fmt: skip
+    k, l = gram(xc.T), gram(yc.T)
+    terms = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l), sum_sq(k), sum_sq(l)
+    return tuple(float(t) for t in terms)
+
+
 @register(
     "cka_linear_debiased",
     symmetric=True,
@@ -98,26 +113,63 @@ def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
     streaming=_formulas.cka_linear_debiased,
     speed_bound=("XtX", "YtY", "XtY"),
 )
-def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> float:
     """Debiased linear CKA: HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), HSIC_u of Song et al. 2012.
 
     Unbiased for the population HSIC, so independent data scores about 0 (it may be slightly negative,
     and is never clipped). Needs n >= 4. Feature-space sums when cheaper, else explicit Gram matrices.
     """
     xc, yc = center_unit(x), center_unit(y)
-    n, p1 = xc.shape
-    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
-        d, e = row_sq_norms(xc), row_sq_norms(yc)
-        k_sq, l_sq, xy_sq = sum_sq(gram(xc)), sum_sq(gram(yc)), sum_sq(cross(xc, yc))  # ||K||_F^2 = ||Xc^T Xc||_F^2
-        de, dd, ee, sum_d, sum_e = torch.stack([d @ e, d @ d, e @ e, d.sum(), e.sum()]).tolist()
-        hsic_xy = unbiased_hsic(xy_sq, de, sum_d, sum_e, n)
-        hsic_xx = unbiased_hsic(k_sq, dd, sum_d, sum_d, n)
-        hsic_yy = unbiased_hsic(l_sq, ee, sum_e, sum_e, n)
-    else:
-        k, l = gram(xc.T), gram(yc.T)
-        k_sq, l_sq = k.square().sum(), l.square().sum()
-        hsic_xy, hsic_xx, hsic_yy = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l)
-    return debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n, xc.dtype)
+    return debiased_ratio(*_unbiased_hsic_terms(xc, yc), xc.shape[0], xc.dtype)
+
+
+NGUYEN_2021 = (
+    "Nguyen, Raghu, Kornblith 2021, Do Wide and Deep Networks Learn the Same Things? (ICLR), minibatch CKA "
+    "with Song et al.'s unbiased HSIC; ckatorch's cka_batch and torch-cka's CKA.compare on the same "
+    "consecutive batches"
+)
+
+
+def minibatches(n: int, batch_size: int) -> list[slice]:
+    """Consecutive batches of ``batch_size`` rows in the given order; a remainder of fewer than 4 rows
+    (too few for the unbiased HSIC) joins the batch before it. One batch when batch_size >= n."""
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < 4:
+        starts.pop()
+    return [slice(start, stop) for start, stop in zip(starts, starts[1:] + [n])]
+
+
+@register(
+    "cka_linear_minibatch",
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(-1.0, 1.0),
+    reference=NGUYEN_2021,
+    backend="torch",
+    min_samples=4,
+    order_dependent=True,
+    speed_bound=("XtX", "YtY", "XtY"),
+)
+def cka_linear_minibatch(x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Minibatch linear CKA (Nguyen, Raghu & Kornblith 2021): mean_b HSIC_u(K_b, L_b) /
+    sqrt(mean_b HSIC_u(K_b, K_b) mean_b HSIC_u(L_b, L_b)), HSIC_u Song et al.'s unbiased estimator on the
+    linear kernels of minibatch b (:func:`minibatches`: consecutive rows, the row order given).
+
+    Each HSIC_u is unbiased for the population HSIC, so the three means are too, and their ratio
+    converges to the same population CKA as ``cka_linear_debiased``; at finite n it is a different
+    number, which depends on ``batch_size`` and on the row order (by design: shuffle the rows first for
+    random batches). With ``batch_size >= n`` it is ``cka_linear_debiased``. In [-1, 1] (Cauchy-Schwarz for
+    the U-centered inner product). Memory O(batch_size^2 + p^2), time that of the full-data estimator.
+
+    Args:
+        batch_size: rows per minibatch, at least 4.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 4:
+        raise InputError(f"batch_size must be an integer >= 4 (the unbiased HSIC needs 4 samples), got {batch_size!r}")
+    xs, ys = center_unit(x), center_unit(y)  # one power of two per side over all batches: the ratio is free of it
+    batches = minibatches(xs.shape[0], batch_size)
+    terms = np.array([_unbiased_hsic_terms(center(xs[b]), center(ys[b])) for b in batches]).mean(axis=0)
+    return debiased_ratio(*terms, min(b.stop - b.start for b in batches), xs.dtype)
 
 
 def _median_off_diagonal(sq_dist: torch.Tensor) -> torch.Tensor:
