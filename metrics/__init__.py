@@ -18,7 +18,9 @@ from metrics._registry import (
     discover,
     get,
     load_errors,
+    modifiers,
     register,
+    register_modifier,
 )
 
 __all__ = [
@@ -35,7 +37,9 @@ __all__ = [
     "discover",
     "get",
     "load_errors",
+    "modifiers",
     "prepare_pair",
     "register",
+    "register_modifier",
     "reshape_activations",
 ]

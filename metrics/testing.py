@@ -58,6 +58,7 @@ __all__ = [
     "apply_transform",
     "check_bad_input",
     "check_bounds",
+    "check_declared_invariances",
     "check_determinism",
     "check_extreme_scales",
     "check_identity",
@@ -66,6 +67,7 @@ __all__ = [
     "check_measure",
     "check_returns_float",
     "check_symmetry",
+    "check_undeclared_invariances",
     "contract_shape",
     "correlated_pair",
     "random_invertible",
@@ -314,31 +316,45 @@ def check_identity(m: Metric) -> None:
 
 def check_invariances(m: Metric) -> None:
     """Each declared (transformation, side) holds to 1e-8 relative; each undeclared one moves the value."""
+    check_declared_invariances(m)
+    check_undeclared_invariances(m)
+
+
+def _transforms(m: Metric, declared: bool):
+    return [(t, side) for t in TRANSFORMS for side in SIDES if m.info.invariant_to(t, side) is declared]
+
+
+def check_declared_invariances(m: Metric) -> None:
+    """Each declared (transformation, side) holds to 1e-8 relative on a correlated pair."""
     shape = contract_shape(m.info)
-    for transform in TRANSFORMS:
-        for side in SIDES:
-            rng = np.random.default_rng(3)
-            if m.info.invariant_to(transform, side):
-                x, y = correlated_pair(np.random.default_rng(3), *shape)
-                before = _call(m, "invariances", x, y)
-                after = _call(m, "invariances", *on_side(side, lambda a: apply_transform(transform, a, rng), x, y))
-                if not _close(after, before, RTOL):
-                    raise _fail(
-                        m.info,
-                        "invariances",
-                        f"declared invariance {transform} of {side.upper()} does not hold: {before!r} -> "
-                        f"{after!r} (relative {relative_difference(before, after):.3g} > {RTOL})",
-                    )
-            else:
-                x, y, t = violation_case(transform, side, rng, *shape)
-                before, after = _call(m, "invariances", x, y), _call(m, "invariances", *on_side(side, t, x, y))
-                if relative_difference(before, after) <= VIOLATION:
-                    raise _fail(
-                        m.info,
-                        "invariances",
-                        f"undeclared invariance {transform} of {side.upper()} holds ({before!r} -> {after!r}): "
-                        "declare it, or the measure is wrong",
-                    )
+    for transform, side in _transforms(m, declared=True):
+        rng = np.random.default_rng(3)
+        x, y = correlated_pair(np.random.default_rng(3), *shape)
+        before = _call(m, "invariances", x, y)
+        after = _call(m, "invariances", *on_side(side, lambda a: apply_transform(transform, a, rng), x, y))
+        if not _close(after, before, RTOL):
+            raise _fail(
+                m.info,
+                "invariances",
+                f"declared invariance {transform} of {side.upper()} does not hold: {before!r} -> "
+                f"{after!r} (relative {relative_difference(before, after):.3g} > {RTOL})",
+            )
+
+
+def check_undeclared_invariances(m: Metric) -> None:
+    """Each undeclared (transformation, side) moves the value by more than 1e-5 on the data of
+    :func:`violation_case`, built so that it must."""
+    shape = contract_shape(m.info)
+    for transform, side in _transforms(m, declared=False):
+        x, y, t = violation_case(transform, side, np.random.default_rng(3), *shape)
+        before, after = _call(m, "invariances", x, y), _call(m, "invariances", *on_side(side, t, x, y))
+        if relative_difference(before, after) <= VIOLATION:
+            raise _fail(
+                m.info,
+                "invariances",
+                f"undeclared invariance {transform} of {side.upper()} holds ({before!r} -> {after!r}): "
+                "declare it, or the measure is wrong",
+            )
 
 
 def check_extreme_scales(m: Metric) -> None:

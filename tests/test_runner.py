@@ -192,3 +192,15 @@ def test_opt_in_measures_run_only_when_named(project):
     default.stdout.fnmatch_lines(["*test_scenario[[]cka_linear-tiny_orthogonal[]]*"])
     named = _run(project, "--metrics", "rtd,cka_linear", "--scenarios", "tiny_orthogonal", "--collect-only", "-q")
     named.stdout.fnmatch_lines(["*test_scenario[[]rtd-tiny_orthogonal[]]*", "*2 tests collected*"])
+
+
+def test_calibrated_variants_run_when_named(project):
+    """name@calibrated (metrics.calibration) is never in the default grid; --metrics runs it; a wrong
+    modifier is a usage error that names the modifiers."""
+    default = _run(project, "--collect-only", "-q")
+    default.stdout.no_fnmatch_line("*@calibrated*")
+    named = _run(project, "--metrics", "cka_linear@calibrated,cka_linear", "--scenarios", "tiny_orthogonal",
+                 "--collect-only", "-q")  # fmt: skip
+    named.stdout.fnmatch_lines(["*test_scenario[[]cka_linear@calibrated-tiny_orthogonal[]]*", "*2 tests collected*"])
+    wrong = _run(project, "--metrics", "cka_linear@calibrate", "--collect-only", "-q")
+    wrong.stderr.fnmatch_lines(["*unknown [[]'cka_linear@calibrate'[]]*name@calibrated*"])
