@@ -22,9 +22,11 @@ from metrics._registry import (
     register,
     register_modifier,
 )
+from metrics.calibration import Calibration, calibrate, calibrate_layers, calibrated
 
 __all__ = [
     "CONVENTIONS",
+    "Calibration",
     "ENTRY_POINT_GROUP",
     "INVARIANCES",
     "InputError",
@@ -33,6 +35,9 @@ __all__ = [
     "MetricInfo",
     "UnknownMetricError",
     "available",
+    "calibrate",
+    "calibrate_layers",
+    "calibrated",
     "closure",
     "discover",
     "get",
