@@ -17,6 +17,10 @@ from metrics._registry import register
 
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
 SONG_2012 = "Song et al. 2012, Feature Selection via Dependence Maximization (JMLR); " + KORNBLITH_2019
+KORNBLITH_RBF = KORNBLITH_2019 + (
+    " (the bandwidth's median over pairs i != j; Kornblith et al.'s gram_rbf takes it over the whole distance "
+    "matrix, its zero diagonal included)"
+)
 
 
 def _feature_space_is_cheaper(n: int, p1: int, p2: int) -> bool:
@@ -29,7 +33,7 @@ def _feature_space_is_cheaper(n: int, p1: int, p2: int) -> bool:
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
-    reference=KORNBLITH_2019,
+    reference=KORNBLITH_2019 + " (their code's cka(gram_linear(X), gram_linear(Y)) and feature_space_linear_cka)",
     backend="torch",
     streaming=_formulas.cka_linear,
     speed_bound=("XtX", "YtY", "XtY"),
@@ -107,7 +111,8 @@ def _unbiased_hsic_terms(xc: torch.Tensor, yc: torch.Tensor) -> tuple[float, flo
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(-1.0, 1.0),
-    reference=SONG_2012,
+    reference=SONG_2012 + " (Kornblith et al.'s feature_space_linear_cka(debiased=True), by U-centering; "
+    "ckatorch's cka_base(unbiased=True))",
     backend="torch",
     min_samples=4,
     streaming=_formulas.cka_linear_debiased,
@@ -203,7 +208,7 @@ def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
-    reference=KORNBLITH_2019,
+    reference=KORNBLITH_RBF,
     backend="torch",
     speed_bound=("sqdist(X)", "sqdist(Y)", "exp(sqdist)", "exp(sqdist)"),
 )
@@ -212,6 +217,11 @@ def cka_rbf(x: torch.Tensor, y: torch.Tensor, sigma_scale: float = 0.8) -> torch
     sigma = sigma_scale * sqrt(median squared distance over pairs i != j) (sigma_scale 0.8 by default).
 
     Value <HKH, HLH>_F / (||HKH||_F ||HLH||_F); needs the n x n kernels (O(n^2) memory).
+
+    The median leaves out the n zeros of the diagonal (the distances of samples to themselves). Kornblith
+    et al.'s code (``gram_rbf``) takes ``np.median`` of the whole n x n matrix, diagonal included, which
+    lowers the median and so sigma, the more so the smaller n: pass its bandwidth's convention by hand
+    if you need its numbers.
     """
     if not sigma_scale > 0:
         raise InputError(f"sigma_scale must be positive, got {sigma_scale}")

@@ -213,7 +213,8 @@ def _stream_shape_metric(d: _formulas.Derived, alpha: float = 0.5) -> float:
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, math.pi / 2),
     higher_is_more_similar=False,
-    reference=WILLIAMS_2021 + " (netrep's LinearMetric, score_method='angular')",
+    reference=WILLIAMS_2021 + " (each side scaled to unit RMS singular value first: netrep's "
+    "LinearMetric(alpha, score_method='angular') on inputs so scaled; on raw inputs netrep differs for 0 < alpha < 1)",
     backend="torch",
     streaming=_stream_shape_metric,
     speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Rx)", "svd(Ry)", "svdvals(Qx^T Qy)"),
@@ -237,7 +238,9 @@ def shape_metric(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.5) -> float:
     Williams et al. and netrep whiten with C = Xc^T Xc unscaled, so that their value for 0 < alpha < 1
     changes when the data is multiplied by a constant or the samples are duplicated (singular values
     alpha s_i + 1 - alpha mix the data's units with 1). Scaling each side by s_rms first keeps the metric
-    invariant to isotropic scaling at every alpha; at alpha = 0 and 1 both definitions agree.
+    invariant to isotropic scaling at every alpha; at alpha = 0 and 1 both definitions agree. So this
+    value is netrep's ``LinearMetric(alpha=alpha, score_method="angular")`` on Xc / s_rms and Yc / s_rms,
+    and differs from netrep on raw inputs at the default alpha = 0.5.
 
     Args:
         alpha: regularization in [0, 1]; 1 keeps the data (rotations only), 0 whitens it fully.
@@ -284,7 +287,8 @@ def _stream_procrustes_permutation(d: _formulas.Derived) -> float:
     invariances={"permutation"},
     bounds=(0.0, math.inf),
     higher_is_more_similar=False,
-    reference=WILLIAMS_2021 + " (permutation Procrustes distance; Klabunde et al. 2023 survey)",
+    reference=WILLIAMS_2021 + " (permutation Procrustes distance; Klabunde et al. 2023 survey), uncentered as "
+    "ReSi computes it; netrep's PermutationMetric centres the columns by default",
     backend="torch",
     streaming=_stream_procrustes_permutation,
     speed_bound=("XtY", "assignment(XtY)"),
@@ -299,6 +303,10 @@ def procrustes_permutation(x: torch.Tensor, y: torch.Tensor) -> float:
     ||X||^2 + ||Y||^2 - 2 tr, which would cancel: identical inputs give exactly 0 (the streaming form
     has only the sums, and the rounding rule of :func:`distance_from_squares`). Invariant to
     permuting the units of either side only; in the data's units, not centered (Williams et al. 2021).
+
+    Uncentered, as ReSi computes it. netrep's ``PermutationMetric`` centres the columns by default
+    (``center_columns=True``) and so gives a different, translation-invariant number: centre both inputs
+    first to get it.
     """
     partners, unmatched = _best_matching(cross(x, y).cpu().numpy())
     narrow, wide = (x, y) if x.shape[1] <= y.shape[1] else (y, x)
