@@ -449,6 +449,7 @@ def _record(config, results) -> RunRecord:
         expectations={s.name: s.expectations for s in specs},
         sweeps={s.name: s.sweep.name for s in specs if s.sweep is not None},
         settings=settings,
+        generators={s.name: s.generator for s in specs},
     )
 
 
