@@ -28,6 +28,16 @@ def _feature_space_is_cheaper(n: int, p1: int, p2: int) -> bool:
     return n * (p1 * p1 / 2 + p2 * p2 / 2 + p1 * p2) <= n * n * (p1 + p2) / 2 + n * n
 
 
+#: Declarations shared by the estimators in [-1, 1] built on the three products (debiased, minibatch, Lange's).
+_SIGNED_LINEAR = dict(
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(-1.0, 1.0),
+    backend="torch",
+    speed_bound=("XtX", "YtY", "XtY"),
+)
+
+
 @register(
     "cka_linear",
     symmetric=True,
@@ -108,15 +118,11 @@ def _unbiased_hsic_terms(xc: torch.Tensor, yc: torch.Tensor) -> tuple[float, flo
 
 @register(
     "cka_linear_debiased",
-    symmetric=True,
-    invariances={"orthogonal", "isotropic_scaling", "translation"},
-    bounds=(-1.0, 1.0),
     reference=SONG_2012 + " (Kornblith et al.'s feature_space_linear_cka(debiased=True), by U-centering; "
     "ckatorch's cka_base(unbiased=True))",
-    backend="torch",
     min_samples=4,
     streaming=_formulas.cka_linear_debiased,
-    speed_bound=("XtX", "YtY", "XtY"),
+    **_SIGNED_LINEAR,
 )
 def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> float:
     """Debiased linear CKA: HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), HSIC_u of Song et al. 2012.
@@ -144,17 +150,7 @@ def minibatches(n: int, batch_size: int) -> list[slice]:
     return [slice(start, stop) for start, stop in zip(starts, starts[1:] + [n])]
 
 
-@register(
-    "cka_linear_minibatch",
-    symmetric=True,
-    invariances={"orthogonal", "isotropic_scaling", "translation"},
-    bounds=(-1.0, 1.0),
-    reference=NGUYEN_2021,
-    backend="torch",
-    min_samples=4,
-    order_dependent=True,
-    speed_bound=("XtX", "YtY", "XtY"),
-)
+@register("cka_linear_minibatch", reference=NGUYEN_2021, min_samples=4, order_dependent=True, **_SIGNED_LINEAR)
 def cka_linear_minibatch(x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Minibatch linear CKA (Nguyen, Raghu & Kornblith 2021): mean_b HSIC_u(K_b, L_b) /
     sqrt(mean_b HSIC_u(K_b, K_b) mean_b HSIC_u(L_b, L_b)), HSIC_u Song et al.'s unbiased estimator on the
@@ -263,16 +259,7 @@ def _cka_linear_lange_streaming(d: _formulas.Derived) -> float:
     return lange_ratio(inner, k_sq - m.rr / d.tx**2, l_sq - m.ss / d.ty**2, k_sq, l_sq, d.n, d.xx.dtype)
 
 
-@register(
-    "cka_linear_lange",
-    symmetric=True,
-    invariances={"orthogonal", "isotropic_scaling", "translation"},
-    bounds=(-1.0, 1.0),
-    reference=LANGE_2022,
-    backend="torch",
-    streaming=_cka_linear_lange_streaming,
-    speed_bound=("XtX", "YtY", "XtY"),
-)
+@register("cka_linear_lange", reference=LANGE_2022, streaming=_cka_linear_lange_streaming, **_SIGNED_LINEAR)
 def cka_linear_lange(x: torch.Tensor, y: torch.Tensor) -> float:
     """Lange et al.'s "unbiased" linear CKA: <K~, L~>_F / (||K~||_F ||L~||_F), K~ = Xc Xc^T and
     L~ = Yc Yc^T (kernels of the centered data) with their diagonals set to zero.
