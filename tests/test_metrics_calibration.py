@@ -121,7 +121,7 @@ def test_calibration_removes_the_width_confound_of_biased_cka():
     for p in (8, 64, 256):
         x, y = independent_pair(rng, 64, p, p)
         assert raw(x, y) > 0.8 * p / (64 + p)
-        assert cal(x, y, permutations=49) == 0.0 or cal(x, y, permutations=49) < 0.05
+        assert cal(x, y, permutations=49) < 0.05  # 0, or a false positive just above tau
 
 
 @pytest.mark.parametrize("name", ["magnitude_difference", "concentricity_difference", "uniformity_difference", "imd"])
@@ -297,10 +297,9 @@ def test_layer_calibration_agrees_with_calibrate_layers(name, aggregate):
     ours = calibrate_layers(name, xs, ys, aggregate, permutations=K)
     base = metrics.get(name)
     sign, smax = _oriented(name)
-    package_aggregate = {"max": "max", "mean": "mean"}[aggregate]  # of the oriented values: max = most similar
-    score, p_value, tau = package.calibrate_layers(
+    score, p_value, tau = package.calibrate_layers(  # the package aggregates oriented values: max = most similar
         [torch.from_numpy(x) for x in xs], [torch.from_numpy(y) for y in ys], lambda a, b: sign * base(a, b),
-        agg=package_aggregate, K=K, alpha=0.05, smax=smax, perm_fn=_feeding(_permutations(50, K, 0)),
+        agg=aggregate, K=K, alpha=0.05, smax=smax, perm_fn=_feeding(_permutations(50, K, 0)),
     )  # fmt: skip
     assert float(tau) == pytest.approx(ours.threshold, rel=FLOAT32, abs=FLOAT32)
     assert float(p_value) == pytest.approx(ours.p_value, rel=1e-6)
