@@ -87,7 +87,8 @@ def pytest_addoption(parser):
         default="quick",
         help="quick (default: minutes on a 2-core CPU) or full (every shape and scenario size; GPU-sized)",
     )
-    group.addoption("--metrics", default=None, help="comma-separated measures to run (default: every registered one)")
+    group.addoption("--metrics", default=None, help="comma-separated measures to run (default: every registered one "
+                    "but the opt-in ones); name@calibrated runs a measure's null-calibrated variant")
     group.addoption("--scenarios", default=None, help="comma-separated scenario names to run (default: all)")
     group.addoption("--families", default=None, help="comma-separated scenario families to run (default: all)")
     group.addoption(
@@ -271,16 +272,27 @@ def selected_specs(config) -> list:
     return run.specs
 
 
+def _known(name: str) -> bool:
+    try:
+        metrics.get(name)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
 def selected_metrics(config) -> list[str]:
-    """The measures of this run (--metrics, default every registered one but the opt-in ones)."""
+    """The measures of this run (--metrics, default every registered one but the opt-in ones); --metrics
+    also takes modified measures (``cka_linear@calibrated``), after the registered ones in its order."""
     available = metrics.available()
     wanted = _split(config.getoption("--metrics"))
     if wanted is None:
         return [name for name in available if not metrics.get(name).info.opt_in]
-    unknown = sorted(set(wanted) - set(available))
+    unknown = sorted(name for name in set(wanted) if not _known(name))
     if unknown:
-        raise pytest.UsageError(f"--metrics: unknown {unknown}; available: {', '.join(available)}")
-    return [name for name in available if name in wanted]
+        modifiers = ", ".join(f"name@{modifier}" for modifier in metrics.modifiers())
+        raise pytest.UsageError(f"--metrics: unknown {unknown}; available: {', '.join(available)}; and {modifiers}")
+    variants = [name for name in dict.fromkeys(wanted) if name not in available]
+    return [name for name in available if name in wanted] + variants
 
 
 #: (n, p1, p2) of the speed and peer benchmarks, per profile.
@@ -532,6 +544,7 @@ def _record(config, results) -> RunRecord:
         expectations={s.name: s.expectations for s in specs},
         sweeps={s.name: s.sweep.name for s in specs if s.sweep is not None},
         settings=settings,
+        generators={s.name: s.generator for s in specs},
     )
 
 

@@ -18,11 +18,15 @@ from metrics._registry import (
     discover,
     get,
     load_errors,
+    modifiers,
     register,
+    register_modifier,
 )
+from metrics.calibration import Calibration, calibrate, calibrate_layers, calibrated
 
 __all__ = [
     "CONVENTIONS",
+    "Calibration",
     "ENTRY_POINT_GROUP",
     "INVARIANCES",
     "InputError",
@@ -31,11 +35,16 @@ __all__ = [
     "MetricInfo",
     "UnknownMetricError",
     "available",
+    "calibrate",
+    "calibrate_layers",
+    "calibrated",
     "closure",
     "discover",
     "get",
     "load_errors",
+    "modifiers",
     "prepare_pair",
     "register",
+    "register_modifier",
     "reshape_activations",
 ]

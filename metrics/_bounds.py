@@ -116,11 +116,19 @@ def _assignment(matrix: torch.Tensor):
 
 
 def transport_cost(cross: torch.Tensor) -> np.ndarray:
-    """max - Xc^T Yc: the optimal plans of the squared distances between units (the norms in
-    ||x_j - y_k||^2 only add a constant per row and per column), nonnegative (POT's network simplex calls
-    some problems whose costs are all negative infeasible); C-ordered float64, as POT needs."""
+    """(max - Xc^T Yc) / (max - min): a cost with the optimal plans of the squared distances between
+    units (the norms in ||x_j - y_k||^2 only add a constant per row and per column), in [0, 1].
+
+    Nonnegative, because POT's network simplex calls some problems whose costs are all negative
+    infeasible; scaled to a largest cost of 1, because the simplex compares reduced costs with an
+    absolute epsilon, which stopped it short of optimal on small-magnitude data (soft_matching(s X, s Y)
+    / s was 2 % off at s = 1e-8 and 13-45 % off at s <= 1e-10). Scaling the cost does not change the
+    optimal plans. All costs equal (every plan optimal) stay 0. C-ordered float64, as POT needs.
+    """
     cost = cross.cpu().numpy()
-    return np.ascontiguousarray(cost.max() - cost, dtype=np.float64)
+    cost = cost.max() - cost
+    spread = cost.max()
+    return np.ascontiguousarray(cost / spread if spread > 0 else cost, dtype=np.float64)
 
 
 def _transport(matrix: torch.Tensor):

@@ -34,6 +34,41 @@ def center(x: torch.Tensor) -> torch.Tensor:
     return x - x.mean(dim=0, keepdim=True)
 
 
+def _largest_magnitude(t: torch.Tensor) -> float:
+    """max |t_ij| (through numpy for large CPU operands, see ``NUMPY_MIN_MULTIPLY_ADDS``)."""
+    n, p = t.shape
+    if _numpy_path(t, n * p * p):
+        a = t.numpy()
+        return max(-float(a.min()), float(a.max()))
+    low, high = torch.aminmax(t)
+    return max(-float(low), float(high))
+
+
+def magnitude_exponent(*tensors: torch.Tensor) -> int:
+    """The exponent e that puts the largest magnitude of all the entries in [2^(e-1), 2^e) (that of
+    ``math.frexp``; 0 when every entry is 0)."""
+    return max(math.frexp(_largest_magnitude(t))[1] for t in tensors)
+
+
+def scale_by_power_of_two_(x: torch.Tensor, exponent: int) -> torch.Tensor:
+    """x * 2^-exponent in place: exact in floating point (no rounding unless the result is subnormal)."""
+    if abs(exponent) >= 1000:  # 2.0 ** -exponent would not be a normal float
+        return x.ldexp_(torch.tensor(-exponent, dtype=torch.int32, device=x.device))
+    n, p = x.shape
+    if _numpy_path(x, n * p * p):
+        a = x.numpy()
+        np.multiply(a, 2.0**-exponent, out=a)
+        return x
+    return x.mul_(2.0**-exponent)
+
+
+def unit_scaled(x: torch.Tensor) -> torch.Tensor:
+    """A copy of X multiplied by the power of two that brings its largest magnitude into [0.5, 1): for
+    measures invariant to isotropic scaling that take products of uncentered rows (exact; squares and
+    products of norms can then neither overflow nor underflow)."""
+    return scale_by_power_of_two_(x.clone(), magnitude_exponent(x))
+
+
 def center_unit(x: torch.Tensor) -> torch.Tensor:
     """Centered and multiplied by a power of two that brings its largest magnitude into [0.5, 1).
 
@@ -41,20 +76,7 @@ def center_unit(x: torch.Tensor) -> torch.Tensor:
     neither overflow nor underflow.
     """
     xc = center(x)
-    n, p = x.shape
-    on_numpy = _numpy_path(x, n * p * p)
-    if on_numpy:
-        a = xc.numpy()
-        exponent = int(np.frexp(max(-a.min(), a.max()))[1])
-    else:
-        low, high = torch.aminmax(xc)
-        exponent = int(torch.frexp(torch.maximum(-low, high))[1])
-    if abs(exponent) >= 1000:  # 2.0 ** -exponent would not be a normal float
-        return xc.ldexp_(torch.tensor(-exponent, dtype=torch.int32, device=xc.device))
-    if on_numpy:
-        np.multiply(a, 2.0**-exponent, out=a)
-        return xc
-    return xc.mul_(2.0**-exponent)
+    return scale_by_power_of_two_(xc, magnitude_exponent(xc))
 
 
 def row_sq_norms(x: torch.Tensor) -> torch.Tensor:

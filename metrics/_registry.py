@@ -7,6 +7,7 @@ installed (running from a source checkout).
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.metadata
@@ -32,11 +33,16 @@ __all__ = [
     "UnknownMetricError",
     "as_value",
     "available",
+    "LAYER_AGGREGATES",
+    "MODIFIER_SEPARATOR",
+    "aggregate_layer_values",
     "closure",
     "discover",
     "get",
     "load_errors",
+    "modifiers",
     "register",
+    "register_modifier",
     "snap_tolerance",
 ]
 
@@ -53,6 +59,7 @@ BUILTIN_MODULES = (
     "metrics.matching",
     "metrics.subspace",
     "metrics.topology",
+    "metrics.calibration",
 )
 
 #: The invariance vocabulary, each with the transformations it contains (DESIGN section 3).
@@ -150,29 +157,84 @@ class Metric:
             ValueError: bad input or parameters, naming the measure and the problem.
             MeasureError: the computation failed on valid input.
         """
-        name = self.info.name
+        return self.guarded(x, y, conv, dtype, params, lambda a, b: self.value(a, b, **params))
+
+    def value(self, x: Any, y: Any, **params) -> float:
+        """The measure on inputs already validated and converted (:meth:`prepare`), as a checked float."""
+        return as_value(self.info, self.fn(x, y, **params), x.dtype, x.shape[0])
+
+    def prepare(self, x: Any, y: Any, conv: str = "flatten", dtype: str = "float64") -> tuple[Any, Any]:
+        """X and Y validated and converted as the measure takes them (:func:`metrics.prepare_pair` with
+        its declarations); raises :class:`InputError` without the measure's name."""
+        x, y = prepare_pair(
+            x,
+            y,
+            conv=conv,
+            dtype=dtype,
+            backend=self.info.backend,
+            min_samples=self.info.min_samples,
+            min_features=self.info.min_features,
+        )
+        _check_sample_to_feature_ratio(self.info, x.shape, y.shape)
+        return x, y
+
+    def guarded(self, x: Any, y: Any, conv: str, dtype: str, params: dict, compute: Callable[[Any, Any], Any]) -> Any:
+        """``compute(X, Y)`` on the prepared inputs, after checking the parameters' names, with the errors
+        of :meth:`named_errors`."""
+        self.check_params(params)
+        with self.named_errors():
+            return compute(*self.prepare(x, y, conv, dtype))
+
+    def check_params(self, params: dict) -> None:
+        """Refuse parameter names the measure does not take (a ValueError naming the measure)."""
         unknown = params.keys() - self.info.params.keys()
         if unknown:
             raise ValueError(
-                f"{name}: unknown parameter(s) {sorted(unknown)}; it takes {sorted(self.info.params) or 'none'}"
+                f"{self.info.name}: unknown parameter(s) {sorted(unknown)}; it takes "
+                f"{sorted(self.info.params) or 'none'}"
             )
+
+    @contextlib.contextmanager
+    def named_errors(self):
+        """Bad input or parameters become a ValueError, a failed computation a :class:`MeasureError`, each
+        naming the measure."""
+        name = self.info.name
         try:
-            x, y = prepare_pair(
-                x,
-                y,
-                conv=conv,
-                dtype=dtype,
-                backend=self.info.backend,
-                min_samples=self.info.min_samples,
-                min_features=self.info.min_features,
-            )
-            _check_sample_to_feature_ratio(self.info, x.shape, y.shape)
-            value = self.fn(x, y, **params)
+            yield
         except InputError as err:
             raise InputError(f"{name}: {err}") from None
         except (torch.linalg.LinAlgError, np.linalg.LinAlgError, ArithmeticError) as err:
             raise MeasureError(f"{name}: the computation failed ({err}); no value is reported") from err
-        return as_value(self.info, value, x.dtype, x.shape[0])
+
+    def over_layers(self, xs, ys, aggregate: str = "max", **params) -> float:
+        """The measure aggregated over every pair (X_i, Y_j) of two sequences of layers (lists of [n, p_l]
+        arrays, or [L, n, p] stacks): ``"max"`` the most similar pair (for a distance the smallest value),
+        ``"mean"`` the mean over pairs. L_X L_Y evaluations.
+
+        The maximum over layer pairs rises with the number of pairs even for independent layers
+        (Groger, Wen & Brbic 2026); ``metrics.calibrated`` measures calibrate the aggregate instead.
+        """
+        return aggregate_layer_values(self.layer_values(xs, ys, **params), aggregate, self.info)
+
+    def layer_values(self, xs, ys, **params) -> np.ndarray:
+        """[L_X, L_Y]: the measure on every pair of layers (see :meth:`over_layers`)."""
+        xs, ys = list(xs), list(ys)
+        if not xs or not ys:
+            raise ValueError(f"{self.info.name}: over_layers needs at least one layer on each side")
+        return np.array([[self(x, y, **params) for y in ys] for x in xs])
+
+
+#: How :meth:`Metric.over_layers` reduces the matrix of layer-pair values.
+LAYER_AGGREGATES = ("max", "mean")
+
+
+def aggregate_layer_values(values: np.ndarray, aggregate: str, info: MetricInfo) -> float:
+    """``"max"``: the most similar value (the largest, or the smallest of a distance); ``"mean"``."""
+    if aggregate == "mean":
+        return float(np.mean(values))
+    if aggregate == "max":
+        return float(np.max(values) if info.higher_is_more_similar else np.min(values))
+    raise ValueError(f"{info.name}: aggregate must be one of {list(LAYER_AGGREGATES)}, got {aggregate!r}")
 
 
 def _check_sample_to_feature_ratio(info: MetricInfo, shape_x, shape_y) -> None:
@@ -235,6 +297,10 @@ def as_value(info: MetricInfo, value: Any, dtype: Any = torch.float64, n: int = 
 
 
 _REGISTRY: dict[str, Metric] = {}
+#: Modifiers: ``name@modifier`` is ``modifier(get(name))`` (``metrics.calibration`` adds "calibrated").
+MODIFIER_SEPARATOR = "@"
+_MODIFIERS: dict[str, Callable[[Metric], Metric]] = {}
+_VARIANTS: dict[str, tuple[Metric, Metric]] = {}  # name@modifier -> (the base it was made from, the variant)
 _LOAD_ERRORS: dict[str, str] = {}
 _LOADED_MODULES: set[str] = set()
 _discovered = False
@@ -359,6 +425,8 @@ def _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_s
 
     if not isinstance(name, str) or not name:
         refuse("the name must be a non-empty string")
+    if MODIFIER_SEPARATOR in name:
+        refuse(f"{MODIFIER_SEPARATOR!r} is reserved for modified measures (cka_linear@calibrated)")
     if backend not in ("numpy", "torch"):
         refuse(f"backend must be 'numpy' or 'torch', got {backend!r}")
     if needs_n_above_p not in (None, "x", "both"):
@@ -413,16 +481,45 @@ def available() -> list[str]:
 
 
 def get(name: str) -> Metric:
-    """The measure registered as ``name``; an unknown name raises an error listing close names."""
+    """The measure registered as ``name``, or a modified measure ``base@modifier`` (``cka_linear@calibrated``,
+    made on first use from the registered ``base``); an unknown name raises an error listing close names."""
     _ensure_loaded()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=4, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownMetricError(
-            f"no measure named {name!r}{hint} Available: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    base_name, separator, modifier = name.rpartition(MODIFIER_SEPARATOR)
+    if separator and base_name in _REGISTRY and modifier in _MODIFIERS:
+        base = _REGISTRY[base_name]
+        made = _VARIANTS.get(name)
+        if made is None or made[0] is not base:  # a base registered again (tests) gets a new variant
+            made = _VARIANTS[name] = (base, _MODIFIERS[modifier](base))
+        return made[1]
+    close = difflib.get_close_matches(name, _REGISTRY, n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    modifiers = f" Modifiers (name@modifier): {', '.join(sorted(_MODIFIERS))}." if _MODIFIERS else ""
+    raise UnknownMetricError(
+        f"no measure named {name!r}{hint} Available: {', '.join(sorted(_REGISTRY))}.{modifiers}"
+    ) from None
+
+
+def register_modifier(name: str) -> Callable[[Callable[[Metric], Metric]], Callable[[Metric], Metric]]:
+    """Register ``make(base) -> Metric`` as modifier ``name``: ``get(f"{measure}@{name}")`` is then
+    ``make(get(measure))`` for every registered measure (made once, on first use)."""
+    if not name.isidentifier():
+        raise ValueError(f"register_modifier({name!r}): a modifier's name must be an identifier")
+
+    def decorator(make: Callable[[Metric], Metric]) -> Callable[[Metric], Metric]:
+        if name in _MODIFIERS:
+            raise ValueError(f"a modifier named {name!r} is already registered")
+        _MODIFIERS[name] = make
+        return make
+
+    return decorator
+
+
+def modifiers() -> list[str]:
+    """Sorted names of the registered modifiers (``get(f"{measure}@{modifier}")``)."""
+    _ensure_loaded()
+    return sorted(_MODIFIERS)
 
 
 def load_errors() -> dict[str, str]:

@@ -101,6 +101,10 @@ def kept_directions(s: torch.Tensor, threshold: float) -> int:
 def svcca(x: torch.Tensor, y: torch.Tensor, threshold: float = 0.99) -> torch.Tensor:
     """SVCCA: per side keep the top-k singular directions U_k S_k of the centered data, k the fewest whose
     squared singular values reach ``threshold`` (99 %) of the total, then the mean canonical correlation.
+
+    We follow the paper (Raghu et al. 2017: keep the directions that explain 99 % of the variance).
+    Published code differs: Google's svcca tutorials keep a fixed number of directions the user picks
+    (e.g. 20 or 50), and platonic-rep's ``svcca`` z-scores every unit and keeps ``cca_dim = 10``.
     """
     if not 0 < threshold <= 1:
         raise InputError(f"threshold must be in (0, 1], got {threshold}")
@@ -127,6 +131,12 @@ def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     h_i are the orthonormal canonical variates of X (the first argument), x_j the columns of Xc. With
     Xc = Q R and the canonical directions U of X in Q's coordinates, H^T Xc = U^T R.
+
+    We follow the paper (Morcos et al. 2018): the weights come from the first argument, on centred data.
+    Google's released ``compute_pwcca`` (google/svcca, pwcca.py) instead weights by whichever side keeps
+    fewer neurons after its epsilon filter, so its direction depends on the widths; in that branch it
+    builds the second side's canonical directions from ``acts1`` (the wrong matrix when the widths
+    differ), and it adds the neuron means back before orthonormalizing.
     """
     fx, fy, qxqy = _factors(x, y)
     n = x.shape[0]

@@ -17,6 +17,10 @@ from metrics._registry import register
 
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
 SONG_2012 = "Song et al. 2012, Feature Selection via Dependence Maximization (JMLR); " + KORNBLITH_2019
+KORNBLITH_RBF = KORNBLITH_2019 + (
+    " (the bandwidth's median over pairs i != j; Kornblith et al.'s gram_rbf takes it over the whole distance "
+    "matrix, its zero diagonal included)"
+)
 
 
 def _feature_space_is_cheaper(n: int, p1: int, p2: int) -> bool:
@@ -24,12 +28,22 @@ def _feature_space_is_cheaper(n: int, p1: int, p2: int) -> bool:
     return n * (p1 * p1 / 2 + p2 * p2 / 2 + p1 * p2) <= n * n * (p1 + p2) / 2 + n * n
 
 
+#: Declarations shared by the estimators in [-1, 1] built on the three products (debiased, minibatch, Lange's).
+_SIGNED_LINEAR = dict(
+    symmetric=True,
+    invariances={"orthogonal", "isotropic_scaling", "translation"},
+    bounds=(-1.0, 1.0),
+    backend="torch",
+    speed_bound=("XtX", "YtY", "XtY"),
+)
+
+
 @register(
     "cka_linear",
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
-    reference=KORNBLITH_2019,
+    reference=KORNBLITH_2019 + " (their code's cka(gram_linear(X), gram_linear(Y)) and feature_space_linear_cka)",
     backend="torch",
     streaming=_formulas.cka_linear,
     speed_bound=("XtX", "YtY", "XtY"),
@@ -87,37 +101,76 @@ def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
     )
 
 
+def _unbiased_hsic_terms(xc: torch.Tensor, yc: torch.Tensor) -> tuple[float, float, float, float, float]:
+    """(HSIC_u(K, L), HSIC_u(K, K), HSIC_u(L, L), ||K||_F^2, ||L||_F^2) for centered Xc, Yc with
+    K = Xc Xc^T, L = Yc Yc^T: feature-space sums when cheaper, else explicit Gram matrices."""
+    n, p1 = xc.shape
+    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
+        d, e = row_sq_norms(xc), row_sq_norms(yc)
+        k_sq, l_sq, xy_sq = sum_sq(gram(xc)), sum_sq(gram(yc)), sum_sq(cross(xc, yc))  # ||K||_F^2 = ||Xc^T Xc||_F^2
+        de, dd, ee, sum_d, sum_e = torch.stack([d @ e, d @ d, e @ e, d.sum(), e.sum()]).tolist()
+        return (unbiased_hsic(xy_sq, de, sum_d, sum_e, n), unbiased_hsic(k_sq, dd, sum_d, sum_d, n),
+                unbiased_hsic(l_sq, ee, sum_e, sum_e, n), k_sq, l_sq)  # fmt: skip
+    k, l = gram(xc.T), gram(yc.T)
+    terms = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l), sum_sq(k), sum_sq(l)
+    return tuple(float(t) for t in terms)
+
+
 @register(
     "cka_linear_debiased",
-    symmetric=True,
-    invariances={"orthogonal", "isotropic_scaling", "translation"},
-    bounds=(-1.0, 1.0),
-    reference=SONG_2012,
-    backend="torch",
+    reference=SONG_2012 + " (Kornblith et al.'s feature_space_linear_cka(debiased=True), by U-centering; "
+    "ckatorch's cka_base(unbiased=True))",
     min_samples=4,
     streaming=_formulas.cka_linear_debiased,
-    speed_bound=("XtX", "YtY", "XtY"),
+    **_SIGNED_LINEAR,
 )
-def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def cka_linear_debiased(x: torch.Tensor, y: torch.Tensor) -> float:
     """Debiased linear CKA: HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), HSIC_u of Song et al. 2012.
 
     Unbiased for the population HSIC, so independent data scores about 0 (it may be slightly negative,
     and is never clipped). Needs n >= 4. Feature-space sums when cheaper, else explicit Gram matrices.
     """
     xc, yc = center_unit(x), center_unit(y)
-    n, p1 = xc.shape
-    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
-        d, e = row_sq_norms(xc), row_sq_norms(yc)
-        k_sq, l_sq, xy_sq = sum_sq(gram(xc)), sum_sq(gram(yc)), sum_sq(cross(xc, yc))  # ||K||_F^2 = ||Xc^T Xc||_F^2
-        de, dd, ee, sum_d, sum_e = torch.stack([d @ e, d @ d, e @ e, d.sum(), e.sum()]).tolist()
-        hsic_xy = unbiased_hsic(xy_sq, de, sum_d, sum_e, n)
-        hsic_xx = unbiased_hsic(k_sq, dd, sum_d, sum_d, n)
-        hsic_yy = unbiased_hsic(l_sq, ee, sum_e, sum_e, n)
-    else:
-        k, l = gram(xc.T), gram(yc.T)
-        k_sq, l_sq = k.square().sum(), l.square().sum()
-        hsic_xy, hsic_xx, hsic_yy = _unbiased_hsic_gram(k, l), _unbiased_hsic_gram(k, k), _unbiased_hsic_gram(l, l)
-    return debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n, xc.dtype)
+    return debiased_ratio(*_unbiased_hsic_terms(xc, yc), xc.shape[0], xc.dtype)
+
+
+NGUYEN_2021 = (
+    "Nguyen, Raghu, Kornblith 2021, Do Wide and Deep Networks Learn the Same Things? (ICLR), minibatch CKA "
+    "with Song et al.'s unbiased HSIC; ckatorch's cka_batch and torch-cka's CKA.compare on the same "
+    "consecutive batches"
+)
+
+
+def minibatches(n: int, batch_size: int) -> list[slice]:
+    """Consecutive batches of ``batch_size`` rows in the given order; a remainder of fewer than 4 rows
+    (too few for the unbiased HSIC) joins the batch before it. One batch when batch_size >= n."""
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < 4:
+        starts.pop()
+    return [slice(start, stop) for start, stop in zip(starts, starts[1:] + [n])]
+
+
+@register("cka_linear_minibatch", reference=NGUYEN_2021, min_samples=4, order_dependent=True, **_SIGNED_LINEAR)
+def cka_linear_minibatch(x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+    """Minibatch linear CKA (Nguyen, Raghu & Kornblith 2021): mean_b HSIC_u(K_b, L_b) /
+    sqrt(mean_b HSIC_u(K_b, K_b) mean_b HSIC_u(L_b, L_b)), HSIC_u Song et al.'s unbiased estimator on the
+    linear kernels of minibatch b (:func:`minibatches`: consecutive rows, the row order given).
+
+    Each HSIC_u is unbiased for the population HSIC, so the three means are too, and their ratio
+    converges to the same population CKA as ``cka_linear_debiased``; at finite n it is a different
+    number, which depends on ``batch_size`` and on the row order (by design: shuffle the rows first for
+    random batches). With ``batch_size >= n`` it is ``cka_linear_debiased``. In [-1, 1] (Cauchy-Schwarz for
+    the U-centered inner product). Memory O(batch_size^2 + p^2), time that of the full-data estimator.
+
+    Args:
+        batch_size: rows per minibatch, at least 4.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 4:
+        raise InputError(f"batch_size must be an integer >= 4 (the unbiased HSIC needs 4 samples), got {batch_size!r}")
+    xs, ys = center_unit(x), center_unit(y)  # one power of two per side over all batches: the ratio is free of it
+    batches = minibatches(xs.shape[0], batch_size)
+    terms = np.array([_unbiased_hsic_terms(center(xs[b]), center(ys[b])) for b in batches]).mean(axis=0)
+    return debiased_ratio(*terms, min(b.stop - b.start for b in batches), xs.dtype)
 
 
 def _median_off_diagonal(sq_dist: torch.Tensor) -> torch.Tensor:
@@ -151,7 +204,7 @@ def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
-    reference=KORNBLITH_2019,
+    reference=KORNBLITH_RBF,
     backend="torch",
     speed_bound=("sqdist(X)", "sqdist(Y)", "exp(sqdist)", "exp(sqdist)"),
 )
@@ -160,6 +213,11 @@ def cka_rbf(x: torch.Tensor, y: torch.Tensor, sigma_scale: float = 0.8) -> torch
     sigma = sigma_scale * sqrt(median squared distance over pairs i != j) (sigma_scale 0.8 by default).
 
     Value <HKH, HLH>_F / (||HKH||_F ||HLH||_F); needs the n x n kernels (O(n^2) memory).
+
+    The median leaves out the n zeros of the diagonal (the distances of samples to themselves). Kornblith
+    et al.'s code (``gram_rbf``) takes ``np.median`` of the whole n x n matrix, diagonal included, which
+    lowers the median and so sigma, the more so the smaller n: pass its bandwidth's convention by hand
+    if you need its numbers.
     """
     if not sigma_scale > 0:
         raise InputError(f"sigma_scale must be positive, got {sigma_scale}")
@@ -201,16 +259,7 @@ def _cka_linear_lange_streaming(d: _formulas.Derived) -> float:
     return lange_ratio(inner, k_sq - m.rr / d.tx**2, l_sq - m.ss / d.ty**2, k_sq, l_sq, d.n, d.xx.dtype)
 
 
-@register(
-    "cka_linear_lange",
-    symmetric=True,
-    invariances={"orthogonal", "isotropic_scaling", "translation"},
-    bounds=(-1.0, 1.0),
-    reference=LANGE_2022,
-    backend="torch",
-    streaming=_cka_linear_lange_streaming,
-    speed_bound=("XtX", "YtY", "XtY"),
-)
+@register("cka_linear_lange", reference=LANGE_2022, streaming=_cka_linear_lange_streaming, **_SIGNED_LINEAR)
 def cka_linear_lange(x: torch.Tensor, y: torch.Tensor) -> float:
     """Lange et al.'s "unbiased" linear CKA: <K~, L~>_F / (||K~||_F ||L~||_F), K~ = Xc Xc^T and
     L~ = Yc Yc^T (kernels of the centered data) with their diagonals set to zero.

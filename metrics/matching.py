@@ -14,7 +14,15 @@ import torch
 from metrics._bounds import TRANSPORT_MAX_ITERATIONS, transport_cost
 from metrics._formulas import Derived
 from metrics._inputs import InputError, _column_extremes
-from metrics._linalg import center, center_unit, column_sq_norms, cross, take_columns
+from metrics._linalg import (
+    center,
+    center_unit,
+    column_sq_norms,
+    cross,
+    magnitude_exponent,
+    scale_by_power_of_two_,
+    take_columns,
+)
 from metrics._registry import MeasureError, register
 from metrics.shape import distance_from_squares
 
@@ -173,11 +181,16 @@ def soft_matching(x: torch.Tensor, y: torch.Tensor) -> float:
     constant per row and per column, and the marginals are fixed); the cost of that plan is then summed
     from the differences x_j - y_k themselves (at most p1 + p2 - 1 pairs carry mass), which does not
     cancel: identical inputs give exactly 0. A metric; invariant to permuting the units and to
-    translation, not to rotations or scaling (it is in the data's units). No side is normalized.
+    translation, not to rotations or scaling (it is in the data's units: soft_matching(s X, s Y) =
+    s soft_matching(X, Y) for every s > 0, from 1e-150 to 1e150; both sides are multiplied by one power
+    of two before the products, and the cost handed to the solver is scaled to a largest entry of 1,
+    see :func:`metrics._bounds.transport_cost`). No side is normalized.
     """
     xc, yc = center(x), center(y)
+    exponent = magnitude_exponent(xc, yc)  # one power of two for both sides: the distance is in their units
+    xc, yc = scale_by_power_of_two_(xc, exponent), scale_by_power_of_two_(yc, exponent)
     plan = _optimal_plan(cross(xc, yc))
     rows, cols = np.nonzero(plan)
     mass = torch.as_tensor(plan[rows, cols], dtype=xc.dtype, device=xc.device)
     pair_costs = column_sq_norms(take_columns(xc, rows) - take_columns(yc, cols))
-    return math.sqrt(float((mass * pair_costs).sum()))
+    return math.ldexp(math.sqrt(float((mass * pair_costs).sum())), exponent)

@@ -43,6 +43,8 @@ from metrics._registry import register
 
 KLABUNDE = "Klabunde et al. 2024, ReSi: A Comprehensive Benchmark for Representational Similarity Measures (ICLR 2025)"
 HUH = "Huh, Cheung, Wang & Isola 2024, The Platonic Representation Hypothesis (ICML 2024)"
+HUH_CKNNA = HUH + " (platonic-rep's AlignmentMetrics.cknna without its + 1e-6 in the denominator)"
+HAMILTON_PAPER = " (the paper's cosine similarities; ReSi's code uses cosine distances)"
 WANG = "Wang, Rao, Guo, Wang, Liu & Guan 2022, Towards Understanding the Instability of Network Embedding (IEEE TKDE)"
 HAMILTON = "Hamilton, Leskovec & Jurafsky 2016, Cultural Shift or Linguistic Drift? (EMNLP 2016)"
 
@@ -314,17 +316,25 @@ def hsic_unbiased_sparse(columns: torch.Tensor, a: torch.Tensor, b: torch.Tensor
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
-    reference=KLABUNDE,
+    reference=KLABUNDE + " (ReSi's JaccardSimilarity with inner='euclidean'; its default, inner='cosine', is "
+    "neighbours='cosine' here)",
     backend="torch",
     speed_bound=("sqdist(X)", "sqdist(Y)", "topk(XXt)", "topk(YYt)"),
 )
-def knn_jaccard(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
+def knn_jaccard(x: torch.Tensor, y: torch.Tensor, k: int = 10, neighbours: str = _EUCLIDEAN) -> float:
     """Mean over samples of |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|, N(i) the k = 10 nearest other samples
-    by Euclidean distance (ReSi's kNN-Jaccard, Klabunde et al. 2024). In [0, 1], 1 when the neighbour
-    sets agree; invariant to orthogonal maps, isotropic scaling and translation. Needs n >= k + 2 (with
-    n = k + 1 every set is everything). Ties: see the module docstring.
+    (Klabunde et al. 2024's kNN-Jaccard). In [0, 1], 1 when the neighbour sets agree. Needs n >= k + 2
+    (with n = k + 1 every set is everything). Ties: see the module docstring.
+
+    Neighbours: ``neighbours="euclidean"`` (the default, DESIGN's definition) by Euclidean distance,
+    invariant to orthogonal maps, isotropic scaling and translation (the declared invariances); or
+    ``"cosine"``, by cosine similarity of the rows, which is ReSi's default (``inner="cosine"`` of its
+    ``jaccard_similarity``) and the convention most published numbers use: not invariant to translation,
+    and refused on a zero row. The two give different numbers on the same data: say which one a number is.
     """
-    shared = _matches(neighbour_pair(x, y, k, _EUCLIDEAN)).sum(dim=(1, 2)).to(x.dtype)
+    if neighbours not in (_EUCLIDEAN, _COSINE):
+        raise InputError(f"neighbours must be {_EUCLIDEAN!r} or {_COSINE!r}, got {neighbours!r}")
+    shared = _matches(neighbour_pair(x, y, k, neighbours)).sum(dim=(1, 2)).to(x.dtype)
     return _mean(shared / (2 * k - shared))
 
 
@@ -333,7 +343,7 @@ def knn_jaccard(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     symmetric=True,
     invariances=_COSINE_INVARIANCES,
     bounds=(0.0, 1.0),
-    reference=HUH,
+    reference=HUH + " (platonic-rep's mutual_knn on L2-normalized rows)",
     backend="torch",
     speed_bound=_COSINE_BOUND,
 )
@@ -378,7 +388,7 @@ def rank_similarity(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     symmetric=True,
     invariances=_COSINE_INVARIANCES,
     bounds=(-1.0, 1.0),
-    reference=HAMILTON,
+    reference=HAMILTON + HAMILTON_PAPER,
     backend="torch",
     speed_bound=_COSINE_BOUND,
 )
@@ -391,6 +401,10 @@ def second_order_cosine(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     (similarities, not distances), averaged over i. In [-1, 1], 1 when the two similarity profiles are
     proportional; invariant to orthogonal maps and isotropic scaling, not to translation. Needs
     n >= k + 2, no zero row, and for every i some j in U with cos(x_i, x_j) != 0 (and the same in Y).
+
+    We follow the paper: Hamilton et al. compare profiles of cosine similarities. ReSi's code
+    (``second_order_cosine_similarity``) compares profiles of cosine distances 1 - cos (scikit-learn's
+    ``pairwise_distances(metric="cosine")``), a different number.
     """
     pair = neighbour_pair(x, y, k, _COSINE)
     in_union = torch.cat([torch.ones_like(pair.nx, dtype=torch.bool), ~_matches(pair).any(dim=1)], dim=1)
@@ -411,13 +425,15 @@ def second_order_cosine(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     symmetric=False,
     invariances=_COSINE_INVARIANCES,
     bounds=(-math.inf, math.inf),
-    reference=HUH,
+    reference=HUH_CKNNA,
     backend="torch",
     speed_bound=_COSINE_BOUND,
 )
 def cknna(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
-    """Centered kernel nearest-neighbour alignment (Huh et al. 2024), as platonic-rep computes it
-    (``AlignmentMetrics.cknna`` with ``unbiased=True`` on L2-normalized rows):
+    """Centered kernel nearest-neighbour alignment (Huh et al. 2024), the estimator of platonic-rep's
+    ``AlignmentMetrics.cknna`` (``unbiased=True``, on L2-normalized rows as its ``measure_alignment``
+    passes them) without its ``+ 1e-6`` in the denominator, which makes platonic-rep's value depend on the
+    kernels' scale (it matches ours to about 1e-6 / sqrt(HSIC_u HSIC_u) relative):
 
         cknna = HSIC_u(M o K, M o L) / sqrt(HSIC_u(M_X o K, M_X o K) HSIC_u(M_Y o L, M_Y o L))
 

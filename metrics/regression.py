@@ -8,7 +8,7 @@ from sklearn.model_selection import KFold
 
 from metrics import _formulas
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, factor, sum_sq
+from metrics._linalg import center, center_unit, cross, factor, sum_sq, unit_scaled
 from metrics.cca import KORNBLITH_2019, _check_not_saturated
 from metrics._registry import register
 
@@ -39,7 +39,8 @@ def ols_r2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 BO_2024 = (
     "Bo, Soni, Srivastava, Khosla 2024, Evaluating Representational Similarity Measures from the Lens of "
-    "Functional Correspondence (arXiv); Golub, Heath, Wahba 1979 (GCV)"
+    "Functional Correspondence (arXiv), the measure, by a procedure of our own (contiguous folds, GCV over a "
+    "relative penalty grid) that differs from their released code; Golub, Heath, Wahba 1979 (GCV)"
 )
 #: The ridge penalties tried per training fold, as multiples of that fold's ||Xc||_F^2 / p1 (the mean
 #: squared singular value for p1 <= n): 17 values, two per decade, from 1e-4 to 1e4. Relative, so the
@@ -108,12 +109,22 @@ def ridge_predictivity(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
     is left out (a constant prediction of a varying unit scores 0). Invariant to rotations and scaling
     of X (the alpha grid is relative to X's variance), to translation of either side, to permutation
     and scaling of Y's units; not to rotations of Y (the mean is over its units).
+
+    Bo et al.'s released code (``compute_linear_predictivity``) computes the same statistic by another
+    procedure, so its numbers differ slightly: shuffled folds (``KFold(shuffle=True, random_state=42)``),
+    each split's X z-scored with its own mean and deviation, and scikit-learn's ``RidgeCV`` over the
+    absolute penalties 1e-8 ... 1e8 (its efficient leave-one-out choice). Ours keeps X's geometry
+    (centred, not z-scored: invariant to rotations of X), chooses the penalty relative to X's variance,
+    and splits contiguously (shuffle the rows for random folds).
     """
     n = x.shape[0]
     if not (isinstance(folds, int) and folds >= 2):
         raise InputError(f"folds must be an integer >= 2, got {folds!r}")
     if n < 3 * folds:
         raise InputError(f"needs at least 3 samples per fold: n = {n} for {folds} folds")
+    # each side times a power of two (exact, and the value is invariant to it) that brings its largest
+    # entry into [0.5, 1): before, Y's squares overflowed from 1e80 on (value 0.0) and underflowed below 1e-90
+    x, y = (unit_scaled(torch.from_numpy(a)).numpy() for a in (x, y))
     scores = []
     for train, test in KFold(folds).split(x):
         x_mean, y_mean = x[train].mean(axis=0), y[train].mean(axis=0)

@@ -17,7 +17,7 @@ import torch
 
 from metrics import _formulas
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns
+from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns, unit_scaled
 from metrics._registry import register, snap_tolerance
 
 DING_2021 = "Ding, Denain, Steinhardt 2021, Grounding Representation Similarity with Statistical Testing (NeurIPS)"
@@ -213,7 +213,8 @@ def _stream_shape_metric(d: _formulas.Derived, alpha: float = 0.5) -> float:
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, math.pi / 2),
     higher_is_more_similar=False,
-    reference=WILLIAMS_2021 + " (netrep's LinearMetric, score_method='angular')",
+    reference=WILLIAMS_2021 + " (each side scaled to unit RMS singular value first: netrep's "
+    "LinearMetric(alpha, score_method='angular') on inputs so scaled; on raw inputs netrep differs for 0 < alpha < 1)",
     backend="torch",
     streaming=_stream_shape_metric,
     speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Rx)", "svd(Ry)", "svdvals(Qx^T Qy)"),
@@ -237,7 +238,9 @@ def shape_metric(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.5) -> float:
     Williams et al. and netrep whiten with C = Xc^T Xc unscaled, so that their value for 0 < alpha < 1
     changes when the data is multiplied by a constant or the samples are duplicated (singular values
     alpha s_i + 1 - alpha mix the data's units with 1). Scaling each side by s_rms first keeps the metric
-    invariant to isotropic scaling at every alpha; at alpha = 0 and 1 both definitions agree.
+    invariant to isotropic scaling at every alpha; at alpha = 0 and 1 both definitions agree. So this
+    value is netrep's ``LinearMetric(alpha=alpha, score_method="angular")`` on Xc / s_rms and Yc / s_rms,
+    and differs from netrep on raw inputs at the default alpha = 0.5.
 
     Args:
         alpha: regularization in [0, 1]; 1 keeps the data (rotations only), 0 whitens it fully.
@@ -284,7 +287,8 @@ def _stream_procrustes_permutation(d: _formulas.Derived) -> float:
     invariances={"permutation"},
     bounds=(0.0, math.inf),
     higher_is_more_similar=False,
-    reference=WILLIAMS_2021 + " (permutation Procrustes distance; Klabunde et al. 2023 survey)",
+    reference=WILLIAMS_2021 + " (permutation Procrustes distance; Klabunde et al. 2023 survey), uncentered as "
+    "ReSi computes it; netrep's PermutationMetric centres the columns by default",
     backend="torch",
     streaming=_stream_procrustes_permutation,
     speed_bound=("XtY", "assignment(XtY)"),
@@ -299,6 +303,10 @@ def procrustes_permutation(x: torch.Tensor, y: torch.Tensor) -> float:
     ||X||^2 + ||Y||^2 - 2 tr, which would cancel: identical inputs give exactly 0 (the streaming form
     has only the sums, and the rounding rule of :func:`distance_from_squares`). Invariant to
     permuting the units of either side only; in the data's units, not centered (Williams et al. 2021).
+
+    Uncentered, as ReSi computes it. netrep's ``PermutationMetric`` centres the columns by default
+    (``center_columns=True``) and so gives a different, translation-invariant number: centre both inputs
+    first to get it.
     """
     partners, unmatched = _best_matching(cross(x, y).cpu().numpy())
     narrow, wide = (x, y) if x.shape[1] <= y.shape[1] else (y, x)
@@ -324,12 +332,16 @@ def aligned_cosine(x: torch.Tensor, y: torch.Tensor) -> float:
     for it: cosines do not see scale), not to translation (nothing is centered). Where X^T Y has rank
     below min(p1, p2) the rotation, and with it the value, is not unique. A sample whose row is zero in
     X or in Y (every ReLU off) has no cosine and is left out of the mean, as ReSi does; it adds nothing
-    to X^T Y, so the rotation is that of the other samples. Not streamable: it needs every sample's cosine.
+    to X^T Y, so the rotation is that of the other samples. Each side is first multiplied by the power
+    of two that brings its largest entry into [0.5, 1) (exact), so that scales from 1e-150 to 1e150
+    give the same value (before, the product of row norms overflowed from 1e80 on and underflowed below
+    1e-90). Not streamable: it needs every sample's cosine.
     """
-    norms = row_sq_norms(x) * row_sq_norms(y)
+    x, y = unit_scaled(x), unit_scaled(y)  # before: the product of row norms overflowed at 1e80 (value 0.0)
+    norms = torch.sqrt(row_sq_norms(x)) * torch.sqrt(row_sq_norms(y))
     u, _, vh = torch.linalg.svd(cross(x, y), full_matrices=False)
     rotated = cross(x.T, u @ vh)  # X W, through the same BLAS route as X^T Y
-    cosines = (rotated * y).sum(dim=1) / torch.sqrt(norms)
+    cosines = (rotated * y).sum(dim=1) / norms
     defined = norms > 0
     if not bool(defined.all()):
         if not bool(defined.any()):

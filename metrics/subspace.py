@@ -76,7 +76,8 @@ def _orthogonal_part_gram(fx: Factor, fy: Factor, g: torch.Tensor) -> torch.Tens
     invariances={"invertible_linear", "translation"},
     bounds=(0.0, float("inf")),
     higher_is_more_similar=False,
-    reference=BOIX_ADSERA_2022,
+    reference=BOIX_ADSERA_2022 + " (the paper's distance; GULP's code, predictor_dist, and ReSi's copy of it return "
+    "its square)",
     backend="torch",
     needs_n_above_p="both",
     # the residual of Y's basis (two n x p x r products) and its Gram matrix: three Qx^T Y-sized products
@@ -93,6 +94,10 @@ def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
     every term small when the spaces are close (no cancellation; GULP(X, X) = 0 to rounding).
     At lam = 0, H is the projection on the column space and GULP = sqrt(r_X + r_Y - 2 sum_i rho_i^2) with
     rho the canonical correlations. A distance: 0 for identical inputs, at most sqrt(r_X + r_Y).
+
+    The paper's distance, a metric. GULP's released code (``predictor_dist`` in sgstepaniants/GULP, which
+    ReSi copies) returns ||H_X - H_Y||_F^2, the square of this value; ReSi also normalizes as here
+    (centred, ||A||_F = sqrt(n)).
 
     Declared invariances are those of the default lam = 0 (invertible linear maps, translation); for
     lam > 0 they shrink to orthogonal maps, isotropic scaling and translation. Refused for p >= n (and, at

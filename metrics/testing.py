@@ -26,6 +26,9 @@ The checks:
 - ``symmetry``: m(X, Y) == m(Y, X) to 1e-8 when declared symmetric; otherwise they differ on generic data.
 - ``invariances``: each declared invariance (of both inputs, and of X alone or Y alone) holds to 1e-8
   relative; each undeclared one moves the value by more than 1e-5 on data built so that it must.
+- ``extreme_scales``: where isotropic scaling is declared (of X, of Y, of both), the value at every scale
+  of :data:`EXTREME_SCALES` (1e-150 ... 1e150) is the value at scale 1 to 1e-8 relative: squares and
+  fourth powers of such data overflow or underflow unless the measure rescales first.
 - ``bad_input``: NaN, Inf, different n, 1-D input, constant input, too few samples (and n = k + 1 for a
   ``k``-neighbour parameter), too few features, p >= n where the measure declares it degenerate, an
   unknown parameter: each a ``ValueError`` whose message starts with the measure's name.
@@ -47,6 +50,7 @@ from metrics._registry import INVARIANCES, MeasureError, Metric, MetricInfo, clo
 __all__ = [
     "CHECKS",
     "ContractError",
+    "EXTREME_SCALES",
     "RTOL",
     "SHAPE",
     "TRANSFORMS",
@@ -54,13 +58,16 @@ __all__ = [
     "apply_transform",
     "check_bad_input",
     "check_bounds",
+    "check_declared_invariances",
     "check_determinism",
+    "check_extreme_scales",
     "check_identity",
     "check_info",
     "check_invariances",
     "check_measure",
     "check_returns_float",
     "check_symmetry",
+    "check_undeclared_invariances",
     "contract_shape",
     "correlated_pair",
     "random_invertible",
@@ -76,6 +83,9 @@ RTOL = 1e-8
 VIOLATION = 1e-5
 #: Relative tolerance of the row-permutation check (sums taken in another order round differently).
 ORDER_RTOL = 1e-10
+#: Factors of the ``extreme_scales`` check: far beyond where squares (1e+-154) and fourth powers (1e+-77)
+#: of the data leave the float64 range.
+EXTREME_SCALES = (1e-150, 1e-100, 1e-50, 1e50, 1e100, 1e150)
 #: (n, p1, p2) of the contract's data before a measure's declarations widen it.
 SHAPE = (40, 5, 7)
 TRANSFORMS = tuple(sorted(INVARIANCES))
@@ -306,31 +316,67 @@ def check_identity(m: Metric) -> None:
 
 def check_invariances(m: Metric) -> None:
     """Each declared (transformation, side) holds to 1e-8 relative; each undeclared one moves the value."""
+    check_declared_invariances(m)
+    check_undeclared_invariances(m)
+
+
+def _transforms(m: Metric, declared: bool):
+    return [(t, side) for t in TRANSFORMS for side in SIDES if m.info.invariant_to(t, side) is declared]
+
+
+def check_declared_invariances(m: Metric) -> None:
+    """Each declared (transformation, side) holds to 1e-8 relative on a correlated pair."""
     shape = contract_shape(m.info)
-    for transform in TRANSFORMS:
-        for side in SIDES:
-            rng = np.random.default_rng(3)
-            if m.info.invariant_to(transform, side):
-                x, y = correlated_pair(np.random.default_rng(3), *shape)
-                before = _call(m, "invariances", x, y)
-                after = _call(m, "invariances", *on_side(side, lambda a: apply_transform(transform, a, rng), x, y))
-                if not _close(after, before, RTOL):
-                    raise _fail(
-                        m.info,
-                        "invariances",
-                        f"declared invariance {transform} of {side.upper()} does not hold: {before!r} -> "
-                        f"{after!r} (relative {relative_difference(before, after):.3g} > {RTOL})",
-                    )
-            else:
-                x, y, t = violation_case(transform, side, rng, *shape)
-                before, after = _call(m, "invariances", x, y), _call(m, "invariances", *on_side(side, t, x, y))
-                if relative_difference(before, after) <= VIOLATION:
-                    raise _fail(
-                        m.info,
-                        "invariances",
-                        f"undeclared invariance {transform} of {side.upper()} holds ({before!r} -> {after!r}): "
-                        "declare it, or the measure is wrong",
-                    )
+    for transform, side in _transforms(m, declared=True):
+        rng = np.random.default_rng(3)
+        x, y = correlated_pair(np.random.default_rng(3), *shape)
+        before = _call(m, "invariances", x, y)
+        after = _call(m, "invariances", *on_side(side, lambda a: apply_transform(transform, a, rng), x, y))
+        if not _close(after, before, RTOL):
+            raise _fail(
+                m.info,
+                "invariances",
+                f"declared invariance {transform} of {side.upper()} does not hold: {before!r} -> "
+                f"{after!r} (relative {relative_difference(before, after):.3g} > {RTOL})",
+            )
+
+
+def check_undeclared_invariances(m: Metric) -> None:
+    """Each undeclared (transformation, side) moves the value by more than 1e-5 on the data of
+    :func:`violation_case`, built so that it must."""
+    shape = contract_shape(m.info)
+    for transform, side in _transforms(m, declared=False):
+        x, y, t = violation_case(transform, side, np.random.default_rng(3), *shape)
+        before, after = _call(m, "invariances", x, y), _call(m, "invariances", *on_side(side, t, x, y))
+        if relative_difference(before, after) <= VIOLATION:
+            raise _fail(
+                m.info,
+                "invariances",
+                f"undeclared invariance {transform} of {side.upper()} holds ({before!r} -> {after!r}): "
+                "declare it, or the measure is wrong",
+            )
+
+
+def check_extreme_scales(m: Metric) -> None:
+    """A declared isotropic scaling invariance holds at every factor of :data:`EXTREME_SCALES`, for X
+    alone, Y alone and both, as declared (to 1e-8 relative, like the other invariances)."""
+    x, y = _pair(m.info, 7)
+    before = _call(m, "extreme_scales", x, y)
+    sides = [side for side in SIDES if m.info.invariant_to("isotropic_scaling", side)]
+    if len(sides) == 2:
+        sides.append("both")
+    for side in sides:
+        for scale in EXTREME_SCALES:
+            a, b = (x * scale if side in ("x", "both") else x), (y * scale if side in ("y", "both") else y)
+            after = _call(m, "extreme_scales", a, b)
+            if not _close(after, before, RTOL):
+                raise _fail(
+                    m.info,
+                    "extreme_scales",
+                    f"declared invariance isotropic_scaling of {side.upper() if side != 'both' else 'X and Y'} "
+                    f"does not hold at scale {scale:g}: {before!r} -> {after!r} (rescale the data before "
+                    "squaring: metrics._linalg.center_unit, unit_scaled)",
+                )
 
 
 def _refused(m: Metric, case: str, x, y, match: str | None = None, **params) -> None:
@@ -402,6 +448,7 @@ CHECKS: dict[str, Callable[[Metric], None]] = {
     "returns_float": check_returns_float,
     "symmetry": check_symmetry,
     "invariances": check_invariances,
+    "extreme_scales": check_extreme_scales,
     "bad_input": check_bad_input,
     "determinism": check_determinism,
 }

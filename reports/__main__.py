@@ -3,19 +3,33 @@
 - ``python -m reports [DIR]``: rebuild every report of the run in DIR (default reports/out) from its
   results.csv and run.json;
 - ``python -m reports merge DIR [DIR ...] --out OUT``: merge the report folders of several shares of
-  one grid (pytest-split groups, cluster jobs) into the reports of the whole grid in OUT.
+  one grid (pytest-split groups, cluster jobs) into the reports of the whole grid in OUT;
+- ``python -m reports confounds DIR [--output PATH]``: the width and depth confounds of the run in DIR
+  as markdown (``reports.confounds``; docs/confounds.md is made so).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from reports.atomic import write_text
+from reports.confounds import confound_page
 from reports.merge import MergeError, merge_runs
 from reports.run import read_run, write_reports
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["merge"]:
+    if argv[:1] == ["confounds"]:
+        parser = argparse.ArgumentParser(prog="python -m reports confounds", description="the confounds page")
+        parser.add_argument("folder", help="the run's report folder (results.csv, verdicts.csv, run.json)")
+        parser.add_argument("--output", default=None, help="write the page here (default: standard output)")
+        options = parser.parse_args(argv[1:])
+        page = confound_page(options.folder)
+        if options.output is None:
+            sys.stdout.write(page)
+            return 0
+        paths = [write_text(options.output, page)]
+    elif argv[:1] == ["merge"]:
         parser = argparse.ArgumentParser(prog="python -m reports merge", description="merge shares of one grid")
         parser.add_argument("folders", nargs="+", help="report folders of the shares (results.csv, run.json)")
         parser.add_argument("--out", required=True, help="folder for the merged reports")

@@ -32,7 +32,7 @@ def _check_compatible(folders: Sequence[Path], records: Sequence[RunRecord]) -> 
         if record.header.get("profile") != first.header.get("profile"):
             raise MergeError(f"{folder}: profile {record.header.get('profile')!r} differs from "
                              f"{folders[0]}'s {first.header.get('profile')!r}")
-        for field in ("scales", "expectations", "sweeps"):
+        for field in ("scales", "expectations", "sweeps", "generators"):
             mine, theirs = getattr(record, field), getattr(first, field)
             clash = sorted(k for k in mine.keys() & theirs.keys() if mine[k] != theirs[k])
             if clash:
@@ -76,5 +76,6 @@ def merge_runs(folders: Sequence[str | Path], out_dir: str | Path, figures: bool
         scales={k: v for r in records for k, v in r.scales.items()},
         expectations={k: v for r in records for k, v in r.expectations.items()},
         sweeps={k: v for r in records for k, v in r.sweeps.items()},
+        generators={k: v for r in records for k, v in r.generators.items()},
     )
     return write_reports(results, record, out_dir, figures=figures)

@@ -29,7 +29,8 @@ _FLOATS = ("value", *REFERENCE_COLUMNS, "time")
 
 
 def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable, values: ValueCache | None = None) -> list[dict]:
-    """Compute ``measure(case.x, case.y)`` on every case, timing each call; never raises for the measure.
+    """Compute ``measure(case.x, case.y)`` on every case (``measure.over_layers`` where the case holds stacks
+    of layers, ``case.aggregate``), timing each call; never raises for the measure.
 
     A measure that raises (any ``Exception``: plugins are isolated here) or returns NaN/Inf gets a row
     with ``value`` NaN and the message in ``error``, and the next case is measured as usual.
@@ -82,7 +83,11 @@ def _measure_one(metric: str, measure: Callable[..., float], case) -> tuple[floa
     """(value, seconds, error) of one call; NaN and the message where it raised or was not finite."""
     start = time.perf_counter()
     try:
-        value, error = float(measure(case.x, case.y)), ""
+        if case.aggregate is None:
+            value = float(measure(case.x, case.y))
+        else:  # stacks of layers: the aggregate over every layer pair (calibrated measures: Algorithm 2)
+            value = float(measure.over_layers(case.x, case.y, case.aggregate))
+        error = ""
         if not math.isfinite(value):
             value, error = math.nan, f"{metric}: returned {value} (not a finite number)"
     except Exception as err:  # noqa: BLE001 - a plugin's failure is data, not a crash of the run

@@ -1,8 +1,8 @@
 """A run's record and the one function that turns a results table into every report.
 
 ``run.json`` (the record) holds what the reports need beyond the results table: the header (settings
-and versions), each measure's scale, each scenario's expectations and swept parameter, and the
-statistical settings. With ``results.csv`` it is enough to rebuild every report
+and versions), each measure's scale, each scenario's expectations, swept parameter and generator, and
+the statistical settings. With ``results.csv`` it is enough to rebuild every report
 (``python -m reports reports/out``).
 """
 from __future__ import annotations
@@ -43,6 +43,7 @@ class RunRecord:
     expectations: dict[str, tuple[Expectation, ...]]
     sweeps: dict[str, str] = field(default_factory=dict)
     settings: VerdictSettings = VerdictSettings()
+    generators: dict[str, str] = field(default_factory=dict)  # scenario -> its generator (reports select by it)
 
     def to_json(self) -> str:
         """The record as a JSON document."""
@@ -52,6 +53,7 @@ class RunRecord:
             "expectations": {s: [dataclasses.asdict(e) for e in exps] for s, exps in self.expectations.items()},
             "sweeps": self.sweeps,
             "settings": dataclasses.asdict(self.settings),
+            "generators": self.generators,
         }
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -65,6 +67,7 @@ class RunRecord:
             expectations={s: tuple(Expectation(**e) for e in exps) for s, exps in document["expectations"].items()},
             sweeps=document["sweeps"],
             settings=VerdictSettings(**document["settings"]),
+            generators=document.get("generators", {}),  # absent from run.json files of earlier runs
         )
 
 

@@ -89,8 +89,11 @@ def measure_fingerprint(fn: Callable) -> str:
 
 
 def case_digest(case) -> str:
-    """BLAKE2b (hex) of ``case.x`` and ``case.y``: dtype, shape and bytes of each."""
+    """BLAKE2b (hex) of ``case.x`` and ``case.y``: dtype, shape and bytes of each; and the aggregate over
+    layer pairs where the case sets one."""
     digest = hashlib.blake2b(digest_size=20)
+    if case.aggregate is not None:
+        digest.update(f"aggregate={case.aggregate}".encode())
     for side in (case.x, case.y):
         array = side.detach().cpu().numpy() if hasattr(side, "detach") else np.asarray(side)
         array = np.ascontiguousarray(array)

@@ -154,7 +154,8 @@ def default_case_ids(params: dict[str, Any], sweep: Sweep | None) -> list[str]:
 
 def generate(scenario: Scenario, seed: int) -> list[Case]:
     """The cases of ``scenario`` for one seed, checked: unique ids (equal to the declared ones when the
-    generator declares them), the scenario's name and family, float64 2-D X and Y with the same rows."""
+    generator declares them), the scenario's name and family, float64 2-D X and Y with the same rows
+    (3-D stacks of layers with the same rows where the case sets ``aggregate``)."""
     gen = lookup(scenario.generator)
     produced = list(gen.fn(scenario, seed))
     where = f"generator {gen.name!r} (scenario {scenario.name!r}, seed {seed})"
@@ -168,11 +169,13 @@ def generate(scenario: Scenario, seed: int) -> list[Case]:
         if (case.scenario, case.family, case.seed) != (scenario.name, scenario.family, seed):
             raise ValueError(f"{where}: case {case.case!r} is labelled {case.scenario!r}/{case.family!r}/"
                              f"seed {case.seed}")
+        dims, rows = (2, 0) if case.aggregate is None else (3, 1)  # layer stacks [L, n, p]: n is axis 1
         for side, array in (("x", case.x), ("y", case.y)):
-            if not (isinstance(array, np.ndarray) and array.dtype == np.float64 and array.ndim == 2):
-                raise ValueError(f"{where}: case {case.case!r}: {side} must be a 2-D float64 numpy array")
-        if case.x.shape[0] != case.y.shape[0]:
-            raise ValueError(f"{where}: case {case.case!r}: x has {case.x.shape[0]} rows, y {case.y.shape[0]}")
+            if not (isinstance(array, np.ndarray) and array.dtype == np.float64 and array.ndim == dims):
+                shape = "2-D" if dims == 2 else "3-D (a stack of layers, aggregate set)"
+                raise ValueError(f"{where}: case {case.case!r}: {side} must be a {shape} float64 numpy array")
+        if case.x.shape[rows] != case.y.shape[rows]:
+            raise ValueError(f"{where}: case {case.case!r}: x has {case.x.shape[rows]} rows, y {case.y.shape[rows]}")
     return produced
 
 

@@ -13,8 +13,25 @@
   components (X = Z[:, :p-m] diag(sigma[:p-m]) Q). Stitching X -> Y falls as deleted components take
   the task with them, while they carry a tiny share of the variance (``meta['deleted_variance']``);
   Y -> X stays 1 (X is a linear function of Y).
+- ``estimator.width_null`` (the width confound, Groger, Wen & Brbic 2026): X and Y [n, p] with no sample
+  correspondence at any width p: independent (``correspondence = "independent"``), or Y a rotation of X
+  whose rows are then shuffled (``"permuted"``: the same samples and geometry, the correspondence
+  destroyed). Stitching is at chance (balanced classes: 1 / classes) in both directions at every width,
+  so a measure's value should not move with p; biased CKA rises like p / (n + p), a calibrated measure
+  stays at 0.
+- ``estimator.depth_null`` (the depth confound): L independent layers on each side, the value the
+  maximum over the L x L layer pairs (``Case.aggregate = "max"``); the maximum of a noisy statistic rises
+  with the number of pairs, though every pair is at chance. Layers are drawn from fixed streams, so a case
+  with more layers holds those of the smaller ones.
+
+Both null generators score stitching on ``stitch_samples`` rows of the same representations (the measures
+see the first n), so that the chance level of the reference is measured to about 1 %, well inside the
+expectations' tolerance; :func:`null_case` builds such a case from any pair with readouts (network
+activations included).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -22,10 +39,11 @@ from scenarios._data import anisotropic_representation, log_spectrum, random_ort
 from scenarios._registry import generator, sweep_points
 from scenarios.readout import LABELINGS, Readout, make_labeling
 from scenarios.relevance import SIGNAL_PARAMS, check_signal_params, signal_pair
-from scenarios.stitching import Pair, make_case
-from scenarios.types import Scenario
+from scenarios.stitching import Pair, chance_agreement, make_case, split_indices, stitch_score
+from scenarios.types import Case, Scenario
 
-__all__ = ["independent_pair", "low_variance_pair", "outlier_pair"]
+__all__ = ["break_correspondence", "independent_pair", "low_variance_pair", "null_case", "outlier_pair",
+           "width_null_pair"]
 
 TASK_PARAMS = {"n": 500, "signal_dims": 4, "classes": 4, "labeling": "linear"}
 TASK_CHOICES = {"labeling": LABELINGS}
@@ -137,3 +155,93 @@ def low_variance_pair(scenario: Scenario, seed: int, params: dict) -> tuple[Pair
 def low_variance_pcs(scenario: Scenario, seed: int):
     """X lacks Y's ``deleted`` lowest-variance components; stitching X -> Y falls, Y -> X stays 1."""
     yield from _generate(scenario, seed, low_variance_pair)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The width and depth confounds: no correspondence, by construction
+# ----------------------------------------------------------------------------------------------------
+CORRESPONDENCES = ("independent", "permuted")
+NULL_PARAMS = {**TASK_PARAMS, "n": 256, "p": 64, "labeling": "radial", "stitch_samples": 4096,
+               "correspondence": "independent"}
+
+
+def _check_null(params: dict) -> None:
+    _check_task(params)
+    if params["p"] < 1 or params["stitch_samples"] < 2 * params["n"]:
+        raise ValueError("need p >= 1 and stitch_samples >= 2 n (the measures see the first n of them)")
+
+
+def break_correspondence(pair: Pair, n: int, rng: np.random.Generator) -> Pair:
+    """Y's rows shuffled within the first n and, apart, within the rest: the measured block keeps the
+    same samples on both sides (the same set, the same geometry), in an order unrelated to X's."""
+    order = np.concatenate([rng.permutation(n), n + rng.permutation(len(pair.y) - n)])
+    return Pair(pair.x, pair.y[order], pair.readout_x, pair.readout_y)
+
+
+def null_case(scenario: Scenario, seed: int, case: str, param: float | None, pair: Pair, n: int, **meta) -> Case:
+    """A case of X, Y = the first n rows of ``pair``, with both stitching directions scored on all of its
+    rows (:func:`scenarios.stitching.make_case`): any pair with readouts, network activations included."""
+    full = make_case(scenario, seed, case, param, pair, **meta)
+    return dataclasses.replace(full, x=np.ascontiguousarray(pair.x[:n]), y=np.ascontiguousarray(pair.y[:n]))
+
+
+def _representation(scenario: Scenario, seed: int, params: dict, *stream: str):
+    """An isotropic representation [stitch_samples, p] and its readout, from the stream ``stream``."""
+    return anisotropic_representation(rng_for(scenario.name, seed, *stream), params["stitch_samples"], params["p"],
+                                      1.0, params["signal_dims"], params["classes"], params["labeling"])
+
+
+def width_null_pair(scenario: Scenario, seed: int, params: dict) -> Pair:
+    """Independent X and Y, or Y = X Q (Q a random rotation) with its rows shuffled (:func:`break_correspondence`)."""
+    x, readout_x = _representation(scenario, seed, params, "x")
+    if params["correspondence"] == "independent":
+        y, readout_y = _representation(scenario, seed, params, "y")
+        return Pair(x, y, readout_x, readout_y)
+    rotation = random_orthogonal(rng_for(scenario.name, seed, "rotation"), params["p"])
+    rotated = Pair(x, x @ rotation, readout_x, readout_x.after_affine(rotation, np.zeros(params["p"])))
+    return break_correspondence(rotated, params["n"], rng_for(scenario.name, seed, "permutation"))
+
+
+@generator("estimator.width_null", family="estimator", params=NULL_PARAMS,
+           choices={**TASK_CHOICES, "correspondence": CORRESPONDENCES}, check=_check_null)
+def width_null(scenario: Scenario, seed: int):
+    """No correspondence between X and Y at any width; stitching at chance."""
+    for point in sweep_points(scenario.params, scenario.sweep):
+        params = point.params
+        pair = width_null_pair(scenario, seed, params)
+        yield null_case(scenario, seed, point.case, point.param, pair, params["n"], p_over_n=params["p"] / params["n"])
+
+
+DEPTH_PARAMS = {**NULL_PARAMS, "n": 48, "p": 8, "layers": 4}
+
+
+def _check_depth(params: dict) -> None:
+    _check_null(params)
+    if params["layers"] < 1:
+        raise ValueError("layers must be >= 1")
+
+
+@generator("estimator.depth_null", family="estimator", params=DEPTH_PARAMS, choices=TASK_CHOICES, check=_check_depth)
+def depth_null(scenario: Scenario, seed: int):
+    """L independent layers per side; the value is the maximum over the L x L pairs; every pair's
+    stitching is at chance, and the case records the mean over pairs (no selection, no bias)."""
+    for point in sweep_points(scenario.params, scenario.sweep):
+        params, layers = point.params, point.params["layers"]
+        xs = [_representation(scenario, seed, params, "x", str(layer)) for layer in range(layers)]
+        ys = [_representation(scenario, seed, params, "y", str(layer)) for layer in range(layers)]
+        split = split_indices(rng_for(scenario.name, seed, "split"), params["stitch_samples"])
+        n = params["n"]
+        yield Case(
+            family=scenario.family,
+            scenario=scenario.name,
+            case=point.case,
+            seed=seed,
+            x=np.stack([x[:n] for x, _ in xs]),
+            y=np.stack([y[:n] for y, _ in ys]),
+            param=point.param,
+            stitch=float(np.mean([stitch_score(x, y, readout_y, split) for x, _ in xs for y, readout_y in ys])),
+            stitch_reverse=float(np.mean([stitch_score(y, x, readout_x, split) for x, readout_x in xs for y, _ in ys])),
+            meta={"chance": float(np.mean([chance_agreement(readout(y[split[1]])) for y, readout in ys])),
+                  "layer_pairs": layers * layers},
+            aggregate="max",
+        )

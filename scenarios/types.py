@@ -80,6 +80,9 @@ class Case:
     stitches; ``agreement`` and ``accuracy_difference`` compare two whole models' predictions (see
     :data:`REFERENCE_COLUMNS`); each is None where it does not apply.
     ``case`` is a readable id unique within (scenario, seed), e.g. ``"noise_channels=16"``.
+    ``aggregate`` set (``"max"`` or ``"mean"``, as ``metrics.Metric.over_layers`` takes it): X and Y are
+    stacks [L, n, p] of layers and a measure's value is that aggregate over every pair of layers
+    (``estimator.depth_null``: the maximum over layer pairs); None: X and Y are [n, p].
     """
 
     family: str
@@ -96,6 +99,7 @@ class Case:
     agreement: float | None = None
     accuracy_difference: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    aggregate: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Independent reference routes for cka_linear_lange, eigenspace_overlap, gulp, ridge_predictivity, imd, rtd.
+"""Independent reference routes for cka_linear_lange, cka_linear_minibatch, eigenspace_overlap, gulp, ridge_predictivity, imd, rtd.
 
 Nothing here imports ``metrics``; numpy float64, explicit and slow on purpose: explicit n x n kernels and
 hat matrices from the definitions, full-matrix projections from numpy's SVD, scikit-learn's Ridge fitted
@@ -31,6 +31,41 @@ def cka_linear_lange(x: np.ndarray, y: np.ndarray) -> float:
     np.fill_diagonal(k, 0.0)
     np.fill_diagonal(l, 0.0)
     return float(np.sum(k * l) / (np.linalg.norm(k) * np.linalg.norm(l)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Minibatch CKA
+# ----------------------------------------------------------------------------------------------------
+def u_centered_inner(k: np.ndarray, l: np.ndarray) -> float:
+    """Szekely & Rizzo's U-centered inner product (K~ . L~) = sum_{i != j} K~_ij L~_ij / (n (n-3)), with
+    A~_ij = a_ij - row_i / (n-2) - col_j / (n-2) + total / ((n-1)(n-2)) of A's diagonal zeroed: Song et
+    al.'s unbiased HSIC by another formula."""
+    n = k.shape[0]
+
+    def u_center(a):
+        a = a - np.diag(np.diag(a))
+        out = a - a.sum(1, keepdims=True) / (n - 2) - a.sum(0, keepdims=True) / (n - 2) + a.sum() / ((n - 1) * (n - 2))
+        np.fill_diagonal(out, 0.0)
+        return out
+
+    return float(np.sum(u_center(k) * u_center(l)) / (n * (n - 3)))
+
+
+def cka_linear_minibatch(x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """Nguyen et al. 2021: mean over batches of the U-centered HSIC of the raw (uncentered) linear kernels
+    of each batch, then the ratio. Batches: rows [0, b), [b, 2b), ...; a last batch of fewer than 4 rows
+    is appended to the one before it."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = x.shape[0]
+    bounds = list(range(0, n, batch_size)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < 4:
+        del bounds[-2]
+    terms = []
+    for start, stop in zip(bounds, bounds[1:]):
+        k, l = x[start:stop] @ x[start:stop].T, y[start:stop] @ y[start:stop].T
+        terms.append((u_centered_inner(k, l), u_centered_inner(k, k), u_centered_inner(l, l)))
+    xy, xx, yy = np.mean(terms, axis=0)
+    return float(xy / np.sqrt(xx * yy))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -176,6 +211,7 @@ def rtd(x: np.ndarray, y: np.ndarray) -> float:
 #: Reference routes by measure name, merged into ``reference.REFERENCES``.
 REFERENCES: dict = {
     "cka_linear_lange": cka_linear_lange,
+    "cka_linear_minibatch": cka_linear_minibatch,
     "eigenspace_overlap": eigenspace_overlap,
     "gulp": gulp,
     "ridge_predictivity": ridge_predictivity,

@@ -58,9 +58,9 @@ def jaccard_of_lists(nx: np.ndarray, ny: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / len(set(a) | set(b)) for a, b in zip(nx, ny)]))
 
 
-def knn_jaccard(x, y, k: int = 10) -> float:
-    """mean_i |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|, Euclidean neighbours."""
-    return jaccard_of_lists(*pair_lists(x, y, k, "euclidean"))
+def knn_jaccard(x, y, k: int = 10, neighbours: str = "euclidean") -> float:
+    """mean_i |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|, Euclidean (or cosine) neighbours."""
+    return jaccard_of_lists(*pair_lists(x, y, k, neighbours))
 
 
 def mutual_knn(x, y, k: int = 10) -> float:

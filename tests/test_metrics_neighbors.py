@@ -278,6 +278,24 @@ def test_zero_rows_are_refused_with_cosine_neighbours(name, side):
     assert_refused(metrics.get(name), x, y, match=f"row\\(s\\) \\[7\\] of {side} are zero")
 
 
+@pytest.mark.parametrize("k", [3, 10])
+def test_knn_jaccard_with_cosine_neighbours_is_resi_default(k):
+    """neighbours="cosine": ReSi's default (inner="cosine"); checked on the explicit route and on
+    scikit-learn's cosine neighbours, and different from the Euclidean default on the same data."""
+    x, y = _pair(13, 70, 6, 8)
+    m = metrics.get("knn_jaccard")
+    cosine = m(x, y, k=k, neighbours="cosine")
+    assert math.isclose(cosine, reference.knn_jaccard(x, y, k, "cosine"), rel_tol=1e-12)
+    nx, ny = (reference.sklearn_neighbor_lists(a, k, "cosine") for a in (x, y))
+    assert math.isclose(cosine, reference.jaccard_of_lists(nx, ny), rel_tol=1e-12)
+    assert cosine != m(x, y, k=k)
+
+
+def test_knn_jaccard_refuses_an_unknown_neighbourhood():
+    x, y = _pair(14, 30, 3, 4)
+    assert_refused(metrics.get("knn_jaccard"), x, y, neighbours="manhattan", match="neighbours must be")
+
+
 def test_knn_jaccard_accepts_a_zero_row():
     x, y = _pair(10, 30, 3, 4)
     x[7] = 0.0

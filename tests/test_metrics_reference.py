@@ -211,6 +211,7 @@ def test_numpy_path_for_large_operands_matches_reference(name, monkeypatch):
     x, y = _pair(5, *shape)
     assert_close(metrics.get(name)(x, y), reference.REFERENCES[name](x, y), what=name)
     # magnitude_difference: two means, no product; eigenspace_overlap: only QR/SVD (metrics._linalg.factor);
-    # ridge_predictivity, rtd: numpy and scikit-learn / scipy / giotto-ph throughout
-    uses_linalg = name not in {"rsa", "magnitude_difference", "eigenspace_overlap", "ridge_predictivity", "rtd"}
+    # rtd: numpy, scipy and giotto-ph throughout; ridge_predictivity: numpy and scikit-learn after
+    # metrics._linalg.unit_scaled
+    uses_linalg = name not in {"rsa", "magnitude_difference", "eigenspace_overlap", "rtd"}
     assert any(taken) == uses_linalg

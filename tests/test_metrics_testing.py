@@ -13,8 +13,18 @@ from metrics.testing import CHECKS, ContractError, check_measure
 
 
 def _centered_gram(a):
+    """Xc Xc^T of Xc scaled to a largest entry of 1 (else its squares overflow at the contract's 1e150)."""
     a = a - a.mean(0)
+    a = a / np.abs(a).max()
     return a @ a.T
+
+
+def unscaled_centered_cosine(x, y):
+    """Linear CKA from the raw centered kernels: the fourth powers underflow at small scales (0 / 0)
+    and overflow at large ones."""
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    with np.errstate(all="ignore"):
+        return _kernel_cosine(xc @ xc.T, yc @ yc.T)
 
 
 def _kernel_cosine(k, l):
@@ -95,6 +105,8 @@ BROKEN = [
                  "outside its declared bounds", id="bounds-too-narrow"),
     pytest.param(one_minus_cosine, dict(invariances=CKA_INVARIANCES), "identity",
                  "is less similar than m(X, Y)", id="wrong-orientation"),
+    pytest.param(unscaled_centered_cosine, dict(invariances=CKA_INVARIANCES), "extreme_scales",
+                 "failed on valid input", id="overflows-at-extreme-scales"),
     pytest.param(mean_abs_cosine_of_first_neighbour, dict(invariances=CKA_INVARIANCES), "bad_input",
                  "n = k + 1 = 4 for k = 3 neighbours: raised MeasureError", id="nan-on-too-few-samples"),
     pytest.param(unnamed_error, dict(invariances=CKA_INVARIANCES), "bad_input",

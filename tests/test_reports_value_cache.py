@@ -118,3 +118,10 @@ def test_the_fingerprint_follows_a_plugin_module_source(tmp_path, monkeypatch):
     first = measure_fingerprint(load("1.0"))
     assert measure_fingerprint(load("1.0")) == first
     assert measure_fingerprint(load("2.0")) != first
+
+
+def test_the_digest_sees_the_aggregate_over_layer_pairs():
+    stack = np.random.default_rng(2).standard_normal((2, 10, 3))
+    digests = {case_digest(Case("estimator", "layers", "c", 0, stack, stack, aggregate=aggregate))
+               for aggregate in (None, "max", "mean")}
+    assert len(digests) == 3

@@ -97,6 +97,21 @@ def test_a_failing_measure_leaves_error_rows_and_the_others_complete(registry_sn
     assert good[0]["value"] == pytest.approx(1.0)
 
 
+def test_a_case_of_layer_stacks_takes_the_aggregate_over_every_pair():
+    """Case.aggregate: X and Y are [L, n, p] stacks; a measure gives its most similar pair (a distance:
+    the smallest), a calibrated one Algorithm 2's score."""
+    rng = np.random.default_rng(1)
+    xs, ys = rng.normal(size=(3, 30, 4)), rng.normal(size=(2, 30, 5))
+    case = Case("estimator", "layers", "L=3", 0, xs, ys, 3.0, 0.25, 0.25, aggregate="max")
+    for name in ("cka_linear", "procrustes_angular"):
+        m = metrics.get(name)
+        pairs = [m(x, y) for x in xs for y in ys]
+        [row] = measure_cases(name, m, [case])
+        assert row["error"] == "" and row["value"] == (max(pairs) if name == "cka_linear" else min(pairs))
+    [row] = measure_cases("cka_linear@calibrated", metrics.get("cka_linear@calibrated"), [case])
+    assert row["value"] == metrics.calibrate_layers("cka_linear", xs, ys, "max").score
+
+
 def test_a_bare_callable_returning_nan_is_an_error_too():
     rows = measure_cases("bare", lambda x, y: float("nan"), _cases(1))
     assert math.isnan(rows[0]["value"]) and "not a finite number" in rows[0]["error"]
@@ -193,3 +208,15 @@ def test_opt_in_measures_run_only_when_named(project):
     default.stdout.fnmatch_lines(["*test_scenario[[]cka_linear-tiny_orthogonal[]]*"])
     named = _run(project, "--metrics", "rtd,cka_linear", "--scenarios", "tiny_orthogonal", "--collect-only", "-q")
     named.stdout.fnmatch_lines(["*test_scenario[[]rtd-tiny_orthogonal[]]*", "*2 tests collected*"])
+
+
+def test_calibrated_variants_run_when_named(project):
+    """name@calibrated (metrics.calibration) is never in the default grid; --metrics runs it; a wrong
+    modifier is a usage error that names the modifiers."""
+    default = _run(project, "--collect-only", "-q")
+    default.stdout.no_fnmatch_line("*@calibrated*")
+    named = _run(project, "--metrics", "cka_linear@calibrated,cka_linear", "--scenarios", "tiny_orthogonal",
+                 "--collect-only", "-q")  # fmt: skip
+    named.stdout.fnmatch_lines(["*test_scenario[[]cka_linear@calibrated-tiny_orthogonal[]]*", "*2 tests collected*"])
+    wrong = _run(project, "--metrics", "cka_linear@calibrate", "--collect-only", "-q")
+    wrong.stderr.fnmatch_lines(["*unknown [[]'cka_linear@calibrate'[]]*name@calibrated*"])

@@ -174,3 +174,37 @@ def test_readout_after_affine_and_ignoring_are_exact():
     np.testing.assert_array_equal(readout.after_affine(matrix, shift)(z @ matrix + shift), readout(z))
     padded = np.hstack([z, rng.standard_normal((200, 5))])
     np.testing.assert_array_equal(readout.ignoring(5)(padded), readout(z))
+
+
+@pytest.mark.parametrize("name", ["width_null_independent", "width_null_permuted"])
+def test_width_null_stitches_at_chance_at_every_width(name):
+    """Scored on stitch_samples rows (the measures see the first n): balanced classes, chance 1 / 4."""
+    spec = QUICK[name]
+    for case in all_cases(name):
+        assert case.x.shape == (spec.params["n"], int(case.param)) == case.y.shape
+        assert abs(case.stitch - 0.25) < 0.04 and abs(case.stitch_reverse - 0.25) < 0.04, case.case
+        assert abs(case.meta["chance"] - 0.25) < 0.02
+
+
+def test_permuted_width_null_holds_the_same_samples_in_another_order():
+    """Y = X Q with its rows shuffled within the measured block: the same set of samples (and geometry),
+    no correspondence."""
+    spec = QUICK["width_null_permuted"]
+    case = scenarios.generate(spec, 0)[0]
+    back = np.linalg.lstsq(case.x, case.y, rcond=None)[0]
+    assert np.linalg.norm(case.x @ back - case.y) > 0.5 * np.linalg.norm(case.y)  # rows do not correspond
+    norms_x, norms_y = (np.sort(np.linalg.norm(a, axis=1)) for a in (case.x, case.y))
+    np.testing.assert_allclose(norms_y, norms_x, rtol=1e-10)  # the same rows, rotated (norms kept), reordered
+
+
+def test_depth_null_stacks_independent_layers_and_keeps_the_smaller_stacks():
+    spec = QUICK["depth_null_max"]
+    cases = scenarios.generate(spec, 0)
+    n, p = spec.params["n"], spec.params["p"]
+    for case in cases:
+        layers = int(case.param)
+        assert case.aggregate == "max" and case.x.shape == case.y.shape == (layers, n, p)
+        assert case.meta["layer_pairs"] == layers**2
+        assert abs(case.stitch - 0.25) < 0.03 and abs(case.stitch_reverse - 0.25) < 0.03
+    np.testing.assert_array_equal(cases[-1].x[: cases[0].x.shape[0]], cases[0].x)  # common random numbers
+    np.testing.assert_array_equal(cases[-1].y[: cases[0].y.shape[0]], cases[0].y)

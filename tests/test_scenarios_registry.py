@@ -57,9 +57,10 @@ def test_every_shipped_scenario_keeps_the_case_contract(spec):
         assert ids == scenarios.lookup(spec.generator).expected_case_ids(spec.params, spec.sweep)
     for case in cases:
         assert (case.family, case.scenario) == (spec.family, spec.name)
+        layered = case.aggregate is not None  # stacks [L, n, p] of layers
         for array in (case.x, case.y):
-            assert array.dtype == np.float64 and array.ndim == 2 and np.all(np.isfinite(array))
-        assert case.x.shape[0] == case.y.shape[0]
+            assert array.dtype == np.float64 and array.ndim == 2 + layered and np.all(np.isfinite(array))
+        assert case.x.shape[layered] == case.y.shape[layered]
         assert 0.0 <= case.stitch <= 1.0 and 0.0 <= case.stitch_reverse <= 1.0
         if spec.sweep is not None:
             assert isinstance(case.param, float)
@@ -93,8 +94,8 @@ def test_quick_profile_is_small():
     cases = [case for spec in QUICK for case in scenarios.cases(spec)]
     assert len(cases) <= 250
     assert all(len(spec.seeds) <= 3 for spec in QUICK)
-    assert all(case.x.shape[0] <= 1000 for case in cases)
-    widths = [max(case.x.shape[1], case.y.shape[1]) for case in cases]
+    assert all(case.x.shape[-2] <= 1000 for case in cases)
+    widths = [max(case.x.shape[-1], case.y.shape[-1]) for case in cases]
     assert np.mean(np.array(widths) <= 64) > 0.9 and max(widths) <= 512
     full = [spec for spec in scenarios.load_specs(profile="full") if spec.family != "networks"]
     assert sum(len(s.seeds) for s in full) > sum(len(s.seeds) for s in QUICK)
@@ -132,7 +133,16 @@ def test_generate_rejects_malformed_output():
         for case in _toy(scenario, seed):
             yield Case(case.family, case.scenario, case.case, seed, case.x.astype(np.float32), case.y)
 
-    for fn, message in ((duplicate_ids, "duplicate case ids"), (float32, "float64")):
+    def layers_without_aggregate(scenario, seed):
+        for case in _toy(scenario, seed):
+            yield Case(case.family, case.scenario, case.case, seed, case.x[None], case.y[None])
+
+    def aggregate_of_flat_arrays(scenario, seed):
+        for case in _toy(scenario, seed):
+            yield Case(case.family, case.scenario, case.case, seed, case.x, case.y, aggregate="max")
+
+    for fn, message in ((duplicate_ids, "duplicate case ids"), (float32, "float64"),
+                        (layers_without_aggregate, "must be a 2-D"), (aggregate_of_flat_arrays, "must be a 3-D")):
         with registered("estimator.bad", fn, family="estimator", params={"p": 3}):
             with pytest.raises(ValueError, match=message):
                 scenarios.generate(spec_for("estimator.bad"), 0)
