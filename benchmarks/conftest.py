@@ -580,11 +580,19 @@ def _check_baseline(config, results, verdicts) -> tuple[list[str], bool]:
     return lines, failing
 
 
+#: Differences that say what the run stands on (another bank, other versions, another platform): one
+#: line each, always printed, never failing.
+CONTEXT_KINDS = ("bank", "versions", "platform")
+
+
 def _difference_lines(differences, shown: int = 20) -> list[str]:
-    """The first ``shown`` failing differences, then how many others there are, by kind."""
+    """What the run stands on (:data:`CONTEXT_KINDS`), the first ``shown`` failing differences, then how
+    many others there are, by kind."""
+    context = [d for d in differences if d.kind in CONTEXT_KINDS]
     failing = [d for d in differences if d.fails]
-    lines = [f"  {d}" for d in failing[:shown]]
-    rest = Counter(d.kind for d in [*failing[shown:], *(d for d in differences if not d.fails)])
+    lines = [f"  {d}" for d in [*context, *failing[:shown]]]
+    others = (d for d in differences if not d.fails and d.kind not in CONTEXT_KINDS)
+    rest = Counter(d.kind for d in [*failing[shown:], *others])
     if rest:
         counts = ", ".join(f"{count} {kind}" for kind, count in sorted(rest.items()))
         more = f"and {sum(rest.values())} more: " if lines else ""

@@ -152,19 +152,20 @@ tolerance = 0.02
 
 @pytest.fixture
 def project(pytester, monkeypatch, tmp_path):
-    """A pytester folder with the real runner and a tiny networks spec; builds in this process."""
+    """A pytester folder with the real runner and a tiny networks spec; runs and builds in this process."""
     for name in ("conftest.py", "test_scenarios.py"):
         shutil.copy(BENCHMARKS / name, pytester.path / name)
     pytester.makeini("[pytest]\n")
     (pytester.path / "spec.toml").write_text(NETWORKS_SPEC)
     monkeypatch.setenv("STITCHBENCH_WORKERS", "1")
     monkeypatch.setenv("STITCHBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STITCHBENCH_BANK", "none")  # the runs set it (--bank): restored after the test
     return pytester
 
 
 def _run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--specs", "spec.toml", "--report-dir", "out",
-                                         "--metrics", "cka_linear", *args)
+    return pytester.runpytest("-p", "no:cacheprovider", "--specs", "spec.toml", "--report-dir", "out",
+                              "--metrics", "cka_linear", *args)
 
 
 def test_rebuild_writes_the_bank_and_a_run_on_an_empty_cache_reads_it(project, tmp_path, monkeypatch):

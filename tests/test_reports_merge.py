@@ -1,7 +1,7 @@
 """Shares of one grid, run separately and merged, give the reports of a single run of the grid."""
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,24 +13,23 @@ from reports.merge import MergeError, merge_runs
 from reports.run import read_run
 
 ROOT = Path(__file__).resolve().parents[1]
-GRID = ["benchmarks/test_scenarios.py", "--families", "symmetry", "--metrics", "cka_linear,procrustes,rsa",
-        "-p", "no:cacheprovider", "-q"]
-
-
-def _run(report_dir: Path, *extra: str) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "pytest", *GRID, "--report-dir", str(report_dir), *extra]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+GRID = ["--families", "symmetry", "--metrics", "cka_linear,procrustes,rsa", "-p", "no:cacheprovider", "-q"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One run of the grid, and the same grid as two pytest-split groups."""
+    """One run of the grid, and the same grid as two pytest-split groups (in this process: the runner's
+    files copied beside the reports)."""
     base = tmp_path_factory.mktemp("merge")
-    _run(base / "single")
-    for group in (1, 2):
-        _run(base / f"share{group}", "--splits", "2", "--group", str(group))
+    for name in ("conftest.py", "test_scenarios.py"):
+        shutil.copy(ROOT / "benchmarks" / name, base / name)
+    (base / "pytest.ini").write_text("[pytest]\n")
+    for folder, extra in (("single", ()), ("share1", ("--splits", "2", "--group", "1")),
+                          ("share2", ("--splits", "2", "--group", "2"))):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(base)
+            code = pytest.main([*GRID, "--report-dir", str(base / folder), *extra, str(base / "test_scenarios.py")])
+        assert code == 0, folder
     return base
 
 
