@@ -24,7 +24,7 @@ import pytest
 import metrics
 import scenarios
 from reports.scorecard import markdown_table
-from scenarios.types import REFERENCE_COLUMNS
+from runner.schema import REFERENCE_COLUMNS
 
 #: The measures whose per-case drift is reported (one of each kind: a kernel alignment, an alignment
 #: after rotation, a rank correlation of distances, a neighbourhood overlap).

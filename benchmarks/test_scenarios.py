@@ -2,17 +2,17 @@
 
 The test measures all cases and seeds of its scenario and records one row per case (value, stitching
 reference, time, error); a case whose inputs and measure code are those of an earlier run takes that
-run's value (``reports.value_cache``; ``--recompute`` measures everything again). It does not judge: a measure that raises or returns NaN leaves error rows and
+run's value (``runner.value_cache``; ``--recompute`` measures everything again). It does not judge: a measure that raises or returns NaN leaves error rows and
 the test passes; a scenario that cannot be generated (a broken factory) leaves one error row per seed
 and fails its tests, the other scenarios untouched; verdicts, the scorecard and the baseline comparison are made from all rows at the end
-of the session (benchmarks/conftest.py, reports/).
+of the session (pytest_stitchbench.session, reports/).
 """
 from __future__ import annotations
 
 import pytest
 
 import metrics
-from reports.results import generation_error_rows, measure_cases
+from runner.cells import generation_error_rows, measure_cases
 
 
 def test_scenario(metric_name, scenario, scenario_cases, record_rows, value_cache):
@@ -23,4 +23,4 @@ def test_scenario(metric_name, scenario, scenario_cases, record_rows, value_cach
         raise
     if not cases:
         pytest.skip(f"scenario {scenario.name} generated no case")
-    record_rows(measure_cases(metric_name, metrics.get(metric_name), cases, value_cache))
+    record_rows(measure_cases(metric_name, metrics.get(metric_name), cases, value_cache, generator=scenario.generator))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 from reports.confounds import confound_page
 from reports.merge import MergeError, merge_runs
 from reports.run import read_run, write_reports

@@ -14,7 +14,7 @@ comparison says where a run stands on something else, in one line each, without 
 
 - ``bank``: the bank version the networks family read. A run on another bank (a retrained one) compares
   the networks family's verdicts (a changed one fails) but not its values, which are another bank's;
-- ``versions``: the versions of the numerical dependencies (``reports.environment.dependency_versions``;
+- ``versions``: the versions of the numerical dependencies (``runner.environment.dependency_versions``;
   CI installs those of ``constraints.txt``);
 - ``platform``: the platform fingerprint (BLAS and its kernel core, torch's CPU kernels, numpy's SIMD
   target, machine, Python).
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.atomic import write_text
-from reports.environment import dependency_versions, platform_fingerprint
+from runner.atomic import write_text
+from runner.environment import dependency_versions, platform_fingerprint
 
 __all__ = ["FORMAT", "SPEED_FACTOR", "SPEED_MIN_BOUND_SECONDS", "Difference", "baseline_document", "compare",
            "platform_fingerprint", "read_baseline", "speed_section", "write_baseline"]

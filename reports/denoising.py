@@ -1,5 +1,5 @@
 """Does pruning denoise? How much of a layer's relevant and irrelevant variance pruning keeps, along each
-pruning progression (``networks_progression_*`` scenarios).
+pruning progression (the scenarios of generator ``networks.pruning_progression``).
 
 Each progression case compares a dense model's layer (X) with the same layer after pruning (Y); its meta
 carries ``relevant_variance_x`` / ``irrelevant_variance_x`` and ``relevant_variance_y`` /
@@ -11,32 +11,31 @@ irrelevant variance faster than relevant variance (irrelevant kept < relevant ke
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 
-__all__ = ["DENOISING_COLUMNS", "PROGRESSION_PREFIX", "denoising_table", "write_denoising"]
+__all__ = ["DENOISING_COLUMNS", "PROGRESSION", "denoising_table", "write_denoising"]
 
 #: The scenarios read: the pruning progressions.
-PROGRESSION_PREFIX = "networks_progression_"
+#: The generator of the pruning progressions (results rows carry their generator).
+PROGRESSION = "networks.pruning_progression"
 _FIELDS = ("relevant_variance_x", "irrelevant_variance_x", "relevant_variance_y", "irrelevant_variance_y")
 #: The columns of :func:`denoising_table`.
 DENOISING_COLUMNS = ["arch", "method", "step", "sparsity", "relevant_kept", "irrelevant_kept", "n_seeds"]
 
 
 def denoising_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (arch, method, step) of the ``networks_progression_*`` cases whose meta records the four variances:
+    """Per (arch, method, step) of the pruning progressions' cases whose meta records the four variances:
     the mean sparsity, the mean over seeds of relevant_variance_y / relevant_variance_x (``relevant_kept``)
     and of irrelevant_variance_y / irrelevant_variance_x (``irrelevant_kept``), and the number of seeds.
     Sorted by arch, method and step; empty (with :data:`DENOISING_COLUMNS`) when no case records them."""
-    rows = results[results["scenario"].str.startswith(PROGRESSION_PREFIX)]
+    rows = results[results["generator"] == PROGRESSION]
     rows = rows.drop_duplicates(["scenario", "case", "seed"])  # one row per measure: the meta is the case's
     records = []
-    for seed, text in zip(rows["seed"], rows["meta"]):
-        meta = json.loads(text) if isinstance(text, str) and text else {}
+    for seed, meta in zip(rows["seed"], rows["meta"]):
         if all(isinstance(meta.get(name), (int, float)) for name in _FIELDS):
             records.append({"arch": meta.get("arch", ""), "method": meta.get("method", ""), "step": meta.get("step"),
                             "seed": seed, "sparsity": meta.get("sparsity"),

@@ -4,7 +4,7 @@ other.
 disagreements.md has five sections:
 
 - **Rank correlation with every functional reference**, one table per family: measures as rows, the
-  references recorded in the family as columns (``scenarios.types.REFERENCE_COLUMNS``: the trained
+  references recorded in the family as columns (``runner.schema.REFERENCE_COLUMNS``: the trained
   stitch X -> Y and Y -> X, the direct-matching stitch both ways, prediction agreement and accuracy
   difference of whole models). A cell is the Spearman correlation of the measure (similarity-oriented)
   with the reference (similarity-oriented: ``accuracy_difference`` negated) over every usable case and
@@ -12,7 +12,7 @@ disagreements.md has five sections:
 - **Where the references disagree with each other**: per family, their pairwise rank correlations
   over the cells that record both, and the cases (means over seeds) where two references differ
   most, on the 0..1 similarity scale (accuracy difference read as 1 - difference).
-- **Controls**: scenarios named ``networks_controls_*`` stitch senders that carry no learned function
+- **Controls**: the scenarios of generator ``networks.controls`` stitch senders that carry no learned function
   (``meta["sender"]``: ``random_init``, ``shuffled_labels``, ``clustered_noise``) and a ``trained`` one
   into the same receiver, case ids ``"<sender>/<layer>"``; a table per scenario of how every measure
   and every reference rates each sender (mean over seeds and layers), and per layer where that fits
@@ -25,7 +25,6 @@ disagreements.md has five sections:
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 from typing import Mapping
 
@@ -33,13 +32,13 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 from reports.scales import MeasureScale
 from reports.stats import rank_correlation, rank_correlation_test
-from scenarios.types import DISTANCE_REFERENCES, REFERENCE_COLUMNS
+from runner.schema import DISTANCE_REFERENCES, REFERENCE_COLUMNS
 
 __all__ = [
-    "CONTROLS_PREFIX",
+    "CONTROLS",
     "case_means",
     "control_ratings",
     "discordant_cases",
@@ -52,7 +51,8 @@ __all__ = [
 
 UNDERRATES = "measure says dissimilar, stitching works"
 OVERRATES = "measure says similar, stitching fails"
-CONTROLS_PREFIX = "networks_controls_"
+#: The generator of the controls (results rows carry their generator).
+CONTROLS = "networks.controls"
 CELL = ["family", "scenario", "case", "seed"]
 
 
@@ -138,9 +138,8 @@ def reference_case_gaps(results: pd.DataFrame, top: int = 5) -> pd.DataFrame:
 
 
 def _sender_and_layer(rows: pd.DataFrame) -> pd.DataFrame:
-    meta = [json.loads(m) if isinstance(m, str) and m else {} for m in rows["meta"]]
     parts = rows["case"].str.split("/", n=1)
-    senders = [fields.get("sender", part[0]) for fields, part in zip(meta, parts)]
+    senders = [fields.get("sender", part[0]) for fields, part in zip(rows["meta"], parts)]
     layers = [part[1] if len(part) > 1 else "" for part in parts]
     return rows.assign(sender=senders, layer=layers)
 
@@ -153,7 +152,7 @@ def control_ratings(results: pd.DataFrame, scales: Mapping[str, MeasureScale]) -
     layers too. A distance keeps its own orientation (lower is more similar); its row is named
     ``<measure> (distance)``.
     """
-    controls = results[results["scenario"].str.startswith(CONTROLS_PREFIX) & (results["error"] == "")]
+    controls = results[(results["generator"] == CONTROLS) & (results["error"] == "")]
     tables = {}
     for scenario, rows in controls.groupby("scenario", sort=True):
         rows = _sender_and_layer(rows)
@@ -249,7 +248,7 @@ def _reference_sections(pairs: pd.DataFrame, gaps: pd.DataFrame) -> list[str]:
 
 def _control_sections(controls: Mapping[str, pd.DataFrame], max_columns: int = 12) -> list[str]:
     if not controls:
-        return [f"No controls scenario (`{CONTROLS_PREFIX}*`) in this run.", ""]
+        return [f"No controls scenario (generator `{CONTROLS}`) in this run.", ""]
     lines = []
     for scenario, table in controls.items():
         overall = table.xs("all", axis=1, level="layer")

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import pandas as pd  # noqa: E402
 
-from reports.atomic import atomic_path  # noqa: E402
+from runner.atomic import atomic_path  # noqa: E402
 
 __all__ = ["REFERENCE_PAIRS", "references_figure", "stitching_scatter", "sweep_figures", "write_figures"]
 

@@ -32,14 +32,14 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 from reports.baseline import Difference
 from reports.ranking import write_ranking
 from reports.scorecard import (
     COUNT_MARKS, COUNTS, HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, MEDIAN_RANK, SET_ASIDE, SUMMARY, header_items,
     measure_reference, overview_rows, rank_table, set_aside_table, verdict_mark,
 )  # fmt: skip
-from scenarios.types import REFERENCE_COLUMNS
+from runner.schema import REFERENCE_COLUMNS
 
 __all__ = ["COMPARISON_FILE", "BaselineComparison", "html_data", "read_comparison", "render_html", "write_html"]
 

@@ -13,7 +13,6 @@ spreads the fields the figures need into columns.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping
 
@@ -21,8 +20,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 from reports.figures import grid, save
+from reports.results import meta_table
 from reports.scales import MeasureScale
 from reports.analysis import layer_identification
 
@@ -43,9 +43,7 @@ _MODEL_FIELDS = [c for c in MODEL_COLUMNS if c not in ("data", "scenarios")]
 def with_meta(results: pd.DataFrame) -> pd.DataFrame:
     """The networks rows of ``results`` with the meta fields of :data:`META` as columns."""
     rows = results[results["family"] == "networks"]
-    meta = pd.DataFrame([{k: fields.get(k) for k in META} for fields in map(json.loads, rows["meta"])],
-                        index=rows.index)
-    return pd.concat([rows, meta], axis=1)
+    return pd.concat([rows, meta_table(rows, META)], axis=1)
 
 
 def bank_summary(results: pd.DataFrame) -> tuple[str | None, str]:
@@ -53,7 +51,7 @@ def bank_summary(results: pd.DataFrame) -> tuple[str | None, str]:
     recipe the case reads was built by the run): the one version every such case read (None when some
     were built, or none read a bank), and a line for the report header. Empty line without such cases."""
     rows = results[results["family"] == "networks"].drop_duplicates(["scenario", "case", "seed"])
-    banks = pd.Series([json.loads(meta).get("bank") for meta in rows["meta"]], dtype=object).dropna()
+    banks = pd.Series([meta.get("bank") for meta in rows["meta"]], dtype=object).dropna()
     if banks.empty:
         return None, ""
     counts = banks.value_counts()
@@ -169,8 +167,7 @@ def models_table(results: pd.DataFrame) -> pd.DataFrame:
     for a pruned model). Senders that are no model (controls) have no recipe and are left out."""
     rows = results[results["family"] == "networks"].drop_duplicates(["scenario", "case", "seed"])
     records = []
-    for scenario, text in zip(rows["scenario"], rows["meta"]):
-        meta = json.loads(text)
+    for scenario, meta in zip(rows["scenario"], rows["meta"]):
         for side in ("x", "y"):
             if meta.get(f"recipe_{side}"):
                 records.append({**{k: meta.get(f"{k}_{side}") for k in _MODEL_FIELDS}, "data": meta.get("data"),

@@ -19,17 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 from reports.figures import plt, save
 from reports.scorecard import MEDIAN_RANK, markdown_table, rank_table, verdict_mark
+from scenarios.kinds import KINDS
 
-__all__ = ["TEST_KINDS", "TRACKED_DIFFERENCES", "ranking_figure", "ranks_per_test", "table_per_test", "write_ranking",
-           "write_ranking_per_test"]
-
-#: the judged kinds whose statistic ranks the measures per test, and whether higher is better
-TEST_KINDS = {"separates_groups": True, "monotone_in_layer_distance": False, "tracks": True}
-#: the references whose tracking is a test (functional differences of whole models or probes)
-TRACKED_DIFFERENCES = ("accuracy_difference", "agreement")
+__all__ = ["ranking_figure", "ranks_per_test", "table_per_test", "write_ranking", "write_ranking_per_test"]
 
 
 def _figure(ranks: pd.DataFrame, title: str, blocks: int = 0):
@@ -69,14 +64,15 @@ def write_ranking(scores: pd.DataFrame, out_dir: str | Path) -> Path:
 
 
 def _tests(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """The verdicts of the tests with an estimate (``judged``: the kind judged), one name per (scenario,
-    expectation): the scenario without its ``networks_`` prefix, with the reference in brackets when the
-    scenario has several tests."""
-    tracking = verdicts["kind"].eq("tracks_stitching") | verdicts["became"].eq("tracks")
-    judged = verdicts["kind"].where(~tracking, "tracks")
-    chosen = judged.isin(list(TEST_KINDS)) & verdicts["estimate"].notna()
-    chosen &= ~tracking | verdicts["reference"].isin(TRACKED_DIFFERENCES)
-    rows = verdicts[chosen].assign(judged=judged[chosen])
+    """The verdicts of the tests with an estimate: those judged by a kind whose statistic ranks measures
+    (``scenarios.kinds.Kind.ranks_for`` their reference; ``direction`` +1 when higher is better), one name
+    per (scenario, expectation): the scenario without its ``networks_`` prefix, with the reference in
+    brackets when the scenario has several tests."""
+    judged = verdicts["became"].where(verdicts["became"].isin(list(KINDS)), verdicts["kind"])
+    direction = pd.Series([KINDS[kind].ranks_for(reference) if kind in KINDS else 0
+                           for kind, reference in zip(judged, verdicts["reference"])], index=verdicts.index)
+    chosen = direction.ne(0) & verdicts["estimate"].notna()
+    rows = verdicts[chosen].assign(direction=direction[chosen])
     several = rows.groupby("scenario")["expectation"].transform("nunique") > 1
     name = rows["scenario"].str.removeprefix("networks_")
     return rows.assign(test=np.where(several, name + " [" + rows["reference"] + "]", name))
@@ -90,8 +86,8 @@ def ranks_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame
     if rows.empty:
         return pd.DataFrame()
     estimates = rows.pivot_table(index="metric", columns="test", values="estimate", sort=True)
-    higher = rows.drop_duplicates("test").set_index("test")["judged"].map(TEST_KINDS)
-    ranks = pd.DataFrame({test: estimates[test].rank(ascending=not higher[test], method="average")
+    direction = rows.drop_duplicates("test").set_index("test")["direction"]
+    ranks = pd.DataFrame({test: estimates[test].rank(ascending=direction[test] < 0, method="average")
                           for test in estimates.columns})
     median = ranks.median(axis=1)
     families = rank_table(scores).drop(columns=MEDIAN_RANK).reindex(ranks.index)

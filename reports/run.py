@@ -14,11 +14,11 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import pandas as pd
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 from reports.disagreements import write_disagreements
 from reports.figures import write_figures
 from reports.denoising import write_denoising
@@ -26,7 +26,7 @@ from reports.networks import write_models, write_networks
 from reports.ranking import write_ranking_per_test
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
-from reports.html import write_html
+from reports.html import BaselineComparison, read_comparison, write_html
 from reports.scorecard import error_summary, header_items, score_table, write_scorecard
 from reports.verdicts import VerdictSettings, evaluate
 from scenarios.types import Expectation
@@ -101,11 +101,22 @@ def describe_run(results: pd.DataFrame, settings: VerdictSettings, extra: Mappin
 
 
 def write_reports(
-    results: pd.DataFrame, record: RunRecord, out_dir: str | Path, figures: bool = True, html: bool = True
+    results: pd.DataFrame,
+    record: RunRecord,
+    out_dir: str | Path,
+    figures: bool = True,
+    html: bool = True,
+    compare: Callable[[pd.DataFrame], BaselineComparison] | None = None,
 ) -> Reports:
-    """Write results.csv, run.json, verdicts.csv, scorecard.{md,csv,json}, disagreements.md, the networks
-    tables (networks_models.csv, networks_denoising.md), ranking_tests.md, figures/ and (with ``html``)
-    scorecard.html, which shows the baseline comparison the runner left in ``out_dir``."""
+    """Judge the run and write every report once: results.csv, run.json, verdicts.csv,
+    scorecard.{md,csv,json}, disagreements.md, the networks tables (networks_models.csv,
+    networks_denoising.md), ranking_tests.md, figures/, the baseline comparison and (with ``html``)
+    scorecard.html.
+
+    The comparison is ``compare(verdicts)`` (the runner compares with its baseline once the verdicts are
+    known, before anything is written) or, without ``compare``, the one an earlier run left in
+    ``out_dir`` (``python -m reports`` rebuilding a run's reports).
+    """
     out_dir = Path(out_dir)
     with contextlib.ExitStack() as stack:
         drawn = None
@@ -115,7 +126,9 @@ def write_reports(
         verdicts = evaluate(results, record.expectations, record.scales, record.settings)
         scores = score_table(verdicts)
         errors = error_summary(results)
-        paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json())]
+        comparison = compare(verdicts) if compare is not None else read_comparison(out_dir)
+        paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json()),
+                 comparison.write(out_dir)]
         paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
         paths += write_models(results, out_dir) + write_denoising(results, out_dir)
         paths += write_ranking_per_test(verdicts, scores, out_dir, figure=figures)
@@ -124,7 +137,7 @@ def write_reports(
         if drawn is not None:
             paths += drawn.result()
     if html:
-        paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures)
+        paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures, comparison=comparison)
     return Reports(verdicts, scores, errors, paths)
 
 

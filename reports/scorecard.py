@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 from tabulate import tabulate
 
-from reports.atomic import atomic_path, write_text
+from runner.atomic import atomic_path, write_text
 from reports.verdicts import MARKS
 
 __all__ = [

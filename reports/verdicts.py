@@ -37,7 +37,7 @@ extent of :meth:`MeasureScale.unit` (the largest ``|value - finite bound|`` over
 seeds, floored at sqrt(eps) times the same over the whole run), so a spread is a relative change.
 
 **Premises.** Every expectation names a functional reference (``Expectation.reference``, one of
-``scenarios.types.REFERENCE_COLUMNS``, default ``stitch``). Before any measure is judged, the
+``runner.schema.REFERENCE_COLUMNS``, default ``stitch``). Before any measure is judged, the
 expectation's premise is judged on that reference, as a pseudo-measure with bounds [0, 1] (unit 1;
 ``accuracy_difference`` oriented as a distance), with the same rule, seeds, bootstrap, permutation
 test and minimum seed count as the measures, once per scenario over every case that records the
@@ -98,7 +98,6 @@ measure failed in any seed are left out (and counted); a verdict with nothing le
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, fields
 from typing import Mapping, Sequence
 
@@ -107,12 +106,14 @@ import pandas as pd
 
 from reports.scales import MeasureScale
 from reports.stats import Interval, bootstrap_mean, group_separation_test, rank_correlation, rank_correlation_test
-from scenarios.types import DISTANCE_REFERENCES, REFERENCE_COLUMNS
+from runner.schema import DISTANCE_REFERENCES, REFERENCE_COLUMNS
+from scenarios.kinds import DERIVED, KINDS
+from scenarios.kinds import label as kind_label
 
 __all__ = [
     "MARKS",
     "PREMISE_FAILED",
-    "STATISTICS",
+    "RULES",
     "VERDICT_COLUMNS",
     "Premise",
     "ScenarioValues",
@@ -126,17 +127,6 @@ __all__ = [
     "scenario_values",
 ]
 
-#: what each kind's estimate and interval are about
-STATISTICS = {
-    "invariant": "spread",
-    "sensitive": "spread",
-    "equals": "value - target",
-    "ordering": "difference / width",
-    "monotone": "spearman with sweep",
-    "tracks_stitching": "spearman with reference",
-    "separates_groups": "auprc",
-    "monotone_in_layer_distance": "violation rate",
-}
 PREMISE_FAILED = "premise failed"
 MARKS = {"pass": "✓", "fail": "✗", "undecided": "?", "error": "!", PREMISE_FAILED: "⊘"}
 VERDICT_COLUMNS = (
@@ -162,7 +152,7 @@ class VerdictSettings:
 class ScenarioValues:
     """One measure's usable values on one scenario, as (case x seed) matrices.
 
-    ``references`` maps each functional reference (``scenarios.types.REFERENCE_COLUMNS``) to its
+    ``references`` maps each functional reference (``runner.schema.REFERENCE_COLUMNS``) to its
     [cases, seeds] matrix (NaN where it does not apply). ``failed`` maps each case left out (the measure
     failed in some seed, or the case is missing in some seed) to the reason. ``positions`` [cases, 2]
     holds each case's layer indices (meta ``index_x``, ``index_y``; NaN where absent).
@@ -264,10 +254,9 @@ def scenario_values(rows: pd.DataFrame) -> ScenarioValues:
     )
 
 
-def _positions(meta) -> tuple[float, float]:
-    """A case's layer indices (``index_x``, ``index_y``) from its JSON meta; NaN where absent."""
-    fields = json.loads(meta) if isinstance(meta, str) and meta else {}
-    return tuple(float(v) if isinstance(v := fields.get(k), (int, float)) else np.nan for k in ("index_x", "index_y"))
+def _positions(meta: dict) -> tuple[float, float]:
+    """A case's layer indices (``index_x``, ``index_y``) from its meta; NaN where absent."""
+    return tuple(float(v) if isinstance(v := meta.get(k), (int, float)) else np.nan for k in ("index_x", "index_y"))
 
 
 def reference_values(rows: pd.DataFrame, reference: str) -> ScenarioValues:
@@ -314,20 +303,12 @@ def expectation_labels(expectations: Sequence) -> list[str]:
     reference other than ``stitch`` is named in brackets ("follows_reference [stitch_direct]")."""
     labels = []
     for expectation in expectations:
-        label = _label(expectation)
+        label = kind_label(expectation)
         if expectation.reference != "stitch":
             label += f" [{expectation.reference}]"
         count = sum(1 for earlier in labels if earlier.split("#")[0] == label)
         labels.append(f"{label}#{count + 1}" if count else label)
     return labels
-
-
-def _label(expectation) -> str:
-    return {
-        "monotone": f"monotone({'+' if expectation.direction > 0 else '-'})",
-        "ordering": f"ordering({expectation.higher} > {expectation.lower})",
-        "equals": f"equals({expectation.target:g})" if expectation.target is not None else "equals",
-    }.get(expectation.kind, expectation.kind)
 
 
 def _interval(values, settings: VerdictSettings) -> Interval:
@@ -473,7 +454,8 @@ def _layer_distance(data: ScenarioValues, expectation, reading: _Reading, settin
     return _Outcome(verdict, ci.estimate, ci.low, ci.high, threshold=tolerance, detail=detail)
 
 
-_KINDS = {
+#: The rule of every kind with a statistic (``follows_reference`` becomes one of them in the run).
+RULES = {
     "invariant": _spread,
     "sensitive": _spread,
     "equals": _equals,
@@ -483,6 +465,10 @@ _KINDS = {
     "separates_groups": _groups,
     "monotone_in_layer_distance": _layer_distance,
 }
+_UNRULED = sorted(name for name, kind in KINDS.items() if kind.premise != DERIVED and name not in RULES)
+if _UNRULED or set(RULES) - set(KINDS):  # a kind of scenarios.kinds without its rule, found at import
+    raise ImportError(f"reports.verdicts: no rule for the expectation kind(s) {_UNRULED}, or rules for unknown "
+                      f"kinds {sorted(set(RULES) - set(KINDS))}")
 #: premise outcomes under which a measure's verdict counts ("": the kind has no premise)
 _HOLDS = ("pass", "")
 #: each reference read as a pseudo-measure with bounds [0, 1]
@@ -532,12 +518,12 @@ def _follow(reference: ScenarioValues, expectation, reading: _Reading, settings:
             ordering = derive("ordering", higher=higher, lower=lower)
             ordered = _seeded(_ordering(reference, ordering, reading, settings), reference, settings)
             if ordered.verdict == "pass":
-                return _premise(ordered, ordering, _label(ordering), "the reference orders the two cases")
+                return _premise(ordered, ordering, kind_label(ordering), "the reference orders the two cases")
         return _premise(dataclasses.replace(ordered, verdict="undecided"), None, "",
                         "the reference is neither flat nor ordered beyond the tolerance")
     varies = _seeded(_spread(reference, derive("sensitive"), reading, settings), reference, settings)
     if varies.verdict == "pass":
-        return _premise(varies, derive("tracks_stitching"), "tracks", "the reference varies")
+        return _premise(varies, derive("tracks_stitching"), "tracks_stitching", "the reference varies")
     return _premise(dataclasses.replace(varies, verdict="undecided"), None, "",
                     "the reference is neither flat nor varying beyond the tolerance")
 
@@ -552,19 +538,19 @@ def judge_premise(expectation, reference: ScenarioValues, settings: VerdictSetti
     """
     reading = _REFERENCE_READINGS[expectation.reference]
     kind = expectation.kind
-    if kind not in _KINDS and kind != "follows_reference":
+    if kind not in KINDS:
         return Premise("undecided", detail=f"unknown expectation kind {kind!r}", judged=expectation)
     if not reference.cases:
         first = next(iter(reference.failed.values()), "no results")
         judged = None if kind == "follows_reference" else expectation
         return Premise("undecided", detail=f"no case records the reference ({first})", judged=judged)
-    if kind == "follows_reference":
+    premise = KINDS[kind].premise
+    if premise == DERIVED:
         return _follow(reference, expectation, reading, settings)
-    if kind == "equals":
+    if not premise:
         return Premise("", judged=expectation)
-    as_rule = {"tracks_stitching": "sensitive"}.get(kind, kind)
-    rule = dataclasses.replace(expectation, kind=as_rule)
-    outcome = _seeded(_KINDS[as_rule](reference, rule, reading, settings), reference, settings)
+    rule = dataclasses.replace(expectation, kind=premise)
+    outcome = _seeded(RULES[premise](reference, rule, reading, settings), reference, settings)
     return _premise(outcome, expectation)
 
 
@@ -597,13 +583,13 @@ def evaluate_expectation(
         outcome = _Outcome("error", detail=f"no usable case ({first})")
     elif judged is None:  # follows_reference, undecided: nothing to judge the measure by
         outcome = _Outcome(set_aside)
-    elif judged.kind not in _KINDS:
+    elif judged.kind not in RULES:
         outcome = _Outcome("error", detail=f"unknown expectation kind {judged.kind!r}")
     else:
         # the measure is judged on the cases its reference covers (equals, without a premise: on all)
         covered = data if judged.kind == "equals" else _covering(data, expectation.reference)
         reading = _Reading(scale.unit(covered.values, context), scale.orientation)
-        outcome = _seeded(_KINDS[judged.kind](covered, judged, reading, settings), covered, settings)
+        outcome = _seeded(RULES[judged.kind](covered, judged, reading, settings), covered, settings)
         if premise.outcome not in _HOLDS and outcome.verdict not in ("error", set_aside):
             note = f"the measure alone: {outcome.verdict}"
             outcome = dataclasses.replace(outcome, verdict=set_aside, detail=_join(note, outcome.detail))
@@ -619,7 +605,7 @@ def evaluate_expectation(
     if data.failed and outcome.verdict != "error":
         note = f"{len(data.failed)} case(s) left out, e.g. {next(iter(data.failed.items()))}"
         outcome = dataclasses.replace(outcome, detail=_join(outcome.detail, note))
-    statistic = "" if judged is None else STATISTICS.get(judged.kind, "")
+    statistic = "" if judged is None else KINDS[judged.kind].statistic
     return {
         **{f.name: getattr(outcome, f.name) for f in fields(outcome)},
         "kind": expectation.kind,

@@ -25,10 +25,13 @@ from scenarios._registry import (
     sweep_points,
 )
 from scenarios._specs import PROFILES, SPEC_DIR, SpecError, load_specs
-from scenarios.types import EXPECTATION_KINDS, Case, Expectation, Scenario, Sweep
+from scenarios.kinds import EXPECTATION_KINDS, KINDS, Kind
+from scenarios.types import Case, Expectation, Scenario, Sweep
 
 __all__ = [
     "EXPECTATION_KINDS",
+    "KINDS",
+    "Kind",
     "FAMILIES",
     "PROFILES",
     "SPEC_DIR",

@@ -16,7 +16,7 @@ A spec file holds ``[[scenario]]`` entries::
     [[scenario.expect]]                 # Expectation fields
     kind = "invariant"
     tolerance = 0.02
-    reference = "stitch"                # optional: the functional reference (scenarios.types.REFERENCE_COLUMNS)
+    reference = "stitch"                # optional: the functional reference (runner.schema.REFERENCE_COLUMNS)
     reason = "..."
     [[scenario.expect]]                 # derived in the run: flat -> invariant, two ordered cases ->
     kind = "follows_reference"          # ordering, otherwise tracks the reference
@@ -43,7 +43,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from scenarios._registry import FAMILIES, Generator, generators, lookup, sweep_points
-from scenarios.types import EXPECTATION_KINDS, REFERENCE_COLUMNS, Expectation, Scenario, Sweep
+from runner.schema import REFERENCE_COLUMNS
+from scenarios.kinds import KINDS
+from scenarios.types import Expectation, Scenario, Sweep
 
 __all__ = ["PROFILES", "SPEC_DIR", "SpecError", "load_specs"]
 
@@ -55,20 +57,6 @@ REQUIRED_KEYS = ("name", "family", "generator", "description", "seeds", "expect"
 OPTIONAL_KEYS = ("params", "sweep", "full")
 FULL_KEYS = ("seeds", "params", "sweep")
 EXPECTATION_KEYS = tuple(field.name for field in dataclasses.fields(Expectation))
-#: the keys each expectation kind needs beyond ``kind``, and those it accepts
-KIND_REQUIRES = {"monotone": ("direction",), "ordering": ("higher", "lower"), "equals": ("target",)}
-#: (every kind names the functional reference it is judged against, default "stitch")
-KIND_ACCEPTS = {
-    "invariant": ("reason", "reference", "tolerance"),
-    "sensitive": ("reason", "reference", "tolerance"),
-    "monotone": ("reason", "reference", "direction"),
-    "ordering": ("reason", "reference", "higher", "lower"),
-    "equals": ("reason", "reference", "tolerance", "target"),
-    "tracks_stitching": ("reason", "reference"),
-    "follows_reference": ("reason", "reference", "tolerance"),
-    "separates_groups": ("reason", "reference", "tolerance"),
-    "monotone_in_layer_distance": ("reason", "reference", "tolerance"),
-}
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -159,13 +147,13 @@ def _expectation(table: Any, index: int, case_ids: list[str] | None, sweep: Swee
     prefix = f"expect[{index}]"
     _check_keys(table, where, prefix, EXPECTATION_KEYS, required=("kind",))
     kind = table["kind"]
-    if kind not in EXPECTATION_KINDS:
+    if kind not in KINDS:
         raise where.error(f"{prefix}.kind", f"unknown expectation kind {kind!r}; expected one of "
-                                            f"{', '.join(EXPECTATION_KINDS)}")
+                                            f"{', '.join(KINDS)}")
     for key in table:
-        if key != "kind" and key not in KIND_ACCEPTS[kind]:
+        if key != "kind" and key not in KINDS[kind].accepts:
             raise where.error(f"{prefix}.{key}", f"does not apply to kind {kind!r}")
-    for key in KIND_REQUIRES.get(kind, ()):
+    for key in KINDS[kind].requires:
         if key not in table:
             raise where.error(f"{prefix}.{key}", f"missing; kind {kind!r} requires it")
     fields = dict(table)

@@ -1,31 +1,15 @@
 """The data that flows from scenarios to the runner: Scenario (a spec), Case (one generated pair), and
 Expectation (what the functional reference says a trustworthy measure should do across the cases).
 
-This is the light schema module: it imports nothing beyond the standard library, so that ``reports``
-can read the expectation type and the results-table columns (:data:`RESULT_COLUMNS`) without loading
-torch, the networks stack or the generator registry."""
+This is the light schema module: it imports nothing beyond the standard library and the results table's
+columns (``runner.schema``), so that ``reports`` can read the expectation type without loading torch,
+the networks stack or the generator registry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-EXPECTATION_KINDS = ("invariant", "sensitive", "monotone", "ordering", "equals", "tracks_stitching",
-                     "follows_reference", "separates_groups", "monotone_in_layer_distance")
-
-#: The functional references a case may carry, each a column of the results table (NaN where it does
-#: not apply): the trained stitch X -> Y and Y -> X (task-loss matching), the least-squares stitch
-#: without training scored on held-out inputs (direct matching), and for two whole models with the
-#: same outputs the fraction of test inputs on which their predictions agree and the absolute
-#: difference of their test accuracies (ReSi's functional measures).
-REFERENCE_COLUMNS = ("stitch", "stitch_reverse", "stitch_direct", "stitch_direct_reverse", "agreement",
-                     "accuracy_difference")
-#: The references read as distances (0: the same function); the others are similarities in [0, 1].
-DISTANCE_REFERENCES = ("accuracy_difference",)
-
-#: The columns of the tidy results table (``reports.results``): one row per (measure, case, seed), every
-#: functional reference of :data:`REFERENCE_COLUMNS` a column (NaN where it does not apply).
-RESULT_COLUMNS = ("metric", "family", "scenario", "case", "param", "seed", "value", *REFERENCE_COLUMNS, "time",
-                  "error", "meta")
+from runner.schema import REFERENCE_COLUMNS
 
 
 @dataclass(frozen=True)

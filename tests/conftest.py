@@ -1,7 +1,7 @@
 """Test-suite set-up: the pinned CPU kernels, hypothesis profiles, and the test measure plugin put where
 importlib.metadata finds it.
 
-- The CPU kernels are pinned as in ``pytest benchmarks/`` (``reports.environment.pin_cpu_kernels``),
+- The CPU kernels are pinned as in ``pytest benchmarks/`` (``runner.environment.pin_cpu_kernels``),
   before numpy and torch load, so that the runner run in this process computes what its xdist workers do.
 
 - Profile "ci" (selected when the environment variable CI is set): derandomized, 25 examples, no deadline
@@ -31,7 +31,7 @@ if str(PLUGINS) not in sys.path:
     sys.path.insert(0, str(PLUGINS))
     importlib.invalidate_caches()
 
-from reports.environment import pin_cpu_kernels  # noqa: E402 - stdlib only; before numpy and torch load
+from runner.environment import pin_cpu_kernels  # noqa: E402 - stdlib only; before numpy and torch load
 
 pin_cpu_kernels()  # the kernels benchmarks/conftest.py pins: tests that run the runner in this process match its workers
 

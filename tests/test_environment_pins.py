@@ -1,12 +1,12 @@
 """The numerical dependencies are pinned in one place for CI (constraints.txt), recorded in the baseline,
-and named once (reports.environment.NUMERICAL_DEPENDENCIES): the three stay in step."""
+and named once (runner.environment.NUMERICAL_DEPENDENCIES): the three stay in step."""
 import json
 import re
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from reports.environment import NUMERICAL_DEPENDENCIES, dependency_versions, pinned_versions, versions_note
+from runner.environment import NUMERICAL_DEPENDENCIES, dependency_versions, pinned_versions, versions_note
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import scenarios
 from scenarios import Scenario, Sweep
 from scenarios.networks import experiments, prefetch, zoo
 from scenarios.networks.cache import Cache
-from scenarios.types import REFERENCE_COLUMNS
+from runner.schema import REFERENCE_COLUMNS
 
 torch.set_num_threads(1)
 

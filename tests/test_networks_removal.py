@@ -13,7 +13,7 @@ from scenarios import Scenario
 from scenarios.networks import experiments, models, prefetch, prune, removal, zoo
 from scenarios.networks.cache import Cache
 from scenarios.networks.train import Schedule
-from scenarios.types import REFERENCE_COLUMNS
+from runner.schema import REFERENCE_COLUMNS
 from tiny_networks import SCHEDULE, digits, trained  # noqa: F401 (fixtures)
 
 torch.set_num_threads(1)

@@ -10,7 +10,7 @@ import pytest
 
 from reports import networks
 from reports.analysis import layer_identification
-from reports.results import scalar_meta
+from runner.cells import scalar_meta
 from reports.scales import MeasureScale
 
 

@@ -12,7 +12,7 @@ from scenarios.networks import models
 from scenarios.networks import stitch as stitching
 from scenarios.networks.distill import distillation_loss
 from scenarios.networks.stitch import ClusteredNoiseSender, NetworkSender, StitchLayer, prediction_agreement, stitch
-from scenarios.types import REFERENCE_COLUMNS
+from runner.schema import REFERENCE_COLUMNS
 from tiny_networks import TINY, digits, trained  # noqa: F401 (fixtures)
 
 torch.set_num_threads(1)

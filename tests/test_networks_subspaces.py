@@ -10,7 +10,6 @@ Ground truths checked here (what the constructions guarantee, not numbers a run 
 - In the denoising scenario the readout of the relevant part is unchanged in every case: Y Q = X Q and the
   ``stitch`` reference is 1.
 """
-import json
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from scipy.stats import ortho_group
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 import scenarios
+from reports.results import results_table
 from reports.denoising import DENOISING_COLUMNS, denoising_table, write_denoising
 from scenarios import Scenario, Sweep
 from scenarios.networks import prefetch, probing, zoo
@@ -384,23 +384,24 @@ def test_specs_load_in_both_profiles():
 # ----------------------------------------------------------------------------------------------------
 # reports/denoising.py
 # ----------------------------------------------------------------------------------------------------
-def _row(scenario, case, seed, metric="cka_linear", **meta):
-    return {"metric": metric, "family": "networks", "scenario": scenario, "case": case, "seed": seed,
-            "meta": json.dumps(meta)}
+def _row(scenario, case, seed, metric="cka_linear", generator="networks.pruning_progression", **meta):
+    return {"metric": metric, "family": "networks", "scenario": scenario, "generator": generator, "case": case,
+            "seed": seed, "meta": meta}
 
 
 def test_denoising_table_reads_the_progression_rows():
     fields = lambda relevant, irrelevant: {  # noqa: E731
         "relevant_variance_x": 2.0, "irrelevant_variance_x": 10.0,
         "relevant_variance_y": relevant, "irrelevant_variance_y": irrelevant}
-    results = pd.DataFrame([
+    results = results_table([
         _row("networks_progression_imp", "step=1", 0, arch="cnn", method="imp", step=1, sparsity=0.2, **fields(2.0, 5.0)),
         _row("networks_progression_imp", "step=1", 0, metric="procrustes", arch="cnn", method="imp", step=1,
              sparsity=0.2, **fields(2.0, 5.0)),  # another measure's row of the same case: counted once
         _row("networks_progression_imp", "step=1", 1, arch="cnn", method="imp", step=1, sparsity=0.3, **fields(1.0, 3.0)),
         _row("networks_progression_imp", "step=0", 0, arch="cnn", method="imp", step=0, sparsity=0.0, **fields(2.0, 10.0)),
         _row("networks_progression_obd", "step=1", 0, arch="cnn", method="obd", step=1, sparsity=0.2),  # no fields
-        _row("networks_pruning_denoising", "h1/noise", 0, **fields(2.0, 1.0)),  # not a progression
+        _row("networks_pruning_denoising", "h1/noise", 0, generator="networks.pruning_denoising",
+             **fields(2.0, 1.0)),  # not a progression
     ])
     table = denoising_table(results)
     assert list(table.columns) == DENOISING_COLUMNS
@@ -413,9 +414,9 @@ def test_denoising_table_reads_the_progression_rows():
 
 
 def test_write_denoising(tmp_path):
-    empty = pd.DataFrame([_row("networks_progression_imp", "step=1", 0, method="imp", step=1)])
+    empty = results_table([_row("networks_progression_imp", "step=1", 0, method="imp", step=1)])
     assert denoising_table(empty).empty and write_denoising(empty, tmp_path) == []
-    results = pd.DataFrame([_row("networks_progression_imp", "step=1", 0, arch="cnn", method="imp", step=1,
+    results = results_table([_row("networks_progression_imp", "step=1", 0, arch="cnn", method="imp", step=1,
                                  sparsity=0.2, relevant_variance_x=1.0, irrelevant_variance_x=4.0,
                                  relevant_variance_y=1.0, irrelevant_variance_y=1.0)])
     [path] = write_denoising(results, tmp_path)

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 
 from reports.baseline import baseline_document, compare, read_baseline, write_baseline
-from reports.environment import platform_fingerprint
+from runner.environment import platform_fingerprint
 from reports.results import results_table
 
 

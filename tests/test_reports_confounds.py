@@ -8,7 +8,8 @@ import pytest
 
 from reports.__main__ import main
 from reports.confounds import confound_page
-from reports.results import measure_cases, results_table
+from reports.results import results_table
+from runner.cells import measure_cases
 from reports.run import RunRecord, describe_run, read_run, write_reports
 from reports.scales import MeasureScale
 from reports.verdicts import VerdictSettings

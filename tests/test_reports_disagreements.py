@@ -2,7 +2,6 @@
 reference, where the references disagree (pairwise correlations and the cases), the controls, and the
 similarity scale of an unbounded distance."""
 import itertools
-import json
 import math
 
 import numpy as np
@@ -28,9 +27,13 @@ LAYERS = ("conv1", "conv2")
 SCALES = {"good": MeasureScale(0.0, 1.0), "far": MeasureScale(0.0, math.inf, higher_is_more_similar=False)}
 
 
+GENERATORS = {"networks_layer_pairs": "networks.layer_pairs", "networks_controls_cnn": "networks.controls"}
+
+
 def _row(metric, scenario, case, seed, value, meta=None, **references):
-    return {"metric": metric, "family": "networks", "scenario": scenario, "case": case, "param": None, "seed": seed,
-            "value": value, "time": 0.0, "error": "", "meta": json.dumps(meta or {}), **references}
+    return {"metric": metric, "family": "networks", "scenario": scenario, "generator": GENERATORS[scenario],
+            "case": case, "param": None, "seed": seed, "value": value, "time": 0.0, "error": "", "meta": meta or {},
+            **references}
 
 
 def results():

@@ -26,7 +26,7 @@ from reports.scorecard import (
     markdown_table, rank_table, score_table, scorecard_markdown,
 )  # fmt: skip
 from reports.verdicts import VERDICT_COLUMNS
-from scenarios.types import REFERENCE_COLUMNS
+from runner.schema import REFERENCE_COLUMNS
 
 FAMILIES = ("estimator", "networks", "relevance", "symmetry")
 VERDICTS = ("pass", "fail", "undecided", "error", SET_ASIDE)
@@ -347,7 +347,8 @@ def test_browser_on_the_page_write_reports_writes(tmp_path):
     import metrics
     from selenium.webdriver.common.by import By
 
-    from reports.results import measure_cases, results_table
+    from reports.results import results_table
+    from runner.cells import measure_cases
     from reports.run import RunRecord, describe_run, write_reports
     from reports.scales import MeasureScale
     from reports.verdicts import VerdictSettings

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reports.results import results_table
 from reports.networks import MODEL_COLUMNS, models_table
 from reports.ranking import ranks_per_test, write_ranking_per_test
 from reports.scorecard import MEDIAN_RANK, score_table
@@ -24,8 +25,8 @@ def _verdicts():
         rows += [_verdict(metric, "groups", "separates_groups", auprc),
                  _verdict(metric, "layers", "monotone_in_layer_distance", violations),
                  _verdict(metric, "accuracy", "follows_reference", rho, reference="accuracy_difference",
-                          became="tracks"),
-                 _verdict(metric, "stitching", "follows_reference", rho, became="tracks"),  # no test: a stitch
+                          became="tracks_stitching"),
+                 _verdict(metric, "stitching", "follows_reference", rho, became="tracks_stitching"),  # no test: a stitch
                  _verdict(metric, "elsewhere", "invariant", 1.0, family="symmetry")]
     return pd.DataFrame(rows)
 
@@ -68,7 +69,7 @@ def test_models_table_lists_each_model_once_with_the_scenarios_that_used_it():
             for m in ("m1", "m2")]
     rows.append({"family": "networks", "scenario": "three", "case": "noise", "seed": 0, "metric": "m1",
                  "meta": json.dumps({"kind_x": "clustered_noise", "seed_x": 1})})  # no model: no row
-    table = models_table(pd.DataFrame(rows))
+    table = models_table(results_table(rows))
     assert list(table.columns) == MODEL_COLUMNS and len(table) == 2
     dense = table.set_index("recipe").loc["dense"]
     assert dense["scenarios"] == "one two" and dense["data"] == "digits_corrupted"

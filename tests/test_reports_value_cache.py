@@ -1,4 +1,4 @@
-"""Values kept between runs (``reports.value_cache``): a warm run gives the rows a cold run gave, bit for
+"""Values kept between runs (``runner.value_cache``): a warm run gives the rows a cold run gave, bit for
 bit, without calling the measure; a changed input, measure or file is measured again."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from reports.results import measure_cases
-from reports.value_cache import ValueCache, case_digest, measure_fingerprint
+from runner.cells import measure_cases
+from runner.value_cache import ValueCache, case_digest, measure_fingerprint
 from scenarios.types import Case
 
 

@@ -332,7 +332,7 @@ def test_follows_reference_tracks_a_varying_reference():
     following = {case: [v ** 2 for v in per_seed] for case, per_seed in stitch.items()}
     opposing = {case: [1 - v for v in per_seed] for case, per_seed in stitch.items()}
     tracks = judge(FOLLOWS, following, stitch=stitch)
-    assert (tracks["became"], tracks["verdict"], tracks["statistic"]) == ("tracks", "pass", "spearman with reference")
+    assert (tracks["became"], tracks["verdict"], tracks["statistic"]) == ("tracks_stitching", "pass", "spearman with reference")
     assert tracks["estimate"] == pytest.approx(1.0) and tracks["p_value"] < 0.05
     assert judge(FOLLOWS, opposing, stitch=stitch)["verdict"] == "fail"
 
@@ -402,9 +402,9 @@ def test_a_premise_decided_within_half_its_interval_of_the_threshold_is_on_its_e
     near = {"a": [1.0] * SEEDS, "b": [0.985] * SEEDS, "c": [0.975, 0.96, 0.98, 0.965, 0.97]}
     expectation = Expectation("follows_reference", tolerance=0.02)
     clear = judge(expectation, values, stitch=far)
-    assert (clear["premise"], clear["became"], clear["premise_edge"]) == ("pass", "tracks", False)
+    assert (clear["premise"], clear["became"], clear["premise_edge"]) == ("pass", "tracks_stitching", False)
     edge = judge(expectation, values, stitch=near)
-    assert (edge["premise"], edge["became"], edge["premise_edge"]) == ("pass", "tracks", True)
+    assert (edge["premise"], edge["became"], edge["premise_edge"]) == ("pass", "tracks_stitching", True)
     margin, half = edge["premise_ci_low"] - 0.02, (edge["premise_ci_high"] - edge["premise_ci_low"]) / 2
     assert 0 < margin < half
     assert "on its edge" in edge["detail"] and edge["verdict"] == clear["verdict"] == "pass"

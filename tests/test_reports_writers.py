@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.results import measure_cases, read_results, results_table, write_results
+from reports.results import read_results, results_table, write_results
+from runner.cells import measure_cases
 from reports.run import RunRecord, describe_run, read_run, write_reports
 from reports.scales import MeasureScale
 from reports.scorecard import SCORE_COLUMNS, SUMMARY, mark
 from reports.verdicts import VerdictSettings
-from scenarios.types import REFERENCE_COLUMNS, RESULT_COLUMNS, Case, Expectation
+from runner.schema import REFERENCE_COLUMNS, RESULT_COLUMNS
+from scenarios.types import Case, Expectation
 
 SETTINGS = VerdictSettings(n_resamples=300, n_permutations=300)
 

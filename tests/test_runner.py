@@ -10,7 +10,7 @@ import pytest
 
 import metrics
 from metrics._registry import _REGISTRY
-from reports.results import measure_cases
+from runner.cells import measure_cases
 from scenarios.types import Case
 from strategies import PLATFORM_RTOL
 

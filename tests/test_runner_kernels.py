@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.environment import _has_avx2
+from runner.environment import _has_avx2
 from scenarios.networks.cache import KERNEL_VARIABLES
 
 CONFTEST = Path(__file__).resolve().parents[1] / "benchmarks" / "conftest.py"
@@ -24,13 +24,13 @@ spec = importlib.util.spec_from_file_location("bench_conftest", {str(CONFTEST)!r
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 import torch
-from reports import environment
+from runner import environment
 from threadpoolctl import threadpool_info
 print(json.dumps({{
     "pinned": environment.PINNED_KERNELS,
     "env": {{name: os.environ.get(name) for name in environment.PINNED_KERNELS}},
     "torch_cpu": torch.backends.cpu.get_cpu_capability(),
-    "numpy_simd": __import__("reports.environment").environment.platform_fingerprint()["numpy_simd"],
+    "numpy_simd": __import__("runner.environment").environment.platform_fingerprint()["numpy_simd"],
     "blas_core": sorted({{i.get("architecture") for i in threadpool_info() if i.get("user_api") == "blas"}}),
 }}))
 """

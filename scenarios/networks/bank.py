@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scenarios.networks.cache import CODE_VERSION, Memory, atomic_write, sha256_file
+from runner.atomic import write_bytes
+from runner.paths import BANK_ENV
+from scenarios.networks.cache import CODE_VERSION, Memory, sha256_file
 
-__all__ = ["BANK_ENV", "DEFAULT_ROOT", "FORMAT", "MANIFEST", "REBUILD", "Bank", "BankError", "bank_key", "decode",
+__all__ = ["DEFAULT_ROOT", "FORMAT", "MANIFEST", "REBUILD", "Bank", "BankError", "bank_key", "decode",
            "encode", "manifest_version"]
 
-#: Environment variable naming the bank folder; ``none`` runs without a bank (everything is built).
-BANK_ENV = "STITCHBENCH_BANK"
 #: The bank shipped with the repository.
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "bank"
 MANIFEST = "manifest.json"
@@ -148,7 +148,7 @@ def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> str:
     # the same on every rebuild of the same entry
     data = save(stored, metadata={"stitchbench": json.dumps({"sparse": sparse}, sort_keys=True)})
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda handle: handle.write(data))
+    write_bytes(path, data, fsync=True)
     return hashlib.sha256(data).hexdigest()
 
 

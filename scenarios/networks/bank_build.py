@@ -19,7 +19,8 @@ from typing import Iterable
 
 from scenarios.networks import zoo
 from scenarios.networks.bank import FORMAT, MANIFEST, Bank, bank_key, encode, manifest_version, write_tensors
-from scenarios.networks.cache import CODE_VERSION, atomic_write
+from runner.atomic import write_text
+from scenarios.networks.cache import CODE_VERSION
 
 __all__ = ["BuildReport", "needed", "write_bank"]
 
@@ -76,7 +77,7 @@ def write_bank(entries: dict[str, tuple[zoo.Recipe, zoo.Setup]], root: Path, bui
     manifest = {"format": FORMAT, "code_version": CODE_VERSION, "built_with": built_with, "entries": records}
     manifest["version"] = manifest_version(manifest)
     text = json.dumps(manifest, sort_keys=True, indent=1) + "\n"
-    atomic_write(root / MANIFEST, lambda handle: handle.write(text.encode()))
+    write_text(root / MANIFEST, text, fsync=True)
     named = {record["file"] for record in records.values() if record.get("file")}
     for path in root.glob("*/*.safetensors"):
         if path.relative_to(root).as_posix() not in named:

@@ -27,7 +27,7 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
+import io
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -35,15 +35,14 @@ from typing import Callable
 
 import torch
 
-from reports.environment import PINNED_KERNELS
+from runner.atomic import write_bytes
+from runner.environment import PINNED_KERNELS
+from runner.paths import cache_root
 
-__all__ = ["CODE_VERSION", "CACHE_ENV", "Cache", "CacheIntegrityError", "Memory", "atomic_write", "recipe_key",
-           "sha256_file"]
+__all__ = ["CODE_VERSION", "Cache", "CacheIntegrityError", "Memory", "recipe_key", "sha256_file"]
 
 #: Part of every key: bump it when the code that builds entries changes what a recipe produces.
 CODE_VERSION = "networks-4"  # 4: float64 data statistics, float64 recording, the network bank
-#: Environment variable naming the cache folder (default ``~/.cache/stitchbench``).
-CACHE_ENV = "STITCHBENCH_CACHE"
 
 
 class CacheIntegrityError(RuntimeError):
@@ -51,7 +50,7 @@ class CacheIntegrityError(RuntimeError):
 
 
 #: The environment variables that choose the CPU kernels torch and numpy run (pinned to one level by
-#: ``reports.environment.pin_cpu_kernels``): models trained under other kernels differ in their last
+#: ``runner.environment.pin_cpu_kernels``): models trained under other kernels differ in their last
 #: bits, so they are part of every key.
 KERNEL_VARIABLES = tuple(PINNED_KERNELS)
 
@@ -71,25 +70,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def atomic_write(path: Path, write: Callable[[object], None]) -> None:
-    """Write through ``write(file)`` to a temporary file beside ``path``, then rename it into place; the
-    file gets the permissions the umask gives a new file (a cache shared by several accounts stays
-    readable), not the 0600 of a temporary file."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(handle.name, 0o666 & ~umask)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def _tensor_bytes(value) -> int:
@@ -136,7 +116,7 @@ class Cache:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, memory_bytes: int = 1 << 28):
-        self.root = Path(root or os.environ.get(CACHE_ENV) or "~/.cache/stitchbench").expanduser()
+        self.root = cache_root(root)
         self._memory = Memory(memory_bytes)
 
     def __reduce__(self):
@@ -188,9 +168,11 @@ class Cache:
         """Write ``value`` for ``recipe`` atomically, then its sidecar."""
         entry, sidecar = self.paths(recipe)
         entry.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(entry, lambda handle: torch.save(value, handle))
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        write_bytes(entry, buffer.getvalue(), fsync=True)
         record = {"sha256": sha256_file(entry), "code_version": CODE_VERSION, "recipe": recipe}
-        atomic_write(sidecar, lambda handle: handle.write(json.dumps(record, sort_keys=True, indent=1).encode()))
+        write_bytes(sidecar, json.dumps(record, sort_keys=True, indent=1).encode(), fsync=True)
 
     def fetch(self, recipe: dict, build: Callable[[], dict]) -> dict:
         """The entry of ``recipe``: loaded when complete and intact, else built by ``build()`` and stored."""

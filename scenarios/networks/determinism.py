@@ -12,7 +12,7 @@ convolution by the CPU's cache sizes, so a thinned layer (structured pruning lea
 summed in another order on another machine (values of ``networks_progression_structured_l1`` up to
 0.09 apart between a Haswell and an AVX-512 machine with the same pinned kernels, everything else
 equal); ATen's own convolution calls MKL's GEMM, which the pinned ``MKL_CBWR`` keeps bit-identical
-across CPUs (``reports.environment.PINNED_KERNELS``). It costs about 1.5x per convolution step.
+across CPUs (``runner.environment.PINNED_KERNELS``). It costs about 1.5x per convolution step.
 
 Where a GPU is available torch is also asked for deterministic algorithms
 (``torch.use_deterministic_algorithms``, with ``warn_only``: some ops, such as the backward of adaptive

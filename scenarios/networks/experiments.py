@@ -2,7 +2,7 @@
 
 Every case pairs one layer of one sender (X: a model, or a control) with one layer of a model (Y):
 activations on the probe set (test split), brought to float64 [n, p] by the ``conv`` convention recorded
-in ``meta``. Its functional references (``scenarios.types.REFERENCE_COLUMNS``): ``stitch`` is the relative
+in ``meta``. Its functional references (``runner.schema.REFERENCE_COLUMNS``): ``stitch`` is the relative
 accuracy of the trained stitch X -> Y (A = X's model up to X's layer, B = Y's model after Y's layer),
 ``stitch_reverse`` that of Y -> X, ``stitch_direct`` / ``stitch_direct_reverse`` those of the
 least-squares stitch (fitted on the training images, scored on the test images), and ``agreement`` /

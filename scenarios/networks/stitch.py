@@ -262,7 +262,7 @@ def prediction_agreement(model_a: nn.Module, model_b: nn.Module, data: Dataset, 
 def references(model_a: nn.Module, layer_a: str, model_b: nn.Module, layer_b: str, data: Dataset, *,
                epochs: int = 10, lr: float = 1e-3, seed: int = 0, device: str = "cpu") -> dict:
     """Every functional reference of X = ``layer_a`` of A against Y = ``layer_b`` of B, keyed like the
-    results columns (``scenarios.types.REFERENCE_COLUMNS``): ``stitch`` / ``stitch_direct`` (X -> Y,
+    results columns (``runner.schema.REFERENCE_COLUMNS``): ``stitch`` / ``stitch_direct`` (X -> Y,
     trained and direct), ``stitch_reverse`` / ``stitch_direct_reverse`` (Y -> X), ``agreement`` and
     ``accuracy_difference`` (None when the models' outputs differ in size)."""
     options = {"epochs": epochs, "lr": lr, "seed": seed, "device": device}

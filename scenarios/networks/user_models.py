@@ -11,7 +11,7 @@ the seed and returns a dict (or a dataclass with the same fields)::
 
 Every pair (X = ``layer_x`` of ``model_x``, Y = ``layer_y`` of ``model_y``) becomes the case
 ``"<model_x>.<layer_x>-><model_y>.<layer_y>"`` with the functional references of the suite's own
-networks (``scenarios.types.REFERENCE_COLUMNS``): the stitch X -> Y and Y -> X, trained and direct
+networks (``runner.schema.REFERENCE_COLUMNS``): the stitch X -> Y and Y -> X, trained and direct
 (``stitch.references``, the suite's own stitching: a 1x1 convolution between two conv activations, a
 linear map otherwise; least-squares initialization on the training inputs, then ``stitch_epochs`` of
 Adam on the task loss; relative accuracies acc(stitched) / acc(receiver) on the test inputs), and the

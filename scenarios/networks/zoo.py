@@ -731,7 +731,7 @@ def case_recipes(setup: Setup, sender: SenderRecipe, layer_a: str, receiver: Mod
 
 
 def references(setup: Setup, recipes: dict[str, Recipe]) -> dict[str, float | None]:
-    """The reference columns (``scenarios.types.REFERENCE_COLUMNS``) of a case from its
+    """The reference columns (``runner.schema.REFERENCE_COLUMNS``) of a case from its
     :func:`case_recipes`; None where one does not apply."""
     forward = recipes["forward"].fetch(setup)
     backward = recipes["backward"].fetch(setup) if "backward" in recipes else {}

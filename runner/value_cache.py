@@ -5,7 +5,7 @@ A value is a function of the measure's code and the two inputs alone, so it is k
 - the measure's **fingerprint** (:func:`measure_fingerprint`): SHA-256 of the source of every module of
   the ``metrics`` package, of the measure's own module (and of every module of its top-level package,
   for a plugin that lives in one), of the versions of Python and of every package stitchbench depends
-  on, and of the platform fingerprint (``reports.environment.platform_fingerprint``: BLAS, its kernel core,
+  on, and of the platform fingerprint (``runner.environment.platform_fingerprint``: BLAS, its kernel core,
   torch and the level of its CPU kernels);
 - the case's **digest** (:func:`case_digest`): BLAKE2b of both inputs' dtype, shape and bytes.
 
@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from reports.atomic import write_text
+from runner.atomic import write_text
 
 __all__ = ["ValueCache", "case_digest", "decode", "encode", "measure_fingerprint"]
 
@@ -48,7 +48,7 @@ def _sources(folder: Path) -> list[Path]:
 @functools.lru_cache(maxsize=1)
 def _environment_part() -> str:
     """Python, the versions of stitchbench's dependencies, and the platform fingerprint."""
-    from reports.environment import platform_fingerprint
+    from runner.environment import platform_fingerprint
 
     try:
         requirements = importlib.metadata.requires("stitchbench") or []
