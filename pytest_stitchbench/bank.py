@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_stitchbench.selection import all_specs
-from pytest_stitchbench.state import is_worker, run_of, under_root
+import scenarios
+from pytest_stitchbench.state import is_worker, run_of, split, under_root
 from runner.environment import PINNED_KERNELS, dependency_versions, platform_fingerprint
 from runner.paths import BANK_ENV
 
@@ -59,7 +59,8 @@ def rebuild_bank(config) -> str:
     run = run_of(config)
     rebuild = run.rebuild
     rebuild.reading.__exit__(None, None, None)
-    wanted = {s.name for s in all_specs(config) if s.family == "networks"}
+    wanted = {entry.name for entry in scenarios.spec_index(split(config.getoption("--specs")))
+              if entry.family == "networks"}
     generated = {name for name in run.cases if name in wanted}
     complete = generated == wanted and not run.generation_errors
     built_with = {"platform": platform_fingerprint(), "versions": dependency_versions(),

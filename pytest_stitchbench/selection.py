@@ -9,7 +9,7 @@ import metrics
 import scenarios
 from pytest_stitchbench.state import is_worker, run_of, split
 
-__all__ = ["SERIAL_ONLY", "SPEED_SHAPES", "all_specs", "selected_metrics", "selected_specs"]
+__all__ = ["SERIAL_ONLY", "SPEED_SHAPES", "selected_metrics", "selected_specs"]
 
 #: (n, p1, p2) of the speed and peer benchmarks, per profile.
 SPEED_SHAPES = {
@@ -20,27 +20,43 @@ SPEED_SHAPES = {
 SERIAL_ONLY = ("test_speed.py", "test_streaming.py", "test_peers.py", "test_retrain.py")
 
 
-def all_specs(config) -> list:
-    """Every scenario spec of --specs (default scenarios/specs/) for --profile."""
-    return scenarios.load_specs(paths=split(config.getoption("--specs")), profile=config.getoption("--profile"))
-
-
 def selected_specs(config) -> list:
-    """The scenario specs of this run (--profile, --specs, --families, --scenarios), loaded once per process."""
+    """The scenario specs of this run (--profile, --specs, --families, --scenarios), loaded once per
+    process. Only the selected entries are validated: a malformed one is a one-line usage error naming
+    the file, the scenario and the problem; a broken spec that is not selected stops nothing."""
     run = run_of(config)
     if run.specs is None:
-        specs = all_specs(config)
-        for option, attribute in (("--families", "family"), ("--scenarios", "name")):
+        paths = split(config.getoption("--specs"))
+        index = scenarios.spec_index(paths)
+        filters = {}
+        for option, attribute, key in (("--families", "family", "families"), ("--scenarios", "name", "names")):
             wanted = split(config.getoption(option))
             if wanted is None:
                 continue
-            known = sorted({getattr(s, attribute) for s in specs})
+            known = sorted({getattr(entry, attribute) for entry in index if getattr(entry, attribute)})
             unknown = sorted(set(wanted) - set(known))
             if unknown:
                 raise pytest.UsageError(f"{option}: unknown {unknown}; known: {', '.join(known)}")
-            specs = [s for s in specs if getattr(s, attribute) in wanted]
+            filters[key] = wanted
+        problems: list = []
+        specs = scenarios.load_specs(paths=paths, profile=config.getoption("--profile"), errors=problems, **filters)
+        selected = [p for p in problems if _selected(p, filters)]
+        if selected:
+            more = f" (and {len(selected) - 1} more: {'; '.join(str(p) for p in selected[1:])})" if len(selected) > 1 else ""
+            raise pytest.UsageError(f"{selected[0]}{more}")
+        for problem in problems:  # a file no filter can attribute, left out of a filtered run
+            config.issue_config_time_warning(pytest.PytestConfigWarning(f"left out: {problem}"), stacklevel=2)
         run.specs = specs
     return run.specs
+
+
+def _selected(problem, filters: dict) -> bool:
+    """Whether a spec problem concerns the run's selection (a file that could not be read at all names no
+    scenario: it concerns an unfiltered run, and is a warning for a filtered one)."""
+    if problem.scenario is None:
+        return not filters
+    return problem.family in filters.get("families", [problem.family]) and \
+        problem.scenario in filters.get("names", [problem.scenario])
 
 
 def _known(name: str) -> bool:
@@ -67,13 +83,13 @@ def selected_metrics(config) -> list[str]:
 
 
 def pytest_configure(config):
-    """Unknown measures, families or scenarios are usage errors before anything runs."""
+    """Unknown measures, families or scenarios and malformed selected specs are usage errors before
+    anything runs."""
     if is_worker(config):
         return
     if config.getoption("--metrics") is not None:
         selected_metrics(config)
-    if config.getoption("--scenarios") is not None or config.getoption("--families") is not None:
-        selected_specs(config)
+    selected_specs(config)
 
 
 def pytest_generate_tests(metafunc):

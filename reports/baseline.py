@@ -88,7 +88,7 @@ def _describe(fingerprint, other) -> str:
 
 def speed_section(timings, decimals: int = 3) -> dict:
     """``{measure: {shape_id: ratio}}`` from ``(measure, shape_id, seconds, bound_seconds)`` timings of
-    one run: each measure's median time over its own bound, both measured in that run, so a slower or
+    one run: each measure's fastest time over its own bound (the summed fastest times of its primitives), both measured in that run, so a slower or
     busier machine moves both. Shapes where the bound takes less than :data:`SPEED_MIN_BOUND_SECONDS`
     are left out (too noisy to track). Ratios keep ``decimals`` significant digits."""
     section: dict = {}

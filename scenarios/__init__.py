@@ -24,7 +24,7 @@ from scenarios._registry import (
     lookup,
     sweep_points,
 )
-from scenarios._specs import PROFILES, SPEC_DIR, SpecError, load_specs
+from scenarios._specs import PROFILES, SPEC_DIR, SpecEntry, SpecError, load_specs, spec_index
 from scenarios.kinds import EXPECTATION_KINDS, KINDS, Kind
 from scenarios.types import Case, Expectation, Scenario, Sweep
 
@@ -39,6 +39,7 @@ __all__ = [
     "Expectation",
     "Generator",
     "Scenario",
+    "SpecEntry",
     "SpecError",
     "Sweep",
     "SweepPoint",
@@ -48,6 +49,7 @@ __all__ = [
     "generator",
     "generators",
     "load_specs",
+    "spec_index",
     "lookup",
     "rng_for",
     "sweep_points",

@@ -27,13 +27,21 @@ A spec file holds ``[[scenario]]`` entries::
     params = { n = 2000 }
     sweep = { values = [0, 4, 16, 64, 256] }
 
-Every problem raises SpecError naming the file, the scenario and the key.
+and, once per file, optional defaults of every scenario of the file for profile "full" (a scenario's own
+``[scenario.full]`` overrides them)::
+
+    [profile.full]
+    params = { data = "cifar10", epochs = 30 }
+
+Every problem is a SpecError naming the file, the scenario and the key. Only the entries a run selects
+(``families``, ``names``) are validated, so a broken spec that is not selected stops nothing.
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -47,7 +55,7 @@ from runner.schema import REFERENCE_COLUMNS
 from scenarios.kinds import KINDS
 from scenarios.types import Expectation, Scenario, Sweep
 
-__all__ = ["PROFILES", "SPEC_DIR", "SpecError", "load_specs"]
+__all__ = ["PROFILES", "SPEC_DIR", "SpecEntry", "SpecError", "load_specs", "spec_index"]
 
 SPEC_DIR = Path(__file__).parent / "specs"
 PROFILES = ("quick", "full")
@@ -56,23 +64,34 @@ NETWORKS_MODULE = "scenarios.networks"
 REQUIRED_KEYS = ("name", "family", "generator", "description", "seeds", "expect")
 OPTIONAL_KEYS = ("params", "sweep", "full")
 FULL_KEYS = ("seeds", "params", "sweep")
+#: top-level keys of a spec file, and what its [profile.full] defaults may set
+FILE_KEYS = ("scenario", "profile")
+FILE_PROFILE_KEYS = ("seeds", "params")
 EXPECTATION_KEYS = tuple(field.name for field in dataclasses.fields(Expectation))
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class SpecError(ValueError):
-    """A scenario spec is invalid; the message names the file, the scenario and the key."""
+    """A scenario spec is invalid; the message names the file, the scenario and the key. ``path``,
+    ``scenario`` and ``family`` say which spec it is about (None where the file could not be read that
+    far), so that a runner can ignore a broken spec it does not select."""
+
+    def __init__(self, message: str, path: Path | None = None, scenario: str | None = None,
+                 family: str | None = None):
+        super().__init__(message)
+        self.path, self.scenario, self.family = path, scenario, family
 
 
 class _Where:
     """Builds SpecErrors that name the file, the scenario and the key."""
 
-    def __init__(self, path: Path, scenario: str):
-        self.path, self.scenario = path, scenario
+    def __init__(self, path: Path, scenario: str, family: str | None = None):
+        self.path, self.scenario, self.family = path, scenario, family
 
     def error(self, key: str | None, problem: str) -> SpecError:
         at = f"{self.path}: scenario {self.scenario!r}"
-        return SpecError(f"{at}: key {key!r}: {problem}" if key else f"{at}: {problem}")
+        message = f"{at}: key {key!r}: {problem}" if key else f"{at}: {problem}"
+        return SpecError(message, self.path, self.scenario, self.family)
 
 
 def _type_name(value: Any) -> str:
@@ -202,9 +221,18 @@ def _generator(name: Any, where: _Where) -> Generator:
         raise where.error("generator", exc.args[0]) from None
 
 
-def _scenario(entry: Any, index: int, path: Path, profile: str) -> Scenario:
-    label = entry.get("name") if isinstance(entry, dict) and isinstance(entry.get("name"), str) else f"#{index}"
-    where = _Where(path, label)
+def _label(entry: Any, index: int) -> str:
+    """A ``[[scenario]]`` entry's name, or ``#<index>`` where it has none."""
+    return entry.get("name") if isinstance(entry, dict) and isinstance(entry.get("name"), str) else f"#{index}"
+
+
+def _family(entry: Any) -> str | None:
+    return entry.get("family") if isinstance(entry, dict) and isinstance(entry.get("family"), str) else None
+
+
+def _scenario(entry: Any, index: int, path: Path, profile: str, defaults: dict) -> Scenario:
+    label = _label(entry, index)
+    where = _Where(path, label, _family(entry))
     _check_keys(entry, where, "", REQUIRED_KEYS + OPTIONAL_KEYS, required=REQUIRED_KEYS)
     if not NAME_PATTERN.match(label):
         raise where.error("name", "expected lower-case letters, digits and underscores, starting with a letter")
@@ -221,8 +249,13 @@ def _scenario(entry: Any, index: int, path: Path, profile: str) -> Scenario:
     seeds = _seeds(entry["seeds"], where, "seeds")
     sweep = _sweep(entry["sweep"], gen, where) if "sweep" in entry else None
     full = _check_keys(entry.get("full", {}), where, "full", FULL_KEYS)
-    full_params = {**params, **_params(full.get("params", {}), gen, where, "full.params")}
-    full_seeds = _seeds(full["seeds"], where, "full.seeds") if "seeds" in full else seeds
+    file_full = defaults.get("full", {})  # [profile.full] of the file, under the scenario's own [scenario.full]
+    full_params = {**params, **_params(file_full.get("params", {}), gen, where, "profile.full.params"),
+                   **_params(full.get("params", {}), gen, where, "full.params")}
+    full_seeds = seeds
+    for table, key in ((file_full, "profile.full.seeds"), (full, "full.seeds")):
+        if "seeds" in table:
+            full_seeds = _seeds(table["seeds"], where, key)
     full_sweep = sweep
     if "sweep" in full:
         if sweep is None:
@@ -267,40 +300,102 @@ def _spec_files(paths) -> list[Path]:
     return files
 
 
-def load_specs(paths=None, profile: str = "quick") -> list[Scenario]:
+def _document(path: Path) -> tuple[list, dict]:
+    """A spec file's ``[[scenario]]`` entries and its ``[profile.<name>]`` defaults."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc}", path) from None
+    for key in document:
+        if key not in FILE_KEYS:
+            raise SpecError(f"{path}: key {key!r}: unknown top-level key; expected [[scenario]] entries and "
+                            f"[profile.full] defaults", path)
+    entries = document.get("scenario", [])
+    if not isinstance(entries, list):
+        raise SpecError(f"{path}: key 'scenario': expected [[scenario]] entries (an array of tables)", path)
+    profiles = document.get("profile", {})
+    where = _Where(path, "(every scenario of the file)")
+    _check_keys(profiles, where, "profile", [name for name in PROFILES if name != "quick"])
+    for name, table in profiles.items():
+        _check_keys(table, where, f"profile.{name}", FILE_PROFILE_KEYS)
+    return entries, profiles
+
+
+@dataclass(frozen=True)
+class SpecEntry:
+    """A ``[[scenario]]`` entry as declared, before validation: its file, name and family (None where
+    the entry does not give them as strings)."""
+
+    path: Path
+    name: str | None
+    family: str | None
+
+
+def spec_index(paths=None) -> list[SpecEntry]:
+    """Every ``[[scenario]]`` entry of the spec files, unvalidated (what a run can select from); a file that
+    cannot be read gives one entry with neither name nor family."""
+    index = []
+    for path in _spec_files(paths):
+        try:
+            entries, _ = _document(path)
+        except SpecError:
+            index.append(SpecEntry(path, None, None))
+            continue
+        index += [SpecEntry(path, entry.get("name") if isinstance(entry, dict) else None, _family(entry))
+                  for entry in entries]
+    return index
+
+
+def load_specs(paths=None, profile: str = "quick", *, families=None, names=None, errors: list | None = None
+               ) -> list[Scenario]:
     """Load, validate and resolve scenario specs.
 
     Args:
         paths: spec files or folders of ``*.toml`` (a single path or an iterable); default every
             ``scenarios/specs/*.toml``, sorted.
-        profile: ``quick`` (the spec's own values: small) or ``full`` (``[scenario.full]`` overrides).
+        profile: ``quick`` (the spec's own values: small) or ``full`` (the file's ``[profile.full]``
+            defaults, then the scenario's ``[scenario.full]`` overrides).
+        families, names: load only the entries of these families / with these names (the others are
+            not validated: a broken spec nobody selected stops nothing).
+        errors: where to put the :class:`SpecError` of each invalid file or entry, which is then left out;
+            without it the first one is raised.
 
     Returns:
         The scenarios in file order, each with every generator parameter resolved.
 
     Raises:
-        SpecError: for any invalid file or entry, naming the file, the scenario and the key.
+        SpecError: for any invalid file or selected entry (when ``errors`` is None), naming the file, the
+            scenario and the key.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+
+    def problem(error: SpecError) -> None:
+        if errors is None:
+            raise error
+        errors.append(error)
+
     scenarios: list[Scenario] = []
     seen: dict[str, str] = {}
     for path in _spec_files(paths):
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SpecError(f"{path}: cannot read spec: {exc}") from exc
-        for key in document:
-            if key != "scenario":
-                raise SpecError(f"{path}: key {key!r}: unknown top-level key; expected [[scenario]] entries")
-        entries = document.get("scenario", [])
-        if not isinstance(entries, list):
-            raise SpecError(f"{path}: key 'scenario': expected [[scenario]] entries (an array of tables)")
+            entries, defaults = _document(path)
+        except SpecError as error:
+            problem(error)
+            continue
         for index, entry in enumerate(entries):
-            scenario = _scenario(entry, index, path, profile)
-            if scenario.name in seen:
-                raise _Where(path, scenario.name).error(
-                    "name", f"duplicate scenario name (first defined in {seen[scenario.name]})")
+            if families is not None and _family(entry) not in families:
+                continue
+            if names is not None and _label(entry, index) not in names:
+                continue
+            try:
+                scenario = _scenario(entry, index, path, profile, defaults)
+                if scenario.name in seen:
+                    raise _Where(path, scenario.name, scenario.family).error(
+                        "name", f"duplicate scenario name (first defined in {seen[scenario.name]})")
+            except SpecError as error:
+                problem(error)
+                continue
             seen[scenario.name] = str(path)
             scenarios.append(scenario)
     return scenarios

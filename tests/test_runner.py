@@ -220,3 +220,27 @@ def test_calibrated_variants_run_when_named(project):
     named.stdout.fnmatch_lines(["*test_scenario[[]cka_linear@calibrated-tiny_orthogonal[]]*", "*2 tests collected*"])
     wrong = _run(project, "--metrics", "cka_linear@calibrate", "--collect-only", "-q")
     wrong.stderr.fnmatch_lines(["*unknown [[]'cka_linear@calibrate'[]]*name@calibrated*"])
+
+
+BROKEN_SPEC = """
+[[scenario]]
+name = "broken_networks"
+family = "networks"
+generator = "networks.seed_pairs"
+description = "A networks spec with a typo."
+seeds = "five"
+[[scenario.expect]]
+kind = "follows_reference"
+"""
+
+
+def test_a_broken_spec_is_one_line_when_selected_and_nothing_when_not(project):
+    (project.path / "broken.toml").write_text(BROKEN_SPEC)
+    specs = ("--specs", "spec.toml,broken.toml", "--metrics", "cka_linear")
+    other = project.runpytest("-p", "no:cacheprovider", "--report-dir", "out", "--families", "symmetry", *specs)
+    other.assert_outcomes(passed=2)  # the broken networks spec is not selected: the run goes on
+    selected = project.runpytest_subprocess("-p", "no:cacheprovider", "--report-dir", "out", *specs)
+    assert selected.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in selected.stderr.lines if line.strip()]
+    assert errors == ["ERROR: broken.toml: scenario 'broken_networks': key 'seeds': expected a "
+                      "positive count or a non-empty list of non-negative ints, got 'five'"], errors

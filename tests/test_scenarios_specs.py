@@ -199,3 +199,54 @@ def test_the_shipped_specs_are_valid(profile):
     specs = load_specs(profile=profile)
     assert {s.family for s in specs} >= {"symmetry", "relevance", "estimator"}
     assert all(s.expectations and s.description for s in specs)
+
+
+FILE_DEFAULTS = """
+[profile.full]
+seeds = 4
+params = { n = 300, classes = 3 }
+""" + VALID.replace("[scenario.full]\nseeds = [3, 5, 7]\nparams = { n = 400 }\n", "[scenario.full]\nparams = { n = 400 }\n")
+
+
+def test_a_file_sets_full_profile_defaults_once_and_a_scenario_overrides_them(tmp_path):
+    (full,) = load_specs(write(tmp_path, FILE_DEFAULTS), profile="full")
+    assert full.seeds == (0, 1, 2, 3) and full.params["classes"] == 3  # from [profile.full]
+    assert full.params["n"] == 400  # the scenario's own [scenario.full] wins
+    (quick,) = load_specs(write(tmp_path, FILE_DEFAULTS))
+    assert quick.seeds == (0, 1) and quick.params["classes"] == 4 and quick.params["n"] == 200  # quick: untouched
+
+
+@pytest.mark.parametrize("old, new, fragments", [
+    ("classes = 3", "colour = 3", ["'profile.full.params.colour'", "unknown key"]),
+    ("seeds = 4\n", "seeds = 4\nsweep = 1\n", ["'profile.full.sweep'", "unknown key"]),
+    ("[profile.full]", "[profile.huge]", ["'profile.huge'", "unknown key"]),
+])
+def test_bad_file_defaults_name_the_key(tmp_path, old, new, fragments):
+    with pytest.raises(SpecError) as info:
+        load_specs(write(tmp_path, FILE_DEFAULTS.replace(old, new)), profile="full")
+    assert all(fragment in str(info.value) for fragment in fragments), str(info.value)
+
+
+BROKEN = VALID.replace('"noise"', '"broken"').replace("seeds = 2", 'seeds = "two"')
+
+
+def test_only_selected_entries_are_validated_and_problems_say_which_spec(tmp_path):
+    write(tmp_path, VALID, "a.toml")
+    write(tmp_path, BROKEN, "b.toml")
+    assert [s.name for s in load_specs(tmp_path, names=["noise"])] == ["noise"]  # the broken one is not read
+    assert load_specs(tmp_path, families=["symmetry"]) == []
+    problems = []
+    assert [s.name for s in load_specs(tmp_path, errors=problems)] == ["noise"]  # the rest still loads
+    [problem] = problems
+    assert (problem.scenario, problem.family, problem.path.name) == ("broken", "relevance", "b.toml")
+    with pytest.raises(SpecError, match="broken"):
+        load_specs(tmp_path)
+
+
+def test_the_index_lists_entries_without_validating_them(tmp_path):
+    write(tmp_path, VALID, "a.toml")
+    write(tmp_path, BROKEN, "b.toml")
+    write(tmp_path, "[[scenario]\nbroken toml", "c.toml")
+    index = scenarios.spec_index(tmp_path)
+    assert [(e.path.name, e.name, e.family) for e in index] == [
+        ("a.toml", "noise", "relevance"), ("b.toml", "broken", "relevance"), ("c.toml", None, None)]
