@@ -88,9 +88,10 @@ def _describe(fingerprint, other) -> str:
 
 def speed_section(timings, decimals: int = 3) -> dict:
     """``{measure: {shape_id: ratio}}`` from ``(measure, shape_id, seconds, bound_seconds)`` timings of
-    one run: each measure's fastest time over its own bound (the summed fastest times of its primitives), both measured in that run, so a slower or
-    busier machine moves both. Shapes where the bound takes less than :data:`SPEED_MIN_BOUND_SECONDS`
-    are left out (too noisy to track). Ratios keep ``decimals`` significant digits."""
+    one run: each measure's fastest time over its own bound (the summed fastest times of its primitives),
+    both measured in that run, so a slower or busier machine moves both. Shapes where the bound takes
+    less than :data:`SPEED_MIN_BOUND_SECONDS` are left out (too noisy to track). Ratios keep ``decimals``
+    significant digits."""
     section: dict = {}
     for measure, shape_id, seconds, bound_seconds in timings:
         if bound_seconds is not None and bound_seconds >= SPEED_MIN_BOUND_SECONDS:
