@@ -13,11 +13,11 @@ nothing of the measures: it yields cases and their stitching reference (scenario
 """
 from scenarios._data import rng_for
 from scenarios._registry import (
-    FAMILIES,
     Generator,
     SweepPoint,
     case_id,
     cases,
+    families,
     generate,
     generator,
     generators,
@@ -32,7 +32,6 @@ __all__ = [
     "EXPECTATION_KINDS",
     "KINDS",
     "Kind",
-    "FAMILIES",
     "PROFILES",
     "SPEC_DIR",
     "Case",
@@ -47,6 +46,7 @@ __all__ = [
     "cases",
     "generate",
     "generator",
+    "families",
     "generators",
     "load_specs",
     "spec_index",

@@ -1,13 +1,16 @@
 """The generator registry: ``@generator`` registers a function that turns a Scenario and a seed into
 Cases; ``generate`` and ``cases`` run it and check what it yields.
 
-Built-in generators live in scenarios.symmetry, scenarios.relevance and scenarios.estimator and are
-imported on first use of the registry; the networks family (scenarios.networks) is imported only by
-the spec loader, when a spec names a ``networks.`` generator.
+Generators are found by being there: every module of the ``scenarios`` package is imported on first use
+of the registry (those that define generators register them), and a family that lives in a subpackage
+(``scenarios.networks``, heavy: torch) is imported only when a spec names one of its generators
+(``<family>.<what>``: :func:`family_package`). A family is whatever its generators declare.
 """
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -16,8 +19,8 @@ import numpy as np
 from scenarios.types import Case, Scenario, Sweep
 
 __all__ = [
-    "BUILTIN_MODULES",
-    "FAMILIES",
+    "families",
+    "family_package",
     "Generator",
     "SweepPoint",
     "case_id",
@@ -29,8 +32,7 @@ __all__ = [
     "sweep_points",
 ]
 
-FAMILIES = ("symmetry", "relevance", "estimator", "networks")
-BUILTIN_MODULES = ("scenarios.symmetry", "scenarios.relevance", "scenarios.estimator")
+FAMILY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAM_TYPES = (bool, int, float, str)
 
 GeneratorFn = Callable[[Scenario, int], Iterable[Case]]
@@ -71,8 +73,8 @@ def generator(name: str, *, family: str, params: dict[str, Any],
     lists the case ids the generator yields (used to validate ``ordering`` expectations); leave it out
     when the generator follows the default naming of :func:`sweep_points`.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"generator {name!r}: unknown family {family!r}; expected one of {FAMILIES}")
+    if not FAMILY_PATTERN.match(family):
+        raise ValueError(f"generator {name!r}: family {family!r} must be lower-case letters, digits and underscores")
     for key, default in params.items():
         if type(default) not in PARAM_TYPES:
             raise ValueError(f"generator {name!r}: parameter {key!r} has a default of type "
@@ -95,12 +97,35 @@ def generator(name: str, *, family: str, params: dict[str, Any],
     return register
 
 
+def _package():
+    return importlib.import_module(__name__.rpartition(".")[0])
+
+
 def _load_builtins() -> None:
+    """Import every module of the ``scenarios`` package (not its subpackages: those load on demand)."""
     global _builtins_loaded
     if not _builtins_loaded:
         _builtins_loaded = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(module)
+        package = _package()
+        for module in pkgutil.iter_modules(package.__path__):
+            if not module.ispkg and not module.name.startswith("_"):
+                importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def family_package(generator_name: str) -> str | None:
+    """The subpackage of ``scenarios`` that holds the family a generator name starts with
+    (``networks.seed_pairs`` -> ``scenarios.networks``), or None when there is none."""
+    package = _package()
+    family = generator_name.partition(".")[0]
+    found = any(m.ispkg and m.name == family for m in pkgutil.iter_modules(package.__path__))
+    return f"{package.__name__}.{family}" if found else None
+
+
+def families() -> list[str]:
+    """Every family: those of the registered generators and those of the family subpackages."""
+    _load_builtins()
+    packages = {m.name for m in pkgutil.iter_modules(_package().__path__) if m.ispkg}
+    return sorted({gen.family for gen in _REGISTRY.values()} | packages)
 
 
 def generators() -> list[str]:

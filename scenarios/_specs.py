@@ -50,7 +50,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from scenarios._registry import FAMILIES, Generator, generators, lookup, sweep_points
+from scenarios._registry import Generator, families, family_package, generators, lookup, sweep_points
 from runner.schema import REFERENCE_COLUMNS
 from scenarios.kinds import KINDS
 from scenarios.types import Expectation, Scenario, Sweep
@@ -59,7 +59,6 @@ __all__ = ["PROFILES", "SPEC_DIR", "SpecEntry", "SpecError", "load_specs", "spec
 
 SPEC_DIR = Path(__file__).parent / "specs"
 PROFILES = ("quick", "full")
-NETWORKS_MODULE = "scenarios.networks"
 
 REQUIRED_KEYS = ("name", "family", "generator", "description", "seeds", "expect")
 OPTIONAL_KEYS = ("params", "sweep", "full")
@@ -206,15 +205,17 @@ def _expectation(table: Any, index: int, case_ids: list[str] | None, sweep: Swee
 
 
 def _generator(name: Any, where: _Where) -> Generator:
-    """The registered generator ``name``; a ``networks.`` name first imports scenarios.networks."""
+    """The registered generator ``name``; a family that lives in a subpackage (``networks.``) is imported
+    first."""
     if not isinstance(name, str):
         raise where.error("generator", f"expected a string, got {name!r}")
-    if name.startswith("networks.") and name not in generators():
+    package = family_package(name)
+    if package is not None and name not in generators():
         try:
-            importlib.import_module(NETWORKS_MODULE)
-        except Exception as exc:  # any failure to import the optional family is a spec problem
-            raise where.error("generator", f"{name!r} needs module {NETWORKS_MODULE}, which failed to "
-                                           f"import: {type(exc).__name__}: {exc}") from exc
+            importlib.import_module(package)
+        except Exception as exc:  # any failure to import the family is a spec problem
+            raise where.error("generator", f"{name!r} needs module {package}, which failed to import: "
+                                           f"{type(exc).__name__}: {exc}") from exc
     try:
         return lookup(name)
     except KeyError as exc:
@@ -237,8 +238,8 @@ def _scenario(entry: Any, index: int, path: Path, profile: str, defaults: dict) 
     if not NAME_PATTERN.match(label):
         raise where.error("name", "expected lower-case letters, digits and underscores, starting with a letter")
     family = entry["family"]
-    if family not in FAMILIES:
-        raise where.error("family", f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    if family not in families():
+        raise where.error("family", f"unknown family {family!r}; expected one of {', '.join(families())}")
     gen = _generator(entry["generator"], where)
     if gen.family != family:
         raise where.error("generator", f"{gen.name!r} belongs to family {gen.family!r}, not {family!r}")

@@ -155,9 +155,55 @@ def test_generate_rejects_malformed_output():
 def test_registration_is_validated():
     with pytest.raises(ValueError, match="already registered"):
         scenarios.generator("symmetry.orthogonal", family="symmetry", params={})(_toy)
-    with pytest.raises(ValueError, match="unknown family"):
-        scenarios.generator("toy.x", family="toy", params={})
+    with pytest.raises(ValueError, match="must be lower-case letters"):
+        scenarios.generator("toy.x", family="Toy Family", params={})
     with pytest.raises(ValueError, match="default of type list"):
         scenarios.generator("estimator.x", family="estimator", params={"sizes": [1, 2]})
     with pytest.raises(KeyError, match="unknown generator 'estimator.nope'"):
         scenarios.lookup("estimator.nope")
+
+
+NEW_FAMILY = """
+import numpy as np
+from scenarios import generator, rng_for, sweep_points
+from scenarios.readout import Readout, make_labeling
+from scenarios.stitching import Pair, make_case
+
+
+@generator("toyfamily.copies", family="toyfamily", params={"n": 120, "p": 4})
+def copies(scenario, seed):
+    \"\"\"Y is X: stitching is 1.\"\"\"
+    for point in sweep_points(scenario.params, scenario.sweep):
+        x = rng_for(scenario.name, seed, "x").standard_normal((point.params["n"], point.params["p"]))
+        labeling = make_labeling("linear", rng_for(scenario.name, seed, "labels"), x, 3)
+        readout = Readout.linear(np.eye(point.params["p"]), labeling)
+        yield make_case(scenario, seed, point.case, point.param, Pair(x, x.copy(), readout, readout))
+"""
+
+NEW_SPEC = """
+[[scenario]]
+name = "toy_copies"
+family = "toyfamily"
+generator = "toyfamily.copies"
+description = "A new family: one module and its spec."
+seeds = 2
+[[scenario.expect]]
+kind = "invariant"
+tolerance = 0.01
+"""
+
+
+def test_a_new_family_is_one_module_and_its_spec(tmp_path, monkeypatch):
+    """A module dropped into the scenarios package (here: a folder added to its path) is found by being
+    there, and its family by its generators: no list to edit."""
+    from scenarios import _registry
+
+    (tmp_path / "toyfamily.py").write_text(NEW_FAMILY)
+    (tmp_path / "toy.toml").write_text(NEW_SPEC)
+    monkeypatch.setattr(scenarios, "__path__", [*scenarios.__path__, str(tmp_path)])
+    monkeypatch.setattr(_registry, "_builtins_loaded", False)
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    [spec] = scenarios.load_specs(tmp_path / "toy.toml")
+    assert spec.family == "toyfamily" and "toyfamily" in scenarios.families()
+    cases = list(scenarios.cases(spec))
+    assert len(cases) == 2 and all(case.stitch == 1.0 for case in cases)
