@@ -12,7 +12,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from reports.results import results_table
 from reports.scales import MeasureScale
 from reports.stats import average_precision, group_separation_test
-from reports.verdicts import VerdictSettings, evaluate_expectation, scenario_values
+from reports.scenario_values import scenario_values
+from reports.verdicts import VerdictSettings, evaluate_expectation
 from scenarios.types import Expectation
 
 UNIT = MeasureScale(0.0, 1.0)

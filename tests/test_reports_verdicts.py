@@ -15,8 +15,8 @@ from reports.verdicts import (
     evaluate_expectation,
     expectation_labels,
     on_edge,
-    scenario_values,
 )
+from reports.scenario_values import scenario_values
 from scenarios.types import Expectation
 
 UNIT = MeasureScale(0.0, 1.0)
