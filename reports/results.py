@@ -33,8 +33,8 @@ def _meta(value) -> dict:
 def results_table(rows: Iterable[dict]) -> pd.DataFrame:
     """Rows -> the tidy table, in a canonical order (so serial and parallel runs give the same table)."""
     table = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    table["error"] = table["error"].fillna("").astype(str)
-    table["generator"] = table["generator"].fillna("").astype(str)
+    for column in ("error", "generator"):  # text columns: "" where a row has none
+        table[column] = [value if isinstance(value, str) else "" for value in table[column]]
     table["meta"] = [_meta(m) for m in table["meta"]]
     table["seed"] = table["seed"].astype(int)
     for column in _FLOATS:
