@@ -39,10 +39,12 @@ def references(case) -> list:
 
 def test_generators_are_registered():
     names = [n for n in scenarios.generators() if n.startswith("networks.")]
-    assert names == ["networks.controls", "networks.distillation", "networks.groups", "networks.layer_monotonicity",
-                     "networks.layer_pairs", "networks.layer_removal", "networks.mixed_quality", "networks.pc_deletion",
-                     "networks.pruning_denoising", "networks.pruning_identity", "networks.pruning_progression",
-                     "networks.seed_pairs", "networks.training_progression", "networks.user_models"]
+    # at least these (a new experiment module adds its own: tests/test_networks_api.py)
+    assert set(names) >= {"networks.controls", "networks.distillation", "networks.groups",
+                          "networks.layer_monotonicity", "networks.layer_pairs", "networks.layer_removal",
+                          "networks.mixed_quality", "networks.pc_deletion", "networks.pruning_denoising",
+                          "networks.pruning_identity", "networks.pruning_progression", "networks.seed_pairs",
+                          "networks.training_progression", "networks.user_models"}
 
 
 def test_pruning_identity_cases_and_a_warm_cache_builds_nothing(tmp_path, monkeypatch):
