@@ -16,6 +16,7 @@ from scenarios.networks.prefetch import missing
 from scenarios.networks.recipes import (DataSpec, OneShot, Setup, Trained, bank_source, case_recipes, reading,
                                         reference_columns)
 from scenarios.networks.train import Schedule
+import tiny_networks  # noqa: F401 - torch._dynamo before pytester (see there)
 
 pytest_plugins = ["pytester"]
 

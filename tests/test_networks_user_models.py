@@ -18,6 +18,7 @@ from scenarios.networks.experiments import user_models
 from scenarios.networks.cache import Cache
 from scenarios.networks.train import Schedule, train
 from scenarios.networks.data import Dataset
+import tiny_networks  # noqa: F401 - torch._dynamo before pytester (see there)
 
 pytest_plugins = ["pytester"]
 
