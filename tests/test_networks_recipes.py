@@ -1,5 +1,6 @@
-"""Recipes: every field is part of the cache key, the build passes the same fields on, the pruning
-methods are registered by their classes, and the small helpers (shapes, pairs, checkpoints) hold."""
+"""Recipes: every recipe class has a sample here and a kind of its own, every field is part of the cache
+key, the build passes the same fields on, the pruning methods are registered by their classes, and the
+small helpers (shapes, pairs, checkpoints) hold."""
 import dataclasses
 import pickle
 
@@ -32,7 +33,30 @@ SAMPLES = [
     recipes.Activations(TRAINED, "conv1", 100),
     recipes.Stitch(TRAINED, "conv1", recipes.Imp(TRAINED, SCHEDULE), "conv2", 4),
     recipes.Agreement.of(TRAINED, recipes.Imp(TRAINED, SCHEDULE)),
+    recipes.LayerRemoval(TRAINED, SCHEDULE, ("conv3",)),
+    recipes.TrainingActivations(TRAINED, "conv4", "pool"),
+    recipes.DeletionProbe(recipes.TrainingActivations(TRAINED, "conv4", "pool"), recipes.Activations(TRAINED, "conv4", 100),
+                          "top", 2),
+    recipes.RelevantBasis(recipes.TrainingActivations(TRAINED, "conv4", "flatten")),
 ]
+
+
+def _recipe_classes(cls=recipes.Recipe) -> set[type]:
+    """Every recipe class of the package with a kind of its own (a frozen dataclass), however deep below
+    Recipe."""
+    found = set()
+    for sub in cls.__subclasses__():
+        if dataclasses.is_dataclass(sub) and "kind" in vars(sub) and sub.__module__.startswith("scenarios."):
+            found.add(sub)
+        found |= _recipe_classes(sub)
+    return found
+
+
+def test_every_recipe_kind_has_a_sample_and_a_kind_of_its_own():
+    classes = _recipe_classes()
+    assert classes == {type(recipe) for recipe in SAMPLES}, "add a sample of the new recipe to SAMPLES"
+    kinds = [cls.kind for cls in classes]
+    assert len(set(kinds)) == len(kinds), f"two recipe classes share a kind (and so their keys): {sorted(kinds)}"
 
 
 def changed(value):

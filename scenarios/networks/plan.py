@@ -40,8 +40,8 @@ from scenarios.networks.activations import as_matrix
 from scenarios.networks.bank import bank_key
 from scenarios.networks.models import ARCHITECTURES, build, config_for, layer_names, prefix
 from scenarios.networks.prefetch import prefetch
-from scenarios.networks.recipes import (Checkpoint, DataSpec, Distilled, ModelRecipe, Pruned, Recipe, SenderRecipe,
-                                        Setup, Trained, bank_source, case_recipes, reference_columns, relevance_fields,
+from scenarios.networks.recipes import (Checkpoint, DataSpec, ModelRecipe, Pruned, Recipe, SenderRecipe, Setup,
+                                        Trained, bank_source, case_recipes, reference_columns, relevance_fields,
                                         relevance_recipes)
 
 __all__ = ["COMMON_PARAMS", "COMMON_CHOICES", "ARCH_CHOICES", "Plan", "PlannedCase", "networks_generator", "planned",
@@ -127,14 +127,16 @@ def swept(params: dict, sweep: Sweep | None, name: str) -> tuple:
 def model_fields(recipe: SenderRecipe, record: dict) -> dict:
     """What ``reports/out/networks_models.csv`` lists of one model (scalar case meta): its recipe hash,
     kind, architecture, seed, training variant, pruning chain, sparsity, test accuracy and, for a pruned
-    model, its accuracy before retraining. A sender that is no model has only its kind and seed."""
+    model, its accuracy before retraining. A sender that is no model has only its kind and seed. The model
+    a recipe is made from is the one model among its fields (``base``, ``teacher``...), followed down to a
+    model made from none (its root: architecture and training variant)."""
     if not isinstance(recipe, ModelRecipe):
         return {"kind": recipe.kind, "seed": recipe.seed, "accuracy": None, "sparsity": None}
     chain, root = [], recipe
-    while isinstance(root, (Pruned, Checkpoint, Distilled)):
+    while len(made_from := [parent for parent in root.parents() if isinstance(parent, ModelRecipe)]) == 1:
         if isinstance(root, Pruned):
             chain.append(root.detail())
-        root = root.teacher if isinstance(root, Distilled) else root.base
+        root = made_from[0]
     variant = root.variant.describe() if isinstance(root, Trained) else ""
     if isinstance(root, Trained) and root.shuffle_labels is not None:
         variant = "/".join(v for v in (f"shuffled_labels({root.shuffle_labels})", variant) if v)
