@@ -9,7 +9,8 @@ the cache, else builds it inside :func:`determinism.deterministic` and stores it
 
 Here: :class:`DataSpec` (the data part of a recipe), :class:`Setup` (what every recipe of one run
 shares), :class:`Recipe`, :class:`SenderRecipe` (a model, or a control that is no model, that sends
-activations at a layer) and :class:`ModelRecipe` (a recipe whose entry is a model); :func:`reading`,
+activations at a layer), :class:`ModelRecipe` (a recipe whose entry is a model) and
+:class:`DerivedModelRecipe` (a model made from another one, with its seed and data); :func:`reading`,
 :func:`bank_needs` and :func:`bank_source` (what a bank of a run's cases must hold, and whether a case
 read only banked entries).
 """
@@ -37,8 +38,8 @@ from scenarios.networks.train import Schedule, default_device
 from scenarios.networks.variants import Variant
 from scenarios.progress import note
 
-__all__ = ["DataSpec", "Setup", "data_spec", "Recipe", "SenderRecipe", "ModelRecipe", "reading", "bank_needs",
-           "bank_source"]
+__all__ = ["DataSpec", "Setup", "data_spec", "Recipe", "SenderRecipe", "ModelRecipe", "DerivedModelRecipe", "reading",
+           "bank_needs", "bank_source"]
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,22 @@ class ModelRecipe(SenderRecipe):
     def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
         net, _ = self.load(setup)
         return record(net, self.data.load().x_test[: n or None], [layer], setup.device, dtype=torch.float64)[layer]
+
+
+class DerivedModelRecipe(ModelRecipe):
+    """A model made from the model ``base`` (pruned from it, a checkpoint of its run...), with ``base``'s
+    seed and data (a subclass declares ``base`` as a field; it cannot have a ``seed`` field of its own)."""
+
+    base: ModelRecipe
+
+    @property
+    def seed(self) -> int:
+        """The seed of ``base`` (for a pruned model, the retraining's batch order)."""
+        return self.base.seed
+
+    @property
+    def data(self) -> DataSpec:
+        return self.base.data
 
 
 def bank_needs(recipe: Recipe) -> set[Recipe]:

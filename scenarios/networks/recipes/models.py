@@ -21,7 +21,7 @@ from torch import nn
 
 from scenarios.networks.distill import distill
 from scenarios.networks.models import build, config_for
-from scenarios.networks.recipes.base import DataSpec, ModelRecipe, Setup
+from scenarios.networks.recipes.base import DataSpec, DerivedModelRecipe, ModelRecipe, Setup
 from scenarios.networks.train import Schedule, accuracy, shuffled_labels, train
 from scenarios.networks.variants import Variant
 
@@ -88,20 +88,12 @@ class RandomInit(ModelRecipe):
 
 
 @dataclass(frozen=True)
-class Checkpoint(ModelRecipe):
+class Checkpoint(DerivedModelRecipe):
     """The run of ``base`` stopped after ``epoch`` epochs of its schedule (see :func:`checkpoint`)."""
 
     kind: ClassVar[str] = "checkpoint"
     base: Trained
     epoch: int
-
-    @property
-    def seed(self) -> int:
-        return self.base.seed
-
-    @property
-    def data(self) -> DataSpec:
-        return self.base.data
 
     def __post_init__(self):
         if not 1 <= self.epoch < self.base.schedule.epochs:

@@ -18,7 +18,7 @@ from torch import nn
 
 from scenarios.networks import prune
 from scenarios.networks.data import Dataset
-from scenarios.networks.recipes.base import DataSpec, ModelRecipe, Setup
+from scenarios.networks.recipes.base import DerivedModelRecipe, ModelRecipe, Setup
 from scenarios.networks.train import Schedule
 
 __all__ = ["PRUNING_METHODS", "pruning_method", "pruned_at", "Pruned", "Imp", "OneShot", "StructuredL1", "CkaBlock",
@@ -46,20 +46,12 @@ def pruned_at(setup: Setup, base: ModelRecipe, method: str, step: int) -> ModelR
     return base if step == 0 else PRUNING_METHODS[method][0](setup, base, step)
 
 
-class Pruned(ModelRecipe):
-    """A model pruned from ``base`` and retrained with ``schedule``; subclasses say how (:meth:`prune`)."""
+class Pruned(DerivedModelRecipe):
+    """A model pruned from ``base`` and retrained with ``schedule`` (seeded by ``base``'s seed); subclasses
+    say how (:meth:`prune`)."""
 
     base: ModelRecipe
     schedule: Schedule
-
-    @property
-    def seed(self) -> int:
-        """The seed of the model it was pruned from (the retraining's batch order)."""
-        return self.base.seed
-
-    @property
-    def data(self) -> DataSpec:
-        return self.base.data
 
     def detail(self) -> str:
         raise NotImplementedError
