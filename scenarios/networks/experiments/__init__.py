@@ -17,7 +17,8 @@ on each other.
 - ``resi``: ReSi's tests (``networks.groups``, ``networks.layer_monotonicity``, ``networks.mixed_quality``);
 - ``probing``: subspaces of one trained layer (``networks.pc_deletion``, ``networks.pruning_denoising``);
 - ``removal``: layer removal (``networks.layer_removal``);
-- ``user_models``: the users' own networks (``networks.user_models``).
+- ``user_models``: the users' own networks (``networks.user_models``; registered with ``scenarios.generator``
+  itself: its models are the user's factory's, not recipes, so there is nothing to plan or bank).
 """
 from __future__ import annotations
 
