@@ -42,9 +42,9 @@ def pytest_configure(config):
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("--rebuild-networks runs serially: leave out -n")
     from scenarios.networks import bank as networks_bank
-    from scenarios.networks import zoo
+    from scenarios.networks.recipes import reading as reads_of_cases
 
-    reading = zoo.reading()
+    reading = reads_of_cases()
     rebuild = Rebuild(Path(networks_bank.Bank().root or networks_bank.DEFAULT_ROOT), reading)
     os.environ[BANK_ENV] = "none"
     rebuild.reads = reading.__enter__()

@@ -5,7 +5,7 @@ Each progression case compares a dense model's layer (X) with the same layer aft
 carries ``relevant_variance_x`` / ``irrelevant_variance_x`` and ``relevant_variance_y`` /
 ``irrelevant_variance_y``: tr(cov(Z P)) and tr(cov(Z (I - P))) on the probe set, P the projector onto the
 class-discriminant subspace of that model's own training activations
-(``scenarios.networks.probing.relevance_fields``). :func:`denoising_table` gives per (architecture, method,
+(``scenarios.networks.recipes.relevance_fields``). :func:`denoising_table` gives per (architecture, method,
 step) the mean over seeds of each part's variance relative to the dense model's: pruning that removes
 irrelevant variance faster than relevant variance (irrelevant kept < relevant kept) denoises the layer.
 """

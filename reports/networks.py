@@ -33,7 +33,7 @@ KEYS = ["scenario", "case", "seed"]
 META = ["layer_x", "layer_y", "index_x", "index_y", "arch", "pair", "method", "step", "sparsity", "student",
         "model_x", "model_y", "conv", "sender"]
 
-#: The columns of ``networks_models.csv`` (``scenarios.networks.zoo.model_fields`` per side of a case,
+#: The columns of ``networks_models.csv`` (``scenarios.networks.plan.model_fields`` per side of a case,
 #: plus the data set and the scenarios that used the model).
 MODEL_COLUMNS = ["recipe", "kind", "arch", "seed", "data", "variant", "epoch", "pruning", "sparsity", "accuracy",
                  "accuracy_before_retraining", "scenarios"]

@@ -8,30 +8,33 @@ from pathlib import Path
 import pytest
 import torch
 
-from scenarios.networks import bank, zoo
+from scenarios.networks import bank
 from scenarios.networks.bank import REBUILD, Bank, BankError, bank_key, decode, encode
 from scenarios.networks.bank_build import needed, write_bank
 from scenarios.networks.cache import Cache
 from scenarios.networks.prefetch import missing
+from scenarios.networks.recipes import (DataSpec, OneShot, Setup, Trained, bank_source, case_recipes, reading,
+                                        reference_columns)
 from scenarios.networks.train import Schedule
+import tiny_networks  # noqa: F401 - torch._dynamo before pytester (see there)
 
 pytest_plugins = ["pytester"]
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-DIGITS = zoo.DataSpec.of("digits")
+DIGITS = DataSpec.of("digits")
 SCHEDULE = Schedule(epochs=1)
-TRAINED = zoo.Trained("cnn", 0, DIGITS, SCHEDULE)
-PRUNED = zoo.OneShot(TRAINED, SCHEDULE, 0.6, "magnitude", "global")
+TRAINED = Trained("cnn", 0, DIGITS, SCHEDULE)
+PRUNED = OneShot(TRAINED, SCHEDULE, 0.6, "magnitude", "global")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A cache holding a trained CNN, its pruned copy, a stitch and an agreement of the two, and the bank
     written from the reads of a case that compares them."""
-    setup = zoo.Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 50, "cpu", Cache(tmp_path_factory.mktemp("cache")))
-    recipes = zoo.case_recipes(setup, TRAINED, "conv2", PRUNED, "conv2")
-    with zoo.reading() as reads:
-        zoo.references(setup, recipes)
+    setup = Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 50, "cpu", Cache(tmp_path_factory.mktemp("cache")))
+    recipes = case_recipes(setup, TRAINED, "conv2", PRUNED, "conv2")
+    with reading() as reads:
+        reference_columns(setup, recipes)
         for name in ("x", "y", "record_x", "record_y"):
             recipes[name].fetch(setup)
     root = tmp_path_factory.mktemp("bank")
@@ -76,21 +79,21 @@ def test_entries_read_back_bit_for_bit_and_pruned_weights_sparsely(built):
 
 def test_a_run_takes_banked_entries_and_builds_none_of_them(built, tmp_path):
     _, recipes, root, _ = built
-    setup = zoo.Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 50, "cpu", Cache(tmp_path), Bank(root))
+    setup = Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 50, "cpu", Cache(tmp_path), Bank(root))
     assert TRAINED.is_stored(setup) and recipes["forward"].is_stored(setup)
     assert set(missing(setup, recipes.values())) == {recipes["x"], recipes["y"]}  # forward passes only
-    zoo.references(setup, recipes)
+    reference_columns(setup, recipes)
     recipes["x"].fetch(setup)
     stored = {json.loads(p.read_text())["recipe"]["kind"] for p in tmp_path.glob("*/*.json")}
     assert stored == {"activations"}  # the forward pass, made from the banked weights; nothing trained
-    assert zoo.bank_source(setup, recipes.values()) == Bank(root).version
+    assert bank_source(setup, recipes.values()) == Bank(root).version
 
 
 def test_a_rebuild_on_this_machine_reproduces_the_checksums(built, tmp_path):
     setup, recipes, root, _ = built
-    fresh = zoo.Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 50, "cpu", Cache(tmp_path / "cache"))  # trains again
-    with zoo.reading() as reads:
-        zoo.references(fresh, recipes)
+    fresh = Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 50, "cpu", Cache(tmp_path / "cache"))  # trains again
+    with reading() as reads:
+        reference_columns(fresh, recipes)
         for name in ("x", "y", "record_x", "record_y"):
             recipes[name].fetch(fresh)
     again = write_bank(needed(reads), tmp_path / "bank", {"machine": "test"})

@@ -1,46 +1,72 @@
-"""Recipes: every field is part of the cache key, the build passes the same fields on, the pruning
-methods are registered by their classes, and the small helpers (shapes, pairs, checkpoints) hold."""
+"""Recipes: every recipe class has a sample here and a kind of its own, every field is part of the cache
+key, the build passes the same fields on, the pruning methods are registered by their classes, and the
+small helpers (shapes, pairs, checkpoints) hold."""
 import dataclasses
 import pickle
 
 import pytest
 import torch
 
-from scenarios.networks import experiments, models, prune, zoo
+import scenarios
+from scenarios.networks import models, plan, prune, recipes
+from scenarios.networks.experiments import progression
 from scenarios.networks.cache import Cache, recipe_key
 from scenarios.networks.train import Schedule
 
-DIGITS = zoo.DataSpec.of("digits")
+DIGITS = recipes.DataSpec.of("digits")
 SCHEDULE = Schedule(epochs=2)
-TRAINED = zoo.Trained("cnn", 0, DIGITS, SCHEDULE)
-RESNET = zoo.Trained("resnet", 0, DIGITS, SCHEDULE)
+TRAINED = recipes.Trained("cnn", 0, DIGITS, SCHEDULE)
+RESNET = recipes.Trained("resnet", 0, DIGITS, SCHEDULE)
 
 SAMPLES = [
     TRAINED,
-    zoo.Trained("cnn", 0, DIGITS, SCHEDULE, shuffle_labels=3),
-    zoo.RandomInit("cnn", 1, DIGITS),
-    zoo.Checkpoint(TRAINED, 1),
-    zoo.Distilled(TRAINED, "cnn_small", 0, 4.0, 0.9, SCHEDULE),
-    zoo.Imp(TRAINED, SCHEDULE),
-    zoo.OneShot(TRAINED, SCHEDULE, 0.2, "magnitude", "global"),
-    zoo.StructuredL1(TRAINED, SCHEDULE, 0.5),
-    zoo.CkaBlock(RESNET, SCHEDULE, 1),
-    zoo.ClusteredNoise(DIGITS, (16, 8, 8), 1),
-    zoo.Record(TRAINED),
-    zoo.Activations(TRAINED, "conv1", 100),
-    zoo.Stitch(TRAINED, "conv1", zoo.Imp(TRAINED, SCHEDULE), "conv2", 4),
-    zoo.Agreement.of(TRAINED, zoo.Imp(TRAINED, SCHEDULE)),
+    recipes.Trained("cnn", 0, DIGITS, SCHEDULE, shuffle_labels=3),
+    recipes.RandomInit("cnn", 1, DIGITS),
+    recipes.Checkpoint(TRAINED, 1),
+    recipes.Distilled(TRAINED, "cnn_small", 0, 4.0, 0.9, SCHEDULE),
+    recipes.Imp(TRAINED, SCHEDULE),
+    recipes.OneShot(TRAINED, SCHEDULE, 0.2, "magnitude", "global"),
+    recipes.StructuredL1(TRAINED, SCHEDULE, 0.5),
+    recipes.CkaBlock(RESNET, SCHEDULE, 1),
+    recipes.ClusteredNoise(DIGITS, (16, 8, 8), 1),
+    recipes.Record(TRAINED),
+    recipes.Activations(TRAINED, "conv1", 100),
+    recipes.Stitch(TRAINED, "conv1", recipes.Imp(TRAINED, SCHEDULE), "conv2", 4),
+    recipes.Agreement.of(TRAINED, recipes.Imp(TRAINED, SCHEDULE)),
+    recipes.LayerRemoval(TRAINED, SCHEDULE, ("conv3",)),
+    recipes.TrainingActivations(TRAINED, "conv4", "pool"),
+    recipes.DeletionProbe(recipes.TrainingActivations(TRAINED, "conv4", "pool"), recipes.Activations(TRAINED, "conv4", 100),
+                          "top", 2),
+    recipes.RelevantBasis(recipes.TrainingActivations(TRAINED, "conv4", "flatten")),
 ]
+
+
+def _recipe_classes(cls=recipes.Recipe) -> set[type]:
+    """Every recipe class of the package with a kind of its own (a frozen dataclass), however deep below
+    Recipe."""
+    found = set()
+    for sub in cls.__subclasses__():
+        if dataclasses.is_dataclass(sub) and "kind" in vars(sub) and sub.__module__.startswith("scenarios."):
+            found.add(sub)
+        found |= _recipe_classes(sub)
+    return found
+
+
+def test_every_recipe_kind_has_a_sample_and_a_kind_of_its_own():
+    classes = _recipe_classes()
+    assert classes == {type(recipe) for recipe in SAMPLES}, "add a sample of the new recipe to SAMPLES"
+    kinds = [cls.kind for cls in classes]
+    assert len(set(kinds)) == len(kinds), f"two recipe classes share a kind (and so their keys): {sorted(kinds)}"
 
 
 def changed(value):
     """A different value of the same kind."""
-    if isinstance(value, zoo.Recipe):
-        return zoo.Trained("mlp", 7, DIGITS, SCHEDULE)
+    if isinstance(value, recipes.Recipe):
+        return recipes.Trained("mlp", 7, DIGITS, SCHEDULE)
     if isinstance(value, Schedule):
         return dataclasses.replace(value, epochs=value.epochs + 1)
-    if isinstance(value, zoo.DataSpec):
-        return zoo.DataSpec.of("cifar10", data_dir="/elsewhere")
+    if isinstance(value, recipes.DataSpec):
+        return recipes.DataSpec.of("cifar10", data_dir="/elsewhere")
     if isinstance(value, bool):
         return not value
     if isinstance(value, (int, float)):
@@ -72,11 +98,11 @@ def test_descriptions():
 
 
 @pytest.mark.parametrize("kind,call,fields", [
-    (zoo.Imp(TRAINED, SCHEDULE, 0.3), "imp_round", {"amount": 0.3}),
-    (zoo.OneShot(TRAINED, SCHEDULE, 0.4, "obd", "layer", "hutchinson"), "one_shot",
+    (recipes.Imp(TRAINED, SCHEDULE, 0.3), "imp_round", {"amount": 0.3}),
+    (recipes.OneShot(TRAINED, SCHEDULE, 0.4, "obd", "layer", "hutchinson"), "one_shot",
      {"amount": 0.4, "scores": "obd", "scope": "layer", "hessian": "hutchinson"}),
-    (zoo.StructuredL1(TRAINED, SCHEDULE, 0.25), "structured_l1", {"fraction": 0.25}),
-    (zoo.CkaBlock(RESNET, SCHEDULE, 2), "cka_block_removal", {"n_blocks": 2}),
+    (recipes.StructuredL1(TRAINED, SCHEDULE, 0.25), "structured_l1", {"fraction": 0.25}),
+    (recipes.CkaBlock(RESNET, SCHEDULE, 2), "cka_block_removal", {"n_blocks": 2}),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_a_pruning_recipe_passes_its_own_fields_to_the_call(kind, call, fields, monkeypatch):
     seen = {}
@@ -95,42 +121,43 @@ def test_a_pruning_recipe_passes_its_own_fields_to_the_call(kind, call, fields, 
 
 
 def test_pruning_methods_are_registered_by_their_classes():
-    setup = zoo.Setup.from_params({**experiments.COMMON_PARAMS, "epochs": 10, "cache_dir": "/tmp/unused", "device": "cpu"})
-    assert experiments.PRUNING_METHODS == tuple(zoo.PRUNING_METHODS)
-    base = zoo.Trained("cnn", 0, setup.data, setup.schedule)
-    assert all(zoo.pruned_at(setup, base, method, 0) is base for method in zoo.PRUNING_METHODS)
-    imp = zoo.pruned_at(setup, base, "imp", 2)
-    assert isinstance(imp, zoo.Imp) and imp.base.base == base and imp.schedule == setup.schedule
-    layer = zoo.pruned_at(setup, base, "magnitude_layer", 2)
+    setup = recipes.Setup.from_params({**plan.COMMON_PARAMS, "epochs": 10, "cache_dir": "/tmp/unused", "device": "cpu"})
+    assert progression.METHOD_CHOICES == tuple(recipes.PRUNING_METHODS)
+    base = recipes.Trained("cnn", 0, setup.data, setup.schedule)
+    assert all(recipes.pruned_at(setup, base, method, 0) is base for method in recipes.PRUNING_METHODS)
+    imp = recipes.pruned_at(setup, base, "imp", 2)
+    assert isinstance(imp, recipes.Imp) and imp.base.base == base and imp.schedule == setup.schedule
+    layer = recipes.pruned_at(setup, base, "magnitude_layer", 2)
     assert (layer.scores, layer.scope, layer.amount, layer.schedule) == ("magnitude", "layer", pytest.approx(0.36),
                                                                           setup.finetune)
-    assert zoo.pruned_at(setup, base, "obd", 1).scores == "obd"
-    assert zoo.pruned_at(setup, base, "structured_l1", 1).fraction == pytest.approx(0.2)
-    assert zoo.pruned_at(setup, base, "cka_block", 3).n_blocks == 3
+    assert recipes.pruned_at(setup, base, "obd", 1).scores == "obd"
+    assert recipes.pruned_at(setup, base, "structured_l1", 1).fraction == pytest.approx(0.2)
+    assert recipes.pruned_at(setup, base, "cka_block", 3).n_blocks == 3
+    check = scenarios.lookup("networks.pruning_progression").check
     with pytest.raises(ValueError, match="ResNet"):
-        experiments._check_progression({"method": "cka_block", "arch": "cnn", "step": 1})
+        check({"method": "cka_block", "arch": "cnn", "step": 1})
     with pytest.raises(ValueError, match="only 3 removable"):
-        experiments._check_progression({"method": "cka_block", "arch": "resnet", "step": 4})
+        check({"method": "cka_block", "arch": "resnet", "step": 4})
 
 
 def test_pairs_checkpoints_and_shapes():
-    pruned = zoo.Imp(TRAINED, SCHEDULE)
-    assert zoo.Agreement.of(TRAINED, pruned) == zoo.Agreement.of(pruned, TRAINED)
+    pruned = recipes.Imp(TRAINED, SCHEDULE)
+    assert recipes.Agreement.of(TRAINED, pruned) == recipes.Agreement.of(pruned, TRAINED)
     with pytest.raises(ValueError, match="different data"):
-        zoo.Stitch(TRAINED, "conv1", zoo.Trained("cnn", 1, zoo.DataSpec.of("cifar10"), SCHEDULE), "conv1", 1)
-    assert zoo.checkpoint(TRAINED, 2) is TRAINED and zoo.checkpoint(TRAINED, 1) == zoo.Checkpoint(TRAINED, 1)
+        recipes.Stitch(TRAINED, "conv1", recipes.Trained("cnn", 1, recipes.DataSpec.of("cifar10"), SCHEDULE), "conv1", 1)
+    assert recipes.checkpoint(TRAINED, 2) is TRAINED and recipes.checkpoint(TRAINED, 1) == recipes.Checkpoint(TRAINED, 1)
     with pytest.raises(ValueError, match="checkpoint epoch"):
-        zoo.Checkpoint(TRAINED, 2)
+        recipes.Checkpoint(TRAINED, 2)
     data = DIGITS.load()
     net = models.build(models.config_for("resnet", data.shape, 10)).eval()
     for layer in models.layer_names(net):
-        assert zoo.layer_shape(DIGITS, "resnet", layer) == tuple(models.prefix(net, layer)(data.x_test[:2]).shape[1:])
+        assert plan.layer_shape(DIGITS, "resnet", layer) == tuple(models.prefix(net, layer)(data.x_test[:2]).shape[1:])
 
 
 def test_what_is_stored_and_what_is_computed_when_used(tmp_path):
-    setup = zoo.Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 10, "cpu", Cache(tmp_path))
+    setup = recipes.Setup(DIGITS, SCHEDULE, SCHEDULE, 1, 10, "cpu", Cache(tmp_path))
     assert not TRAINED.is_stored(setup)
-    assert zoo.ClusteredNoise(DIGITS, (4,), 0).is_stored(setup)  # computed when used: nothing to store
-    noise = zoo.ClusteredNoise(DIGITS, (3, 2, 2), 0, 0.0)  # scale 0: every image is its class's mean
-    probe = zoo.Activations(noise, "conv1", 5).build(setup)["activations"]
+    assert recipes.ClusteredNoise(DIGITS, (4,), 0).is_stored(setup)  # computed when used: nothing to store
+    noise = recipes.ClusteredNoise(DIGITS, (3, 2, 2), 0, 0.0)  # scale 0: every image is its class's mean
+    probe = recipes.Activations(noise, "conv1", 5).build(setup)["activations"]
     assert torch.equal(probe, noise.sender(setup, "conv1").means[DIGITS.load().y_test[:5]])

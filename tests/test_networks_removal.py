@@ -10,7 +10,8 @@ from torch import nn
 
 import scenarios
 from scenarios import Scenario
-from scenarios.networks import experiments, models, prefetch, prune, removal, zoo
+from scenarios.networks import models, plan, prefetch, prune, recipes
+from scenarios.networks.experiments import removal
 from scenarios.networks.cache import Cache
 from scenarios.networks.train import Schedule
 from runner.schema import REFERENCE_COLUMNS
@@ -115,21 +116,21 @@ def test_layer_removal_record(trained, digits, name, names):  # noqa: F811
 
 
 def test_layer_removal_recipe_round_trips_through_the_cache(tmp_path):
-    data = zoo.DataSpec.of("digits")
+    data = recipes.DataSpec.of("digits")
     schedule = Schedule(epochs=1)
-    base = zoo.Trained("cnn", 0, data, schedule)
-    recipe = zoo.LayerRemoval(base, schedule, ("conv3",))
+    base = recipes.Trained("cnn", 0, data, schedule)
+    recipe = recipes.LayerRemoval(base, schedule, ("conv3",))
     assert recipe.describe() == "cnn/seed=0/layer_removal(conv3)"
     assert recipe.key()["remove"] == ["conv3"] and recipe.key()["kind"] == "layer_removal"
-    assert zoo.LayerRemoval(base, schedule, ("block1_2",)).key() != recipe.key()
+    assert recipes.LayerRemoval(base, schedule, ("block1_2",)).key() != recipe.key()
     for bad in ((), ("conv3", "conv3"), ["conv3"]):
         with pytest.raises(ValueError, match="remove must be"):
-            zoo.LayerRemoval(base, schedule, bad)
-    setup = zoo.Setup(data, schedule, schedule, 1, 16, "cpu", Cache(tmp_path))
+            recipes.LayerRemoval(base, schedule, bad)
+    setup = recipes.Setup(data, schedule, schedule, 1, 16, "cpu", Cache(tmp_path))
     net, record = recipe.load(setup)
     assert models.layer_names(net) == ["conv1", "conv2", "conv4"] and net.config["removed"] == ["conv3"]
     assert record["accuracy"] == record["accuracy_after_retraining"] and record["removed"] == ["conv3"]
-    fields = zoo.model_fields(recipe, record)
+    fields = plan.model_fields(recipe, record)
     assert fields["pruning"] == "layer_removal(conv3)" and fields["accuracy_before_retraining"] is not None
 
 
@@ -159,7 +160,7 @@ def test_generator_pairs_every_dense_layer_with_every_kept_layer(tmp_path, monke
 
 def test_generator_case_ids_and_checks():
     ids = scenarios.lookup("networks.layer_removal").case_ids
-    params = {**experiments.COMMON_PARAMS, "arch": "resnet", "remove": "block1_2,block2_2"}
+    params = {**plan.COMMON_PARAMS, "arch": "resnet", "remove": "block1_2,block2_2"}
     assert ids(params, None) == [f"{x}->{y}" for x in ("stem", "block1_1", "block1_2", "block2_1", "block2_2")
                                  for y in ("stem", "block1_1", "block2_1")]
     assert removal.removed_stages({"remove": " block1_2, ,block2_2"}) == ("block1_2", "block2_2")

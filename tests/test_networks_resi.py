@@ -9,8 +9,9 @@ import torch
 from sklearn.datasets import load_digits as sklearn_digits
 
 import scenarios
-from scenarios.networks import data, experiments, resi, zoo
-from scenarios.networks.train import accuracy
+from scenarios.networks import data, plan, recipes
+from scenarios.networks.experiments import resi
+from scenarios.networks.train import Schedule, accuracy
 from scenarios.networks.variants import MARK_VALUE, Variant, mark, noisy, partially_shuffled
 
 torch.set_num_threads(1)
@@ -63,15 +64,15 @@ def test_variant_checks_its_levels_and_a_plain_variant_is_the_plain_recipe():
     with pytest.raises(ValueError, match="augment"):
         Variant(augment=-1.0)
     assert Variant.seeded(3, label_noise=0.0) == Variant() and Variant.seeded(3, augment=1.0).seed == 3
-    spec = zoo.DataSpec.of("digits_corrupted")
-    plain = zoo.Trained("cnn", 3, spec, zoo.Schedule())
-    assert zoo.Trained("cnn", 3, spec, zoo.Schedule(), variant=Variant.seeded(3, augment=0.0)) == plain
-    assert resi.model_named(zoo.Setup.from_params({**experiments.COMMON_PARAMS, "device": "cpu"}), "cnn", 3,
+    spec = recipes.DataSpec.of("digits_corrupted")
+    plain = recipes.Trained("cnn", 3, spec, Schedule())
+    assert recipes.Trained("cnn", 3, spec, Schedule(), variant=Variant.seeded(3, augment=0.0)) == plain
+    assert resi.model_named(recipes.Setup.from_params({**plan.COMMON_PARAMS, "device": "cpu"}), "cnn", 3,
                             "shortcut=1").describe() == "cnn/seed=3/shortcut(1)"
 
 
 def _setup(tmp_path):
-    return zoo.Setup.from_params({**experiments.COMMON_PARAMS, "cache_dir": str(tmp_path), "device": "cpu"})
+    return recipes.Setup.from_params({**plan.COMMON_PARAMS, "cache_dir": str(tmp_path), "device": "cpu"})
 
 
 def _net(setup, factor, level, seed=0):
@@ -104,7 +105,7 @@ def test_noise_augmentation_raises_accuracy_on_noisy_test_images(tmp_path):
 
 
 def _scenario(tmp_path, generator, **params):
-    resolved = {**experiments.COMMON_PARAMS, "epochs": 1, "stitch_epochs": 1, "probe_size": 32,
+    resolved = {**plan.COMMON_PARAMS, "epochs": 1, "stitch_epochs": 1, "probe_size": 32,
                 "cache_dir": str(tmp_path), "device": "cpu", "arch": "mlp", **params}
     registered = scenarios.lookup(generator).params
     return scenarios.Scenario(name="tiny", family="networks", generator=generator, seeds=(0,), expectations=(),

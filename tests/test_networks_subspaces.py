@@ -1,5 +1,5 @@
 """Subspaces of a layer (scenarios/networks/subspaces.py) against independent formulas, the two probing
-generators (scenarios/networks/probing.py) end to end on a tiny budget, their ground truths, and the
+generators (scenarios/networks/recipes.py) end to end on a tiny budget, their ground truths, and the
 denoising table (reports/denoising.py).
 
 Ground truths checked here (what the constructions guarantee, not numbers a run produced):
@@ -25,7 +25,7 @@ import scenarios
 from reports.results import results_table
 from reports.denoising import DENOISING_COLUMNS, denoising_table, write_denoising
 from scenarios import Scenario, Sweep
-from scenarios.networks import prefetch, probing, zoo
+from scenarios.networks import plan, prefetch, recipes
 from scenarios.networks.activations import as_matrix
 from scenarios.networks.cache import Cache
 from scenarios.networks.subspaces import (delete_components, gaussian_like, principal_components, probe_accuracy,
@@ -290,16 +290,16 @@ def test_generators_are_registered():
 
 
 def test_pc_deletion_cases_references_and_a_warm_cache(cache_dir, monkeypatch):
-    width = zoo.layer_shape(zoo.DataSpec.of("digits_corrupted"), "cnn", "conv4")[0]
+    width = plan.layer_shape(recipes.DataSpec.of("digits_corrupted"), "cnn", "conv4")[0]
     scenario = tiny_scenario(cache_dir, "networks.pc_deletion", Sweep("k", (1, 4, width)))
     cases = scenarios.generate(scenario, 0)
     assert [c.case for c in cases] == ["top=1", "top=4", f"top={width}", "bottom=1", "bottom=4", f"bottom={width}"]
     by_id = {c.case: c for c in cases}
     first = cases[0]
     assert first.x.shape == (128, width) and first.meta["layer_x"] == "conv4" and first.meta["model_x"] == "cnn/seed=0"
-    setup = zoo.Setup.from_params(scenario.params)
-    model = zoo.Trained("cnn", 0, setup.data, setup.schedule)
-    train = probing.TrainingActivations(model, "conv4", "pool").matrix(setup)
+    setup = recipes.Setup.from_params(scenario.params)
+    model = recipes.Trained("cnn", 0, setup.data, setup.schedule)
+    train = recipes.TrainingActivations(model, "conv4", "pool").matrix(setup)
     data = setup.data.load()
     # X's probe is the probe on the intact layer, recomputed here from the same activations
     assert first.meta["probe_accuracy_x"] == probe_accuracy(train, data.y_train.numpy(), first.x,
@@ -332,9 +332,9 @@ def test_denoising_readout_of_the_relevant_part_is_unchanged_in_every_case(cache
     cases = scenarios.generate(scenario, 0)
     assert [c.case for c in cases] == ["h3/scale=0", "h3/scale=0.5", "h3/scale=1", "h3/scale=4", "h2/other_seed",
                                        "h1/noise"]
-    setup = zoo.Setup.from_params(scenario.params)
-    model = zoo.Trained("cnn", 0, setup.data, setup.schedule)
-    basis = probing.RelevantBasis(probing.TrainingActivations(model, "conv4", "pool")).matrix(setup)
+    setup = recipes.Setup.from_params(scenario.params)
+    model = recipes.Trained("cnn", 0, setup.data, setup.schedule)
+    basis = recipes.RelevantBasis(recipes.TrainingActivations(model, "conv4", "pool")).matrix(setup)
     x = cases[0].x
     relevant, irrelevant = split(x, basis)
     scale = np.abs(x).max()
@@ -348,12 +348,12 @@ def test_denoising_readout_of_the_relevant_part_is_unchanged_in_every_case(cache
         assert case.meta["irrelevant_variance_y"] == pytest.approx(case.param ** 2 * fields["irrelevant_variance_x"])
     np.testing.assert_allclose(cases[2].y, x, atol=PLATFORM_RTOL * scale)  # scale 1: X itself
     np.testing.assert_allclose(cases[0].y, relevant, atol=PLATFORM_RTOL * scale)  # scale 0: the relevant part alone
-    other = as_matrix(zoo.Activations(zoo.Trained("cnn", 1, setup.data, setup.schedule), "conv4", 128)
+    other = as_matrix(recipes.Activations(recipes.Trained("cnn", 1, setup.data, setup.schedule), "conv4", 128)
                       .fetch(setup)["activations"], "pool")
     np.testing.assert_allclose(cases[4].y, relevant + split(other, basis)[1], atol=PLATFORM_RTOL * scale)
     assert not np.allclose(cases[5].y, x) and np.array_equal(cases[5].y, scenarios.generate(scenario, 0)[5].y)
     # relevance_fields: the same split of the same layer
-    assert probing.relevance_fields(setup, model, "conv4") == {
+    assert recipes.relevance_fields(setup, model, "conv4") == {
         "relevant_variance": fields["relevant_variance_x"], "irrelevant_variance": fields["irrelevant_variance_x"],
         "relevant_rank": basis.shape[1]}
     assert basis.shape[1] == 9  # C - 1 for the ten digits

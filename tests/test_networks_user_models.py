@@ -1,4 +1,4 @@
-"""Users' own networks (scenarios.networks.user_models): a tiny factory end to end, every malformed
+"""Users' own networks (scenarios.networks.experiments.user_models): a tiny factory end to end, every malformed
 factory, a broken factory in a real run, mixed-precision settings, and two processes writing one cache
 entry at once."""
 import json
@@ -14,10 +14,11 @@ from torch import nn
 
 from scenarios import load_specs
 from scenarios._registry import generate
-from scenarios.networks import user_models
+from scenarios.networks.experiments import user_models
 from scenarios.networks.cache import Cache
 from scenarios.networks.train import Schedule, train
 from scenarios.networks.data import Dataset
+import tiny_networks  # noqa: F401 - torch._dynamo before pytester (see there)
 
 pytest_plugins = ["pytester"]
 

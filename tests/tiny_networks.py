@@ -1,9 +1,14 @@
 """Tiny models on a digits subset, trained once per test module (shared by the networks tests).
 
-The fixtures ``digits`` and ``trained`` are imported by the test modules that use them.
+The fixtures ``digits`` and ``trained`` are imported by the test modules that use them. The test modules
+that run the benchmarks with pytester in this process import this module too, for ``torch._dynamo``: torch
+imports it on the first optimizer step and cannot import it twice in a process (it registers an operator
+library), and pytester takes out of ``sys.modules`` every module imported while its fixture was up, so a
+first training step inside a pytester run would break every later one in the worker.
 """
 import pytest
 import torch
+import torch._dynamo  # noqa: F401 - imported before any pytester fixture (module docstring)
 
 from scenarios.networks import data, models
 from scenarios.networks.train import Schedule, train

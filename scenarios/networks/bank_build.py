@@ -2,8 +2,8 @@
 
 ``pytest benchmarks/ --rebuild-networks`` runs the networks family with no bank, so that every recipe
 is built from the seeds (or read from the local cache where an earlier build left it: a build is
-resumable), collects the recipes the cases read (``zoo.reading``), and hands them to
-:func:`write_bank`, which stores the banked ones they need (``zoo.bank_needs``): tensors as safetensors
+resumable), collects the recipes the cases read (``recipes.reading``), and hands them to
+:func:`write_bank`, which stores the banked ones they need (``recipes.bank_needs``): tensors as safetensors
 files, plain values and checksums in the manifest, written last and atomically. Builds are
 deterministic on one platform, so a rebuild on the machine that built the bank reproduces its
 checksums; on another CPU it does not, which is why the bank is shipped and retraining is checked
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from scenarios.networks import zoo
-from scenarios.networks.bank import FORMAT, MANIFEST, Bank, bank_key, encode, manifest_version, write_tensors
 from runner.atomic import write_text
+from scenarios.networks.bank import FORMAT, MANIFEST, Bank, bank_key, encode, manifest_version, write_tensors
 from scenarios.networks.cache import CODE_VERSION
+from scenarios.networks.recipes.base import Recipe, Setup, bank_needs
 
 __all__ = ["BuildReport", "needed", "write_bank"]
 
@@ -44,16 +44,16 @@ class BuildReport:
                 f"{self.files} files, {self.bytes / 1e6:.1f} MB, in {self.seconds:.1f} s")
 
 
-def needed(reads: Iterable[tuple[zoo.Recipe, zoo.Setup]]) -> dict[str, tuple[zoo.Recipe, zoo.Setup]]:
-    """bank key -> (recipe, setup) for every banked recipe that the ``reads`` (``zoo.reading``) need."""
+def needed(reads: Iterable[tuple[Recipe, Setup]]) -> dict[str, tuple[Recipe, Setup]]:
+    """bank key -> (recipe, setup) for every banked recipe that the ``reads`` (``recipes.reading``) need."""
     entries = {}
     for recipe, setup in reads:
-        for banked in zoo.bank_needs(recipe):
+        for banked in bank_needs(recipe):
             entries.setdefault(bank_key(banked.key()), (banked, setup))
     return entries
 
 
-def write_bank(entries: dict[str, tuple[zoo.Recipe, zoo.Setup]], root: Path, built_with: dict,
+def write_bank(entries: dict[str, tuple[Recipe, Setup]], root: Path, built_with: dict,
                replace: bool = True) -> BuildReport:
     """Write ``entries`` (bank key -> (recipe, setup), each fetched from the setup's cache or built) to
     the bank folder ``root``: their files first, then the manifest (atomically), then the files no entry

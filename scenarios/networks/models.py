@@ -21,9 +21,10 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "MLP", "VGG", "RemovedStage", "ResNet", "build", "config_for", "layer_names", "prefix",
-           "suffix", "removal_blocker", "removable_stages", "remove_stages"]
+__all__ = ["ARCHITECTURES", "HEAD", "MLP", "VGG", "RemovedStage", "ResNet", "build", "config_for", "layer_names",
+           "prefix", "suffix", "removal_blocker", "removable_stages", "remove_stages"]
 
+#: The name of every model's classifier stage (not a stitchable layer).
 HEAD = "head"
 
 

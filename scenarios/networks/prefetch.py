@@ -20,7 +20,7 @@ from typing import Iterable
 
 import torch
 
-from scenarios.networks.zoo import Recipe, Setup
+from scenarios.networks.recipes.base import Recipe, Setup
 from scenarios.progress import note
 
 __all__ = ["WORKERS_ENV", "missing", "prefetch", "workers"]

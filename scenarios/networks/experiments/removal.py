@@ -2,7 +2,7 @@
 stages taken out and the rest briefly fine-tuned.
 
 - ``networks.layer_removal``: for seed s, every stitchable layer of the dense M_s (X) against every
-  stitchable layer of M_s with the stages ``remove`` removed and fine-tuned (Y; ``zoo.LayerRemoval``),
+  stitchable layer of M_s with the stages ``remove`` removed and fine-tuned (Y; ``recipes.LayerRemoval``),
   case ``<layer_x>-><layer_y>``. X runs over the removed layers and the kept ones, Y over the kept ones
   only (a removed stage is no layer of Y). Removable are VGG stages whose convolution keeps the number
   of channels (a max-pool of the stage stays; ``conv3`` of ``cnn``, ``conv7`` of ``vgg11``) and residual
@@ -13,13 +13,12 @@ stages taken out and the rest briefly fine-tuned.
 """
 from __future__ import annotations
 
-import torch
+import copy
 
 from scenarios import Scenario
-from scenarios.networks import zoo
-from scenarios.networks.experiments import ARCH_CHOICES, Pair, _layers, _networks_generator, _trained
-from scenarios.networks.models import build, config_for, remove_stages
-from scenarios.networks.zoo import Setup
+from scenarios.networks.models import remove_stages
+from scenarios.networks.plan import ARCH_CHOICES, PlannedCase, layers, networks_generator, skeleton, trained
+from scenarios.networks.recipes import LayerRemoval, Setup
 
 __all__ = ["layer_removal", "removed_stages"]
 
@@ -33,28 +32,27 @@ def _check_removal(params: dict) -> None:
     names = removed_stages(params)
     if not names:
         raise ValueError("remove must name at least one stage (comma-separated)")
-    with torch.device("meta"):
-        skeleton = build(config_for(params["arch"], (3, 32, 32), 10))  # a fresh one: the shared one stays whole
-    remove_stages(skeleton, names)  # ValueError naming a stage that cannot go, and why
+    fresh = copy.deepcopy(skeleton(params["arch"]))  # a copy: the shared one stays whole
+    remove_stages(fresh, names)  # ValueError naming a stage that cannot go, and why
 
 
 def _removal_ids(params: dict, sweep) -> list[str]:
-    kept = [layer for layer in _layers(params["arch"]) if layer not in removed_stages(params)]
-    return [f"{x}->{y}" for x in _layers(params["arch"]) for y in kept]
+    kept = [name for name in layers(params["arch"]) if name not in removed_stages(params)]
+    return [f"{x}->{y}" for x in layers(params["arch"]) for y in kept]
 
 
-@_networks_generator("layer_removal", {"arch": "resnet", "remove": "block1_2,block2_2"}, {"arch": ARCH_CHOICES},
-                     check=_check_removal, case_ids=_removal_ids)
-def layer_removal(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+@networks_generator("layer_removal", {"arch": "resnet", "remove": "block1_2,block2_2"}, {"arch": ARCH_CHOICES},
+                    check=_check_removal, case_ids=_removal_ids)
+def layer_removal(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Every layer of M_s (X) against every kept layer of M_s with the stages ``remove`` removed and
     fine-tuned with the fine-tuning schedule (Y), case ``<layer_x>-><layer_y>``."""
     p = scenario.params
     names = removed_stages(p)
-    dense = _trained(setup, p["arch"], seed)
-    removed = zoo.LayerRemoval(dense, setup.finetune, names)
-    layers = _layers(p["arch"])
-    depth = {layer: i for i, layer in enumerate(layers)}
+    dense = trained(setup, p["arch"], seed)
+    removed = LayerRemoval(dense, setup.finetune, names)
+    every = layers(p["arch"])
+    depth = {name: i for i, name in enumerate(every)}
     meta = {"arch": p["arch"], "removed": ",".join(names)}
-    return [Pair(f"{x}->{y}", dense, x, removed, y,
-                 meta={**meta, "index_x": depth[x], "index_y": depth[y], "removed_x": x in names})
-            for x in layers for y in layers if y not in names]
+    return [PlannedCase(f"{x}->{y}", dense, x, removed, y,
+                        meta={**meta, "index_x": depth[x], "index_y": depth[y], "removed_x": x in names})
+            for x in every for y in every if y not in names]

@@ -17,11 +17,10 @@ known by construction, the layers of one model, and pairs of models of mixed qua
 from __future__ import annotations
 
 from scenarios import Scenario
-from scenarios.networks import zoo
-from scenarios.networks.experiments import (ARCH_CHOICES, Pair, _layer, _layers, _networks_generator, _skeleton,
-                                            _trained)
+from scenarios.networks.plan import (ARCH_CHOICES, PlannedCase, layer, layers, networks_generator, skeleton,
+                                     trained)
+from scenarios.networks.recipes import PRUNING_METHODS, ModelRecipe, Setup, Trained, checkpoint, pruned_at
 from scenarios.networks.variants import Variant
-from scenarios.networks.zoo import ModelRecipe, Setup, Trained
 
 __all__ = ["FACTORS", "groups", "layer_monotonicity", "mixed_quality", "model_named"]
 
@@ -53,35 +52,35 @@ def _grouped(setup: Setup, arch: str, seed: int, factor: str, level: float) -> T
     return Trained(arch, seed, setup.data, setup.schedule, variant=Variant.seeded(seed, **{factor: level}))
 
 
-@_networks_generator("groups",
-                     {"arch": "cnn", "layer": "", "factor": "label_noise", "levels": "0,0.25,0.5,0.75,1"},
-                     {"arch": ARCH_CHOICES, "factor": FACTORS}, check=_check_groups, case_ids=_group_ids)
-def groups(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+@networks_generator("groups",
+                    {"arch": "cnn", "layer": "", "factor": "label_noise", "levels": "0,0.25,0.5,0.75,1"},
+                    {"arch": ARCH_CHOICES, "factor": FACTORS}, check=_check_groups, case_ids=_group_ids)
+def groups(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's grouping tests: ``layer`` (default: the last stitchable one) of ``arch`` trained from seed
     s at level a of ``factor`` (X) against seed s + 1 at level b (Y), for every a <= b of ``levels``
     (case ``a~b``; ``param`` = how many levels apart, 0 within a group)."""
     p = scenario.params
-    layer, levels = _layer(p["arch"], p["layer"]), _levels(p)
-    return [Pair(f"{a:g}~{b:g}", _grouped(setup, p["arch"], seed, p["factor"], a), layer,
-                 _grouped(setup, p["arch"], seed + 1, p["factor"], b), layer, param=float(j - i),
-                 meta={"arch": p["arch"], "factor": p["factor"], "group_x": a, "group_y": b})
+    at, levels = layer(p["arch"], p["layer"]), _levels(p)
+    return [PlannedCase(f"{a:g}~{b:g}", _grouped(setup, p["arch"], seed, p["factor"], a), at,
+                        _grouped(setup, p["arch"], seed + 1, p["factor"], b), at, param=float(j - i),
+                        meta={"arch": p["arch"], "factor": p["factor"], "group_x": a, "group_y": b})
             for i, a in enumerate(levels) for j, b in enumerate(levels) if j >= i]
 
 
 def _check_monotonicity(params: dict) -> None:
-    if len(_layers(params["arch"])) < 3:
+    if len(layers(params["arch"])) < 3:
         raise ValueError(f"{params['arch']!r} has fewer than 3 stitchable layers: no layer triple to test")
 
 
-@_networks_generator("layer_monotonicity", {"arch": "cnn"}, {"arch": ARCH_CHOICES}, check=_check_monotonicity)
-def layer_monotonicity(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+@networks_generator("layer_monotonicity", {"arch": "cnn"}, {"arch": ARCH_CHOICES}, check=_check_monotonicity)
+def layer_monotonicity(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's layer monotonicity: every layer pair i < j of M_s (X = layer i, Y = layer j of the same
     model), case ``<layer_i>-><layer_j>``, ``param`` j - i."""
     p = scenario.params
-    model, layers = _trained(setup, p["arch"], seed), _layers(p["arch"])
-    return [Pair(f"{a}->{b}", model, a, model, b, param=float(j - i),
-                 meta={"arch": p["arch"], "index_x": i, "index_y": j})
-            for i, a in enumerate(layers) for j, b in enumerate(layers) if j > i]
+    model, names = trained(setup, p["arch"], seed), layers(p["arch"])
+    return [PlannedCase(f"{a}->{b}", model, a, model, b, param=float(j - i),
+                        meta={"arch": p["arch"], "index_x": i, "index_y": j})
+            for i, a in enumerate(names) for j, b in enumerate(names) if j > i]
 
 
 def _parse(name: str) -> tuple[str, float | None]:
@@ -89,7 +88,7 @@ def _parse(name: str) -> tuple[str, float | None]:
     if name == "trained":
         return name, None
     kind, _, value = name.partition("=")
-    choices = ["trained", "epoch", *FACTORS, *zoo.PRUNING_METHODS]
+    choices = ["trained", "epoch", *FACTORS, *PRUNING_METHODS]
     if kind not in choices[1:]:
         raise ValueError(f"model {name!r}: unknown kind {kind!r}; choose one of {choices}")
     try:
@@ -101,16 +100,16 @@ def _parse(name: str) -> tuple[str, float | None]:
 def model_named(setup: Setup, arch: str, seed: int, name: str) -> ModelRecipe:
     """A model of ``networks.mixed_quality`` by name: ``trained``; ``epoch=<e>`` (the trained run's
     checkpoint after e epochs); ``label_noise=<q>``, ``shortcut=<p>``, ``augment=<s>`` (a training
-    variant); ``<pruning method>=<step>`` (``zoo.PRUNING_METHODS``, e.g. ``imp=3``)."""
-    base = _trained(setup, arch, seed)
+    variant); ``<pruning method>=<step>`` (``recipes.PRUNING_METHODS``, e.g. ``imp=3``)."""
+    base = trained(setup, arch, seed)
     kind, number = _parse(name)
     if kind == "trained":
         return base
     if kind == "epoch":
-        return zoo.checkpoint(base, int(number))
+        return checkpoint(base, int(number))
     if kind in FACTORS:
         return _grouped(setup, arch, seed, kind, number)
-    return zoo.pruned_at(setup, base, kind, int(number))
+    return pruned_at(setup, base, kind, int(number))
 
 
 def _names(params: dict) -> list[str]:
@@ -127,8 +126,8 @@ def _check_mixed(params: dict) -> None:
             raise ValueError(f"model {name!r}: the epoch must be in [1, {params['epochs']}]")
         if kind in FACTORS:
             Variant.seeded(0, **{kind: number})
-        if kind in zoo.PRUNING_METHODS:
-            zoo.PRUNING_METHODS[kind][1](_skeleton(params["arch"]), int(number))
+        if kind in PRUNING_METHODS:
+            PRUNING_METHODS[kind][1](skeleton(params["arch"]), int(number))
 
 
 def _mixed_ids(params: dict, sweep) -> list[str]:
@@ -136,15 +135,15 @@ def _mixed_ids(params: dict, sweep) -> list[str]:
     return [f"{a}~{b}" for i, a in enumerate(names) for b in names[i:]]
 
 
-@_networks_generator("mixed_quality",
-                     {"arch": "cnn", "layer": "", "models": "trained,epoch=1,epoch=2,label_noise=0.5,imp=3"},
-                     {"arch": ARCH_CHOICES}, check=_check_mixed, case_ids=_mixed_ids)
-def mixed_quality(scenario: Scenario, setup: Setup, seed: int) -> list[Pair]:
+@networks_generator("mixed_quality",
+                    {"arch": "cnn", "layer": "", "models": "trained,epoch=1,epoch=2,label_noise=0.5,imp=3"},
+                    {"arch": ARCH_CHOICES}, check=_check_mixed, case_ids=_mixed_ids)
+def mixed_quality(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's accuracy and output correlation: model a of seed s (X) against model b of seed s + 1 (Y)
     at ``layer``, for every a <= b of ``models`` (:func:`model_named`), case ``a~b``."""
     p = scenario.params
-    layer, names = _layer(p["arch"], p["layer"]), _names(p)
+    at, names = layer(p["arch"], p["layer"]), _names(p)
     models = {s: {name: model_named(setup, p["arch"], s, name) for name in names} for s in (seed, seed + 1)}
-    return [Pair(f"{a}~{b}", models[seed][a], layer, models[seed + 1][b], layer,
-                 meta={"arch": p["arch"], "name_x": a, "name_y": b})
+    return [PlannedCase(f"{a}~{b}", models[seed][a], at, models[seed + 1][b], at,
+                        meta={"arch": p["arch"], "name_x": a, "name_y": b})
             for i, a in enumerate(names) for b in names[i:]]
