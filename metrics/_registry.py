@@ -1,9 +1,13 @@
 """The measure registry: ``register`` (decorator), ``get``, ``available``, ``MetricInfo``.
 
-Built-in measures and third-party plugins register through one path: a module listed in the
-``stitchbench.metrics`` entry-point group is imported, and the ``@register`` decorators in it add its
-measures. The built-in modules are loaded by the same function even when the distribution is not
-installed (running from a source checkout).
+Built-in measures and third-party plugins register through one path: a module is imported, and the
+``@register`` decorators in it add its measures. The built-in modules are found by being there: every
+public module of the ``metrics`` package (a name without a leading underscore) is imported, and one that
+registers nothing (``testing``, ``streaming``, ``layers``...) registers nothing; no list names them, so a
+new file in ``metrics/`` is a built-in plugin with no other edit. The private ``_*.py`` modules are
+helpers, imported by the modules that use them. Third-party packages name their modules in the
+``stitchbench.metrics`` entry-point group (pluggy's eggsample: built-ins registered directly, entry points
+for the rest). A module that fails to import is recorded by :func:`load_errors` and stops nothing else.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import importlib
 import importlib.metadata
 import inspect
 import math
+import pkgutil
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -33,6 +38,7 @@ __all__ = [
     "UnknownMetricError",
     "as_value",
     "available",
+    "builtin_modules",
     "LAYER_AGGREGATES",
     "MODIFIER_SEPARATOR",
     "aggregate_layer_values",
@@ -47,20 +53,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "stitchbench.metrics"
-BUILTIN_MODULES = (
-    "metrics.cka",
-    "metrics.cca",
-    "metrics.shape",
-    "metrics.regression",
-    "metrics.rsa",
-    "metrics.neighbors",
-    "metrics.distance",
-    "metrics.statistics",
-    "metrics.matching",
-    "metrics.subspace",
-    "metrics.topology",
-    "metrics.calibration",
-)
 
 #: The invariance vocabulary, each with the transformations it contains (DESIGN section 3).
 INVARIANCES = {
@@ -457,12 +449,22 @@ def _load_module(module: str, origin: str) -> None:
         warnings.warn(f"stitchbench: could not load measure plugin {origin} ({err})", stacklevel=3)
 
 
+def builtin_modules() -> list[str]:
+    """The built-in plugins: every module of the ``metrics`` package whose name has no leading underscore,
+    found on the package's path (``pkgutil.iter_modules``), sorted. Nothing lists them."""
+    package = importlib.import_module(__package__)
+    return sorted(
+        f"{__package__}.{module.name}" for module in pkgutil.iter_modules(package.__path__) if not module.name.startswith("_")
+    )
+
+
 def discover() -> list[str]:
-    """Load the built-in measure modules and every module in the ``stitchbench.metrics`` entry-point
-    group not loaded yet (a package installed since the last call is picked up). Returns the names."""
+    """Import the built-in modules (:func:`builtin_modules`) and every module of the
+    ``stitchbench.metrics`` entry-point group not imported yet (a package installed or a file added since
+    the last call is picked up); their ``@register`` decorators add the measures. Returns the names."""
     global _discovered
     _discovered = True
-    for module in BUILTIN_MODULES:
+    for module in builtin_modules():
         _load_module(module, module)
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _load_module(entry.value, f"{entry.name} = {entry.value}")
@@ -523,6 +525,7 @@ def modifiers() -> list[str]:
 
 
 def load_errors() -> dict[str, str]:
-    """Plugins whose module failed to import, with the error (they are skipped, not fatal)."""
+    """Plugins whose module failed to import, with the error (they are skipped, not fatal): a built-in by
+    its module name (``metrics.my_measure``), an entry point as ``name = module``."""
     _ensure_loaded()
     return dict(_LOAD_ERRORS)
