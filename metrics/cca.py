@@ -10,23 +10,14 @@ from __future__ import annotations
 import torch
 
 from metrics import _formulas
-from metrics._inputs import InputError
+from metrics._formulas import kept_directions
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import Factor, center, factor
 from metrics._registry import register
 
 RAGHU_2017 = "Raghu et al. 2017, SVCCA: Singular Vector Canonical Correlation Analysis (NeurIPS)"
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
 MORCOS_2018 = "Morcos, Raghu, Bengio 2018, Insights on representational similarity in neural networks (NeurIPS)"
-
-
-def _check_not_saturated(which: str, dims: int, n: int) -> None:
-    """A subspace of all n - 1 centered dimensions correlates perfectly with anything (Kornblith 2019)."""
-    if dims >= n - 1:
-        raise InputError(
-            f"{which} spans {dims} dimensions, all n - 1 = {n - 1} that centered data of n = {n} samples "
-            "has; every canonical correlation is 1 whatever the data. Use more samples, svcca, or "
-            "cka_linear_debiased"
-        )
 
 
 def _factors(x: torch.Tensor, y: torch.Tensor) -> tuple[Factor, Factor, torch.Tensor]:
@@ -37,8 +28,8 @@ def _factors(x: torch.Tensor, y: torch.Tensor) -> tuple[Factor, Factor, torch.Te
 
 def _canonical_correlations(fx: Factor, fy: Factor, qxqy: torch.Tensor, kx: int, ky: int, n: int):
     """SVD of the cross matrix of the top-kx and top-ky singular directions: (U, rho) with rho descending."""
-    _check_not_saturated("X", kx, n)
-    _check_not_saturated("Y", ky, n)
+    check_not_saturated("X", kx, n)
+    check_not_saturated("Y", ky, n)
     m = fx.basis_coordinates(kx).T @ qxqy @ fy.basis_coordinates(ky)
     u, rho, _ = torch.linalg.svd(m, full_matrices=False)
     return u, rho
@@ -79,13 +70,6 @@ def cca_mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def cca_mean_sq(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared canonical correlation, (1/m) sum_i rho_i^2 (Yanai's R^2_CCA)."""
     return _all_correlations(x, y).square().mean()
-
-
-def kept_directions(s: torch.Tensor, threshold: float) -> int:
-    """Fewest top singular directions whose squared singular values reach ``threshold`` of the total."""
-    energy = torch.cumsum(s.square(), dim=0)
-    fraction = energy / energy[-1]
-    return int(torch.searchsorted(fraction, torch.tensor([threshold], dtype=s.dtype, device=s.device))) + 1
 
 
 @register(

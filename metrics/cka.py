@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from metrics import _formulas
+from metrics._formulas import debiased_ratio, unbiased_hsic
 from metrics._inputs import InputError
 from metrics._linalg import center, center_unit, cross, double_center_symmetric_, gram, row_sq_norms, sum_sq
 from metrics._registry import register
@@ -60,34 +61,6 @@ def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return sum_sq(cross(xc, yc)) / (math.sqrt(sum_sq(gram(xc))) * math.sqrt(sum_sq(gram(yc))))
     k, l = gram(xc.T), gram(yc.T)
     return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
-
-
-def unbiased_hsic(cross_sq, de, sum_d, sum_e, n: float):
-    """Song et al.'s unbiased HSIC of centered linear kernels from four feature-space sums.
-
-    With K = Xc Xc^T, K~ = K with its diagonal zeroed, d = diag(K), and likewise L, e:
-    tr(K~ L~) = ||Xc^T Yc||_F^2 - d.e, 1^T K~ 1 = -sum(d), 1^T K~ L~ 1 = d.e (the columns of Xc sum to 0),
-    HSIC_u = [tr(K~L~) + 1^T K~ 1 1^T L~ 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K~ L~ 1] / (n(n-3)).
-    ``cross_sq`` is ||Xc^T Yc||_F^2, ``de`` is d.e; the streaming measures pass the same sums.
-    """
-    return (cross_sq - de + sum_d * sum_e / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
-
-
-def debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n: float, dtype: torch.dtype):
-    """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), refusing a self-HSIC that is 0 up to rounding.
-
-    HSIC_u(K, K) is a difference of terms of size ||K||_F^2 / (n (n-3)) (``k_sq`` is ||K||_F^2). Within a
-    few n eps of that it is the rounding of an exact 0 (e.g. all samples equal but one: the U-centered K
-    vanishes), and HSIC_u(K, L) is rounding too: 0/0, not a value.
-    """
-    rounding = 4 * n * torch.finfo(dtype).eps / (n * (n - 3))
-    for which, value, size in (("X", hsic_xx, k_sq), ("Y", hsic_yy, l_sq)):
-        if not float(value) > rounding * float(size):
-            raise InputError(
-                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
-                "rounding): too few samples or a degenerate input for the debiased estimator"
-            )
-    return float(hsic_xy) / math.sqrt(float(hsic_xx) * float(hsic_yy))
 
 
 def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:

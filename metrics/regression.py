@@ -7,9 +7,9 @@ import torch
 from sklearn.model_selection import KFold
 
 from metrics import _formulas
-from metrics._inputs import InputError
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import center, center_unit, cross, factor, sum_sq, unit_scaled
-from metrics.cca import KORNBLITH_2019, _check_not_saturated
+from metrics.cca import KORNBLITH_2019
 from metrics._registry import register
 
 
@@ -31,7 +31,7 @@ def ols_r2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     column space of Xc (rank-revealing QR; refused for p1 >= n - 1, where every Y is fitted exactly).
     """
     fx = factor(center(x))
-    _check_not_saturated("X", fx.rank, x.shape[0])
+    check_not_saturated("X", fx.rank, x.shape[0])
     yc = center_unit(y)
     explained = fx.basis_coordinates().T @ cross(fx.q, yc)
     return sum_sq(explained) / sum_sq(yc)

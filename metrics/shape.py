@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from metrics import _formulas
-from metrics._inputs import InputError
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns, unit_scaled
 from metrics._registry import register, snap_tolerance
 
@@ -189,10 +189,8 @@ def _shape_angle(bases: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, alpha:
 
 def _check_alpha_zero_not_saturated(alpha: float, rank_x: int, rank_y: int, n: int) -> None:
     if alpha == 0.0:
-        from metrics.cca import _check_not_saturated
-
-        _check_not_saturated("X", rank_x, n)
-        _check_not_saturated("Y", rank_y, n)
+        check_not_saturated("X", rank_x, n)
+        check_not_saturated("Y", rank_y, n)
 
 
 def _stream_shape_metric(d: _formulas.Derived, alpha: float = 0.5) -> float:

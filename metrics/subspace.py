@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from metrics._inputs import InputError
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import Factor, center, factor
 from metrics._registry import register
-from metrics.cca import _check_not_saturated
 
 MAY_2019 = (
     "May, Zhang, Dao, Re 2019, On the Downstream Performance of Compressed Word Embeddings (NeurIPS), "
@@ -108,8 +107,8 @@ def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
         raise InputError(f"lam must be >= 0, got {lam}")
     fx, fy = factor(center(x)), factor(center(y))
     if lam == 0:
-        _check_not_saturated("X", fx.rank, x.shape[0])
-        _check_not_saturated("Y", fy.rank, x.shape[0])
+        check_not_saturated("X", fx.rank, x.shape[0])
+        check_not_saturated("Y", fy.rank, x.shape[0])
     wx, wy = _ridge_weights(fx, lam), _ridge_weights(fy, lam)
     g = _basis_cross(fx, fy)
     s = _orthogonal_part_gram(fx, fy, g)

@@ -13,7 +13,7 @@ from scipy.stats import rankdata, spearmanr
 import metrics
 import reference
 from metrics._linalg import double_center_symmetric_
-from metrics.cca import kept_directions
+from metrics._formulas import kept_directions
 from metrics.rsa import average_ranks, spearman
 from strategies import (
     PLATFORM_RTOL,
