@@ -97,7 +97,8 @@ class MetricInfo:
     statistics, read by :class:`metrics.streaming.SufficientStats`), ``speed_bound`` (primitives of
     :data:`metrics._bounds.PRIMITIVES`, read by ``benchmarks/test_speed.py``), ``order_dependent``
     (read by :func:`metrics.testing.check_determinism`) and ``opt_in`` (left out of the default
-    benchmark run). Bounds may be infinite on either side.
+    benchmark run) and ``reference_route`` (its independent second route, read by the test suite only).
+    Bounds may be infinite on either side.
     """
 
     name: str
@@ -118,6 +119,7 @@ class MetricInfo:
     speed_bound: tuple[str, ...] = ()
     order_dependent: bool = False
     opt_in: bool = False
+    reference_route: Callable[..., float] | None = None
 
     def invariant_to(self, transform: str, side: str = "both") -> bool:
         """Whether the measure declares invariance to ``transform`` applied to ``side`` ("x", "y", "both")."""
@@ -316,6 +318,7 @@ def register(
     speed_bound=(),
     order_dependent: bool = False,
     opt_in: bool = False,
+    reference_route: Callable[..., float] | None = None,
 ) -> Callable[[Callable[..., Any]], Metric]:
     """Register ``fn(x, y, **params) -> float`` as measure ``name``.
 
@@ -353,11 +356,20 @@ def register(
         opt_in: True for a measure too slow for the default run: ``pytest benchmarks/`` (scenarios and
             speed) runs it only when ``--metrics`` names it; it stays in :func:`available` and in the
             contract tests like every other measure.
+        reference_route: an independent second route to the same number, ``route(x, y, **params) ->
+            float`` on numpy float64 arrays (the measure's parameters with the same defaults, or fewer),
+            written from the definition by another method: explicit n x n matrices, a library's solver,
+            brute force (helpers in :mod:`metrics._naive`). The test suite compares the measure with it
+            (tests/test_metrics_reference.py) and fails a built-in measure without one; the measure never
+            calls it, and it uses nothing the measure computes with (checked there too). Defined in the
+            measure's own module, so that a new measure is one file.
 
     Raises:
         ValueError: a declaration is invalid (the message names the measure and the declaration).
     """
-    _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming)
+    _check_declarations(
+        name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming, reference_route
+    )
     low, high = bounds
     speed_bound = (speed_bound,) if isinstance(speed_bound, str) else tuple(speed_bound)
     unknown = unknown_primitives(speed_bound)
@@ -401,6 +413,7 @@ def register(
             speed_bound=speed_bound,
             order_dependent=bool(order_dependent),
             opt_in=bool(opt_in),
+            reference_route=reference_route,
         )
         metric = Metric(fn, info)
         _REGISTRY[name] = metric
@@ -409,7 +422,9 @@ def register(
     return decorator
 
 
-def _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming):
+def _check_declarations(
+    name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming, reference_route
+):
     """Refuse invalid declarations of ``register(name, ...)`` with a ValueError naming the measure."""
 
     def refuse(what: str) -> None:
@@ -434,8 +449,12 @@ def _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_s
     for field_name, value, least in (("min_samples", min_samples, 2), ("min_features", min_features, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             refuse(f"{field_name} must be an integer >= {least}, got {value!r}")
-    if streaming is not None and not callable(streaming):
-        refuse(f"streaming must be a formula (a callable on metrics._formulas.Derived) or None, got {streaming!r}")
+    for field_name, value, what in (
+        ("streaming", streaming, "a formula (a callable on metrics._formulas.Derived)"),
+        ("reference_route", reference_route, "a function route(x, y, **params) -> float"),
+    ):
+        if value is not None and not callable(value):
+            refuse(f"{field_name} must be {what} or None, got {value!r}")
 
 
 def _load_module(module: str, origin: str) -> None:
@@ -453,9 +472,8 @@ def builtin_modules() -> list[str]:
     """The built-in plugins: every module of the ``metrics`` package whose name has no leading underscore,
     found on the package's path (``pkgutil.iter_modules``), sorted. Nothing lists them."""
     package = importlib.import_module(__package__)
-    return sorted(
-        f"{__package__}.{module.name}" for module in pkgutil.iter_modules(package.__path__) if not module.name.startswith("_")
-    )
+    names = (module.name for module in pkgutil.iter_modules(package.__path__))
+    return sorted(f"{__package__}.{name}" for name in names if not name.startswith("_"))
 
 
 def discover() -> list[str]:

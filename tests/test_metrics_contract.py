@@ -4,7 +4,7 @@ The list of measures comes from ``metrics.available()`` at collection time, so a
 built-in or installed through the ``stitchbench.metrics`` entry point, runs through every check of
 ``metrics.testing.check_measure`` with no test written for it; one whose declarations are wrong (an
 invariance it lacks, a symmetry it lacks, bounds it leaves, bad input it accepts) fails, and so does a
-built-in measure without an independent reference route in tests/reference*.py.
+built-in measure that declares no independent reference route (``reference_route``).
 ``test_plugin_distance_cosine`` comes from tests/plugins through the entry point (how measures are found:
 test_metrics_discovery.py). The checks themselves are shown to catch broken measures in
 test_metrics_testing.py; the hypothesis versions of the invariance, symmetry and bounds checks are in
@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import metrics
-import reference
 from metrics.testing import CHECKS, check_measure
 from strategies import standard_pair
 
@@ -37,10 +36,12 @@ def test_contract(name, check):
 @pytest.mark.parametrize("name", [n for n in NAMES if metrics.get(n).fn.__module__.startswith("metrics.")])
 def test_every_builtin_measure_has_an_independent_reference_route(name):
     """Like scikit-learn's test_common failing an unclassified metric: a built-in measure (a module under
-    metrics/) without a route in tests/reference*.py has nothing to be checked against."""
-    assert name in reference.REFERENCES, (
-        f"{name} ({metrics.get(name).fn.__module__}) has no independent reference route: add one to "
-        "REFERENCES in tests/reference_<family>.py (a library or a different formula, never the measure itself)"
+    metrics/) that declares no independent reference route has nothing to be checked against
+    (test_metrics_reference.py compares every declared route with its measure)."""
+    assert callable(metrics.get(name).info.reference_route), (
+        f"{name} ({metrics.get(name).fn.__module__}) declares no independent reference route: define one in its "
+        "module and declare it, @register(..., reference_route=route) (explicit matrices, a library or brute "
+        "force, built from metrics._naive and libraries; never the measure's own helpers)"
     )
 
 
@@ -88,6 +89,7 @@ def test_duplicate_registration_is_refused(isolated_registry):
         (dict(min_features=2.5), "min_features"),
         (dict(min_samples=1), "min_samples must be an integer >= 2"),
         (dict(streaming="cka_linear"), "streaming must be a formula"),
+        (dict(reference_route="cka_linear"), "reference_route must be a function"),
         (dict(reference=None), "reference must be a string"),
     ],
     ids=lambda value: None if isinstance(value, str) else "-".join(f"{k}={v}" for k, v in value.items()),
