@@ -7,20 +7,22 @@ of all samples and the quantities several formulas share) and returns the full-d
 moments only), so that the measure modules can import it at load time to declare their formulas,
 while :mod:`metrics.streaming` (batches, input checks, the registry) imports the measure modules.
 
-The formulas need a few helpers of the in-memory measures (the unbiased HSIC of ``metrics.cka``, the
-saturation check and SVCCA's truncation of ``metrics.cca``). Those modules import this one when they load,
-so the formulas import them when they are called (never at this module's load: that would be circular).
+The pieces that a formula and its in-memory measure share live here too (Song's unbiased HSIC from
+four sums and the debiased ratio, for ``metrics.cka``; SVCCA's truncation rule, for ``metrics.cca``), and the
+saturation check in :mod:`metrics._inputs`: the measure modules import this module, and it imports none
+of them.
 A plugin's formula may use anything here: ``d.n``, ``d.moments.mean_x``, ``d.xx`` (Xc^T Xc / tr Xc^T Xc),
 ``d.xy``, ``d.yy``, ``d.tx``, ``d.ty`` (the total variances times n), ``d.spectrum_x``...
 """
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import torch
 
-from metrics._inputs import InputError
+from metrics._inputs import InputError, check_not_saturated
 from metrics._stats import Moments
 
 __all__ = [
@@ -31,11 +33,14 @@ __all__ = [
     "cca_mean_sq",
     "cka_linear",
     "cka_linear_debiased",
+    "debiased_ratio",
+    "kept_directions",
     "ols_r2",
     "procrustes",
     "pwcca",
     "spectrum",
     "svcca",
+    "unbiased_hsic",
 ]
 
 
@@ -88,6 +93,41 @@ class Derived:
         return spectrum(self.yy, self.n)
 
 
+def unbiased_hsic(cross_sq, de, sum_d, sum_e, n: float):
+    """Song et al.'s unbiased HSIC of centered linear kernels from four feature-space sums.
+
+    With K = Xc Xc^T, K~ = K with its diagonal zeroed, d = diag(K), and likewise L, e:
+    tr(K~ L~) = ||Xc^T Yc||_F^2 - d.e, 1^T K~ 1 = -sum(d), 1^T K~ L~ 1 = d.e (the columns of Xc sum to 0),
+    HSIC_u = [tr(K~L~) + 1^T K~ 1 1^T L~ 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K~ L~ 1] / (n(n-3)).
+    ``cross_sq`` is ||Xc^T Yc||_F^2, ``de`` is d.e; the streaming measures pass the same sums.
+    """
+    return (cross_sq - de + sum_d * sum_e / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
+
+
+def debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n: float, dtype: torch.dtype):
+    """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), refusing a self-HSIC that is 0 up to rounding.
+
+    HSIC_u(K, K) is a difference of terms of size ||K||_F^2 / (n (n-3)) (``k_sq`` is ||K||_F^2). Within a
+    few n eps of that it is the rounding of an exact 0 (e.g. all samples equal but one: the U-centered K
+    vanishes), and HSIC_u(K, L) is rounding too: 0/0, not a value.
+    """
+    rounding = 4 * n * torch.finfo(dtype).eps / (n * (n - 3))
+    for which, value, size in (("X", hsic_xx, k_sq), ("Y", hsic_yy, l_sq)):
+        if not float(value) > rounding * float(size):
+            raise InputError(
+                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
+                "rounding): too few samples or a degenerate input for the debiased estimator"
+            )
+    return float(hsic_xy) / math.sqrt(float(hsic_xx) * float(hsic_yy))
+
+
+def kept_directions(s: torch.Tensor, threshold: float) -> int:
+    """Fewest top singular directions whose squared singular values reach ``threshold`` of the total."""
+    energy = torch.cumsum(s.square(), dim=0)
+    fraction = energy / energy[-1]
+    return int(torch.searchsorted(fraction, torch.tensor([threshold], dtype=s.dtype, device=s.device))) + 1
+
+
 def cka_linear(d: Derived) -> torch.Tensor:
     """||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) (Kornblith et al. 2019)."""
     return d.xy.square().sum() / (torch.linalg.matrix_norm(d.xx) * torch.linalg.matrix_norm(d.yy))
@@ -95,11 +135,9 @@ def cka_linear(d: Derived) -> torch.Tensor:
 
 def cka_linear_debiased(d: Derived) -> torch.Tensor:
     """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)) for linear kernels (Song et al. 2012), from the sums
-    of :func:`metrics.cka.unbiased_hsic`: d_i = ||x_i - mean(x)||^2, e_i likewise, the mean over all n
+    of :func:`unbiased_hsic`: d_i = ||x_i - mean(x)||^2, e_i likewise, the mean over all n
     samples; the moments hold d.e = rs, d.d = rr, e.e = ss and sum d = tr Xc^T Xc, combined exactly
     across batches. After the division by tx, ty the sums of d and e are 1."""
-    from metrics.cka import debiased_ratio, unbiased_hsic
-
     m, one = d.moments, torch.ones((), dtype=d.xx.dtype, device=d.xx.device)
     k_sq, l_sq = d.xx.square().sum(), d.yy.square().sum()
     hsic_xy = unbiased_hsic(d.xy.square().sum(), m.rs / (d.tx * d.ty), one, one, d.n)
@@ -116,10 +154,8 @@ def procrustes(d: Derived) -> torch.Tensor:
 def canonical_correlations(d: Derived, kx: int, ky: int):
     """(U, rho): SVD of W_kx^T (Xc^T Yc) W_ky, the cross product of the orthonormal bases Xc W_kx, Yc W_ky
     (Hotelling 1936); rho descending, U in the coordinates of the top-kx singular directions of X."""
-    from metrics.cca import _check_not_saturated
-
-    _check_not_saturated("X", kx, int(d.n))
-    _check_not_saturated("Y", ky, int(d.n))
+    check_not_saturated("X", kx, int(d.n))
+    check_not_saturated("Y", ky, int(d.n))
     u, rho, _ = torch.linalg.svd(d.spectrum_x.whitener(kx).T @ d.xy @ d.spectrum_y.whitener(ky), full_matrices=False)
     return u, rho
 
@@ -141,8 +177,6 @@ def cca_mean_sq(d: Derived) -> torch.Tensor:
 def svcca(d: Derived, threshold: float = 0.99) -> torch.Tensor:
     """Mean canonical correlation of the top-k singular directions per side, k the fewest whose squared
     singular values (covariance eigenvalues) reach ``threshold`` of the total (Raghu et al. 2017)."""
-    from metrics.cca import kept_directions
-
     if not 0 < threshold <= 1:
         raise InputError(f"threshold must be in (0, 1], got {threshold}")
     sx, sy = d.spectrum_x, d.spectrum_y
@@ -167,8 +201,6 @@ def pwcca(d: Derived) -> torch.Tensor:
 def ols_r2(d: Derived) -> torch.Tensor:
     """||P_X Yc||_F^2 / ||Yc||_F^2 = ||W^T Xc^T Yc||_F^2 / tr(Yc^T Yc), W the whitener of X's
     column space (Kornblith et al. 2019, R^2_LR)."""
-    from metrics.cca import _check_not_saturated
-
     sx = d.spectrum_x
-    _check_not_saturated("X", sx.rank, int(d.n))
+    check_not_saturated("X", sx.rank, int(d.n))
     return (sx.whitener(sx.rank).T @ d.xy).square().sum()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["InputError", "CONVENTIONS", "reshape_activations", "prepare_pair"]
+__all__ = ["InputError", "CONVENTIONS", "check_not_saturated", "reshape_activations", "prepare_pair"]
 
 #: How activations with more than two dimensions ([n, c, h, w, ...], channels first) become [samples, features].
 CONVENTIONS = {
@@ -155,3 +155,13 @@ def prepare_pair(
     if backend == "numpy":
         return tx.cpu().numpy(), ty.cpu().numpy()
     return tx, ty
+
+
+def check_not_saturated(which: str, dims: int, n: int) -> None:
+    """A subspace of all n - 1 centered dimensions correlates perfectly with anything (Kornblith 2019)."""
+    if dims >= n - 1:
+        raise InputError(
+            f"{which} spans {dims} dimensions, all n - 1 = {n - 1} that centered data of n = {n} samples "
+            "has; every canonical correlation is 1 whatever the data. Use more samples, svcca, or "
+            "cka_linear_debiased"
+        )

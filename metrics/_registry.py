@@ -1,9 +1,13 @@
 """The measure registry: ``register`` (decorator), ``get``, ``available``, ``MetricInfo``.
 
-Built-in measures and third-party plugins register through one path: a module listed in the
-``stitchbench.metrics`` entry-point group is imported, and the ``@register`` decorators in it add its
-measures. The built-in modules are loaded by the same function even when the distribution is not
-installed (running from a source checkout).
+Built-in measures and third-party plugins register through one path: a module is imported, and the
+``@register`` decorators in it add its measures. The built-in modules are found by being there: every
+public module of the ``metrics`` package (a name without a leading underscore) is imported, and one that
+registers nothing (``testing``, ``streaming``, ``layers``...) registers nothing; no list names them, so a
+new file in ``metrics/`` is a built-in plugin with no other edit. The private ``_*.py`` modules are
+helpers, imported by the modules that use them. Third-party packages name their modules in the
+``stitchbench.metrics`` entry-point group (pluggy's eggsample: built-ins registered directly, entry points
+for the rest). A module that fails to import is recorded by :func:`load_errors` and stops nothing else.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import importlib
 import importlib.metadata
 import inspect
 import math
+import pkgutil
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -33,6 +38,7 @@ __all__ = [
     "UnknownMetricError",
     "as_value",
     "available",
+    "builtin_modules",
     "LAYER_AGGREGATES",
     "MODIFIER_SEPARATOR",
     "aggregate_layer_values",
@@ -47,20 +53,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "stitchbench.metrics"
-BUILTIN_MODULES = (
-    "metrics.cka",
-    "metrics.cca",
-    "metrics.shape",
-    "metrics.regression",
-    "metrics.rsa",
-    "metrics.neighbors",
-    "metrics.distance",
-    "metrics.statistics",
-    "metrics.matching",
-    "metrics.subspace",
-    "metrics.topology",
-    "metrics.calibration",
-)
 
 #: The invariance vocabulary, each with the transformations it contains (DESIGN section 3).
 INVARIANCES = {
@@ -105,7 +97,8 @@ class MetricInfo:
     statistics, read by :class:`metrics.streaming.SufficientStats`), ``speed_bound`` (primitives of
     :data:`metrics._bounds.PRIMITIVES`, read by ``benchmarks/test_speed.py``), ``order_dependent``
     (read by :func:`metrics.testing.check_determinism`) and ``opt_in`` (left out of the default
-    benchmark run). Bounds may be infinite on either side.
+    benchmark run) and ``reference_route`` (its independent second route, read by the test suite only).
+    Bounds may be infinite on either side.
     """
 
     name: str
@@ -126,6 +119,7 @@ class MetricInfo:
     speed_bound: tuple[str, ...] = ()
     order_dependent: bool = False
     opt_in: bool = False
+    reference_route: Callable[..., float] | None = None
 
     def invariant_to(self, transform: str, side: str = "both") -> bool:
         """Whether the measure declares invariance to ``transform`` applied to ``side`` ("x", "y", "both")."""
@@ -324,6 +318,7 @@ def register(
     speed_bound=(),
     order_dependent: bool = False,
     opt_in: bool = False,
+    reference_route: Callable[..., float] | None = None,
 ) -> Callable[[Callable[..., Any]], Metric]:
     """Register ``fn(x, y, **params) -> float`` as measure ``name``.
 
@@ -361,11 +356,20 @@ def register(
         opt_in: True for a measure too slow for the default run: ``pytest benchmarks/`` (scenarios and
             speed) runs it only when ``--metrics`` names it; it stays in :func:`available` and in the
             contract tests like every other measure.
+        reference_route: an independent second route to the same number, ``route(x, y, **params) ->
+            float`` on numpy float64 arrays (the measure's parameters with the same defaults, or fewer),
+            written from the definition by another method: explicit n x n matrices, a library's solver,
+            brute force (helpers in :mod:`metrics._naive`). The test suite compares the measure with it
+            (tests/test_metrics_reference.py) and fails a built-in measure without one; the measure never
+            calls it, and it uses nothing the measure computes with (checked there too). Defined in the
+            measure's own module, so that a new measure is one file.
 
     Raises:
         ValueError: a declaration is invalid (the message names the measure and the declaration).
     """
-    _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming)
+    _check_declarations(
+        name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming, reference_route
+    )
     low, high = bounds
     speed_bound = (speed_bound,) if isinstance(speed_bound, str) else tuple(speed_bound)
     unknown = unknown_primitives(speed_bound)
@@ -409,6 +413,7 @@ def register(
             speed_bound=speed_bound,
             order_dependent=bool(order_dependent),
             opt_in=bool(opt_in),
+            reference_route=reference_route,
         )
         metric = Metric(fn, info)
         _REGISTRY[name] = metric
@@ -417,7 +422,9 @@ def register(
     return decorator
 
 
-def _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming):
+def _check_declarations(
+    name, backend, needs_n_above_p, bounds, reference, min_samples, min_features, streaming, reference_route
+):
     """Refuse invalid declarations of ``register(name, ...)`` with a ValueError naming the measure."""
 
     def refuse(what: str) -> None:
@@ -442,8 +449,12 @@ def _check_declarations(name, backend, needs_n_above_p, bounds, reference, min_s
     for field_name, value, least in (("min_samples", min_samples, 2), ("min_features", min_features, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             refuse(f"{field_name} must be an integer >= {least}, got {value!r}")
-    if streaming is not None and not callable(streaming):
-        refuse(f"streaming must be a formula (a callable on metrics._formulas.Derived) or None, got {streaming!r}")
+    for field_name, value, what in (
+        ("streaming", streaming, "a formula (a callable on metrics._formulas.Derived)"),
+        ("reference_route", reference_route, "a function route(x, y, **params) -> float"),
+    ):
+        if value is not None and not callable(value):
+            refuse(f"{field_name} must be {what} or None, got {value!r}")
 
 
 def _load_module(module: str, origin: str) -> None:
@@ -457,12 +468,21 @@ def _load_module(module: str, origin: str) -> None:
         warnings.warn(f"stitchbench: could not load measure plugin {origin} ({err})", stacklevel=3)
 
 
+def builtin_modules() -> list[str]:
+    """The built-in plugins: every module of the ``metrics`` package whose name has no leading underscore,
+    found on the package's path (``pkgutil.iter_modules``), sorted. Nothing lists them."""
+    package = importlib.import_module(__package__)
+    names = (module.name for module in pkgutil.iter_modules(package.__path__))
+    return sorted(f"{__package__}.{name}" for name in names if not name.startswith("_"))
+
+
 def discover() -> list[str]:
-    """Load the built-in measure modules and every module in the ``stitchbench.metrics`` entry-point
-    group not loaded yet (a package installed since the last call is picked up). Returns the names."""
+    """Import the built-in modules (:func:`builtin_modules`) and every module of the
+    ``stitchbench.metrics`` entry-point group not imported yet (a package installed or a file added since
+    the last call is picked up); their ``@register`` decorators add the measures. Returns the names."""
     global _discovered
     _discovered = True
-    for module in BUILTIN_MODULES:
+    for module in builtin_modules():
         _load_module(module, module)
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _load_module(entry.value, f"{entry.name} = {entry.value}")
@@ -523,6 +543,7 @@ def modifiers() -> list[str]:
 
 
 def load_errors() -> dict[str, str]:
-    """Plugins whose module failed to import, with the error (they are skipped, not fatal)."""
+    """Plugins whose module failed to import, with the error (they are skipped, not fatal): a built-in by
+    its module name (``metrics.my_measure``), an entry point as ``name = module``."""
     _ensure_loaded()
     return dict(_LOAD_ERRORS)

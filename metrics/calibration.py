@@ -189,6 +189,7 @@ class CalibratedMetric(Metric):
             speed_bound=(),
             order_dependent=True,  # the permutations act on row indices
             opt_in=True,  # K + 1 evaluations of the measure: not in the default run
+            reference_route=None,  # the base's route computes the base, not its calibration
         )
 
         def calibrated_value(x, y, **params) -> float:

@@ -7,26 +7,18 @@ units, duplicated channels) are dropped instead of producing spurious correlatio
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from metrics import _formulas
-from metrics._inputs import InputError
+from metrics import _formulas, _naive
+from metrics._formulas import kept_directions
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import Factor, center, factor
 from metrics._registry import register
 
 RAGHU_2017 = "Raghu et al. 2017, SVCCA: Singular Vector Canonical Correlation Analysis (NeurIPS)"
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
 MORCOS_2018 = "Morcos, Raghu, Bengio 2018, Insights on representational similarity in neural networks (NeurIPS)"
-
-
-def _check_not_saturated(which: str, dims: int, n: int) -> None:
-    """A subspace of all n - 1 centered dimensions correlates perfectly with anything (Kornblith 2019)."""
-    if dims >= n - 1:
-        raise InputError(
-            f"{which} spans {dims} dimensions, all n - 1 = {n - 1} that centered data of n = {n} samples "
-            "has; every canonical correlation is 1 whatever the data. Use more samples, svcca, or "
-            "cka_linear_debiased"
-        )
 
 
 def _factors(x: torch.Tensor, y: torch.Tensor) -> tuple[Factor, Factor, torch.Tensor]:
@@ -37,8 +29,8 @@ def _factors(x: torch.Tensor, y: torch.Tensor) -> tuple[Factor, Factor, torch.Te
 
 def _canonical_correlations(fx: Factor, fy: Factor, qxqy: torch.Tensor, kx: int, ky: int, n: int):
     """SVD of the cross matrix of the top-kx and top-ky singular directions: (U, rho) with rho descending."""
-    _check_not_saturated("X", kx, n)
-    _check_not_saturated("Y", ky, n)
+    check_not_saturated("X", kx, n)
+    check_not_saturated("Y", ky, n)
     m = fx.basis_coordinates(kx).T @ qxqy @ fy.basis_coordinates(ky)
     u, rho, _ = torch.linalg.svd(m, full_matrices=False)
     return u, rho
@@ -60,7 +52,20 @@ _CCA = dict(
 _CCA_BOUND = ("QR(X)", "QR(Y)", "Qx^T Qy", "svdvals(Qx^T Qy)")
 
 
-@register("cca_mean", reference=RAGHU_2017, streaming=_formulas.cca_mean, speed_bound=_CCA_BOUND, **_CCA)
+def _reference_cca_mean(x, y) -> float:
+    """Independent route: (1/m) sum_i rho_i, rho the singular values of Sxx^{-1/2} Sxy Syy^{-1/2} with the
+    inverse square roots of the covariances from scipy.linalg.sqrtm (no QR)."""
+    return float(np.mean(_naive.canonical_correlations(x, y)))
+
+
+@register(
+    "cca_mean",
+    reference_route=_reference_cca_mean,
+    reference=RAGHU_2017,
+    streaming=_formulas.cca_mean,
+    speed_bound=_CCA_BOUND,
+    **_CCA,
+)
 def cca_mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean canonical correlation, (1/m) sum_i rho_i over the m = min(rank Xc, rank Yc) correlations.
 
@@ -69,8 +74,14 @@ def cca_mean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return _all_correlations(x, y).mean()
 
 
+def _reference_cca_mean_sq(x, y) -> float:
+    """Independent route: (1/m) sum_i rho_i^2 from the whitened cross-covariance (see ``cca_mean``'s)."""
+    return float(np.mean(_naive.canonical_correlations(x, y) ** 2))
+
+
 @register(
     "cca_mean_sq",
+    reference_route=_reference_cca_mean_sq,
     reference=KORNBLITH_2019 + " (Yanai's R^2_CCA)",
     streaming=_formulas.cca_mean_sq,
     speed_bound=_CCA_BOUND,
@@ -81,15 +92,21 @@ def cca_mean_sq(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return _all_correlations(x, y).square().mean()
 
 
-def kept_directions(s: torch.Tensor, threshold: float) -> int:
-    """Fewest top singular directions whose squared singular values reach ``threshold`` of the total."""
-    energy = torch.cumsum(s.square(), dim=0)
-    fraction = energy / energy[-1]
-    return int(torch.searchsorted(fraction, torch.tensor([threshold], dtype=s.dtype, device=s.device))) + 1
+def _reference_svcca(x, y, threshold: float = 0.99) -> float:
+    """Independent route: U_k S_k of numpy's SVD of each centered side, k counted by a loop over the squared
+    singular values, then the mean canonical correlation from the whitened cross-covariance."""
+
+    def truncated(a):
+        u, s, _ = np.linalg.svd(_naive.centered(a), full_matrices=False)
+        k = _naive.svd_truncation_count(s, threshold)
+        return u[:, :k] * s[:k]
+
+    return float(np.mean(_naive.canonical_correlations(truncated(x), truncated(y))))
 
 
 @register(
     "svcca",
+    reference_route=_reference_svcca,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
@@ -114,8 +131,20 @@ def svcca(x: torch.Tensor, y: torch.Tensor, threshold: float = 0.99) -> torch.Te
     return _canonical_correlations(fx, fy, qxqy, kx, ky, x.shape[0])[1].mean()
 
 
+def _reference_pwcca(x, y) -> float:
+    """Independent route, Morcos et al.'s recipe: canonical variates of X (Xc A) orthonormalized by numpy's
+    QR into H; weights a_i = sum_j |<h_i, x_j>| over the columns x_j of Xc, normalized to sum 1;
+    sum_i a_i rho_i."""
+    xc = _naive.centered(x)
+    rho, a = _naive.cca_whitened(x, y)
+    h, _ = np.linalg.qr(xc @ a)
+    weights = np.abs(h.T @ xc).sum(axis=1)
+    return float(np.sum(weights / weights.sum() * rho))
+
+
 @register(
     "pwcca",
+    reference_route=_reference_pwcca,
     symmetric=False,
     invariances={"permutation", "isotropic_scaling", "translation"},
     y_invariances={"invertible_linear"},

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import torch
 
-from metrics import _formulas
+from metrics import _formulas, _naive
+from metrics._formulas import debiased_ratio, unbiased_hsic
 from metrics._inputs import InputError
 from metrics._linalg import center, center_unit, cross, double_center_symmetric_, gram, row_sq_norms, sum_sq
 from metrics._registry import register
@@ -38,8 +39,15 @@ _SIGNED_LINEAR = dict(
 )
 
 
+def _reference_cka_linear(x, y) -> float:
+    """Independent route: <HKH, HLH>_F / (||HKH||_F ||HLH||_F) with the explicit n x n kernels K = X X^T,
+    L = Y Y^T and the explicit centering matrix H (Gram space at every shape)."""
+    return _naive.cosine(_naive.double_centered(_naive.linear_gram(x)), _naive.double_centered(_naive.linear_gram(y)))
+
+
 @register(
     "cka_linear",
+    reference_route=_reference_cka_linear,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
@@ -60,34 +68,6 @@ def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return sum_sq(cross(xc, yc)) / (math.sqrt(sum_sq(gram(xc))) * math.sqrt(sum_sq(gram(yc))))
     k, l = gram(xc.T), gram(yc.T)
     return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
-
-
-def unbiased_hsic(cross_sq, de, sum_d, sum_e, n: float):
-    """Song et al.'s unbiased HSIC of centered linear kernels from four feature-space sums.
-
-    With K = Xc Xc^T, K~ = K with its diagonal zeroed, d = diag(K), and likewise L, e:
-    tr(K~ L~) = ||Xc^T Yc||_F^2 - d.e, 1^T K~ 1 = -sum(d), 1^T K~ L~ 1 = d.e (the columns of Xc sum to 0),
-    HSIC_u = [tr(K~L~) + 1^T K~ 1 1^T L~ 1 / ((n-1)(n-2)) - 2/(n-2) 1^T K~ L~ 1] / (n(n-3)).
-    ``cross_sq`` is ||Xc^T Yc||_F^2, ``de`` is d.e; the streaming measures pass the same sums.
-    """
-    return (cross_sq - de + sum_d * sum_e / ((n - 1) * (n - 2)) - 2 * de / (n - 2)) / (n * (n - 3))
-
-
-def debiased_ratio(hsic_xy, hsic_xx, hsic_yy, k_sq, l_sq, n: float, dtype: torch.dtype):
-    """HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)), refusing a self-HSIC that is 0 up to rounding.
-
-    HSIC_u(K, K) is a difference of terms of size ||K||_F^2 / (n (n-3)) (``k_sq`` is ||K||_F^2). Within a
-    few n eps of that it is the rounding of an exact 0 (e.g. all samples equal but one: the U-centered K
-    vanishes), and HSIC_u(K, L) is rounding too: 0/0, not a value.
-    """
-    rounding = 4 * n * torch.finfo(dtype).eps / (n * (n - 3))
-    for which, value, size in (("X", hsic_xx, k_sq), ("Y", hsic_yy, l_sq)):
-        if not float(value) > rounding * float(size):
-            raise InputError(
-                f"the unbiased HSIC of {which} with itself is {float(value):.3g} (not positive beyond "
-                "rounding): too few samples or a degenerate input for the debiased estimator"
-            )
-    return float(hsic_xy) / math.sqrt(float(hsic_xx) * float(hsic_yy))
 
 
 def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
@@ -116,8 +96,16 @@ def _unbiased_hsic_terms(xc: torch.Tensor, yc: torch.Tensor) -> tuple[float, flo
     return tuple(float(t) for t in terms)
 
 
+def _reference_cka_linear_debiased(x, y) -> float:
+    """Independent route: HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L)) by Song et al.'s eq. (5) on the
+    explicit n x n kernels of the centered data (no feature-space sums)."""
+    k, l = _naive.linear_gram(_naive.centered(x)), _naive.linear_gram(_naive.centered(y))
+    return _naive.hsic_unbiased_song(k, l) / np.sqrt(_naive.hsic_unbiased_song(k, k) * _naive.hsic_unbiased_song(l, l))
+
+
 @register(
     "cka_linear_debiased",
+    reference_route=_reference_cka_linear_debiased,
     reference=SONG_2012 + " (Kornblith et al.'s feature_space_linear_cka(debiased=True), by U-centering; "
     "ckatorch's cka_base(unbiased=True))",
     min_samples=4,
@@ -150,7 +138,31 @@ def minibatches(n: int, batch_size: int) -> list[slice]:
     return [slice(start, stop) for start, stop in zip(starts, starts[1:] + [n])]
 
 
-@register("cka_linear_minibatch", reference=NGUYEN_2021, min_samples=4, order_dependent=True, **_SIGNED_LINEAR)
+def _reference_cka_linear_minibatch(x, y, batch_size: int = 256) -> float:
+    """Independent route: the mean over batches of Szekely & Rizzo's U-centered inner products of the raw
+    (uncentered) linear kernels of each batch, then the ratio. Batches: rows [0, b), [b, 2b), ...; a last
+    batch of fewer than 4 rows is appended to the one before it."""
+    x, y = _naive.as_float(x), _naive.as_float(y)
+    n = x.shape[0]
+    bounds = list(range(0, n, batch_size)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < 4:
+        del bounds[-2]
+    terms = []
+    for start, stop in zip(bounds, bounds[1:]):
+        k, l = _naive.linear_gram(x[start:stop]), _naive.linear_gram(y[start:stop])
+        terms.append((_naive.u_inner(k, l), _naive.u_inner(k, k), _naive.u_inner(l, l)))
+    xy, xx, yy = np.mean(terms, axis=0)
+    return float(xy / np.sqrt(xx * yy))
+
+
+@register(
+    "cka_linear_minibatch",
+    reference_route=_reference_cka_linear_minibatch,
+    reference=NGUYEN_2021,
+    min_samples=4,
+    order_dependent=True,
+    **_SIGNED_LINEAR,
+)
 def cka_linear_minibatch(x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Minibatch linear CKA (Nguyen, Raghu & Kornblith 2021): mean_b HSIC_u(K_b, L_b) /
     sqrt(mean_b HSIC_u(K_b, K_b) mean_b HSIC_u(L_b, L_b)), HSIC_u Song et al.'s unbiased estimator on the
@@ -199,8 +211,21 @@ def _centered_rbf_gram(xc: torch.Tensor, sigma_scale: float) -> torch.Tensor:
     return double_center_symmetric_(sq_dist.div_(-2 * sigma_scale**2 * median).exp_())
 
 
+def _reference_cka_rbf(x, y, sigma_scale: float = 0.8) -> float:
+    """Independent route: <HKH, HLH>_F / (||HKH||_F ||HLH||_F) with K_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)),
+    sigma = sigma_scale sqrt(median_{i != j} ||x_i - x_j||^2), from scipy's full distance matrix."""
+
+    def centered_kernel(a):
+        d = _naive.distance_matrix(a, "sqeuclidean")
+        median = np.median(d[~np.eye(d.shape[0], dtype=bool)])
+        return _naive.double_centered(np.exp(-d / (2 * sigma_scale**2 * median)))
+
+    return _naive.cosine(centered_kernel(x), centered_kernel(y))
+
+
 @register(
     "cka_rbf",
+    reference_route=_reference_cka_rbf,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
@@ -259,7 +284,21 @@ def _cka_linear_lange_streaming(d: _formulas.Derived) -> float:
     return lange_ratio(inner, k_sq - m.rr / d.tx**2, l_sq - m.ss / d.ty**2, k_sq, l_sq, d.n, d.xx.dtype)
 
 
-@register("cka_linear_lange", reference=LANGE_2022, streaming=_cka_linear_lange_streaming, **_SIGNED_LINEAR)
+def _reference_cka_linear_lange(x, y) -> float:
+    """Independent route: cos(K~, L~), K~ = Xc Xc^T with its diagonal set to zero, explicit n x n matrices."""
+    k, l = (_naive.linear_gram(_naive.centered(a)) for a in (x, y))
+    np.fill_diagonal(k, 0.0)
+    np.fill_diagonal(l, 0.0)
+    return _naive.cosine(k, l)
+
+
+@register(
+    "cka_linear_lange",
+    reference_route=_reference_cka_linear_lange,
+    reference=LANGE_2022,
+    streaming=_cka_linear_lange_streaming,
+    **_SIGNED_LINEAR,
+)
 def cka_linear_lange(x: torch.Tensor, y: torch.Tensor) -> float:
     """Lange et al.'s "unbiased" linear CKA: <K~, L~>_F / (||K~||_F ||L~||_F), K~ = Xc Xc^T and
     L~ = Yc Yc^T (kernels of the centered data) with their diagonals set to zero.

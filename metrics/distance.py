@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
+from metrics import _naive
 from metrics._linalg import center, center_unit, row_sq_norms, sq_distance_blocks, symmetric_inner
 from metrics._registry import register
 
@@ -28,8 +30,16 @@ def _distance_blocks(xc: torch.Tensor, yc: torch.Tensor):
         yield start, stop, dx.sqrt_(), dy.sqrt_()
 
 
+def _reference_distance_correlation(x, y) -> float:
+    """Independent route: sqrt(dCov^2(X, Y) / sqrt(dVar^2(X) dVar^2(Y))) with dCov^2 = mean_ij A_ij B_ij
+    (V-statistic), A = H D H from scipy's full Euclidean distance matrix and the explicit H."""
+    a, b = (_naive.double_centered(_naive.distance_matrix(z)) for z in (x, y))
+    return float(np.sqrt(np.mean(a * b) / np.sqrt(np.mean(a * a) * np.mean(b * b))))
+
+
 @register(
     "distance_correlation",
+    reference_route=_reference_distance_correlation,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
@@ -85,8 +95,17 @@ def distance_correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(dcov_xy.clamp(min=0) / torch.sqrt(dvar_x * dvar_y))
 
 
+def _reference_rsm_norm_difference(x, y) -> float:
+    """Independent route: sqrt(mean over pairs i < j of (d_X(i, j) - d_Y(i, j))^2), from scipy's condensed
+    pdist vectors (differences, not the Gram route)."""
+    from scipy.spatial.distance import pdist
+
+    return float(np.sqrt(np.mean((pdist(_naive.as_float(x)) - pdist(_naive.as_float(y))) ** 2)))
+
+
 @register(
     "rsm_norm_difference",
+    reference_route=_reference_rsm_norm_difference,
     symmetric=True,
     invariances={"orthogonal", "translation"},
     bounds=(0.0, math.inf),

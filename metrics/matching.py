@@ -11,6 +11,7 @@ import math
 import numpy as np
 import torch
 
+from metrics import _naive
 from metrics._bounds import TRANSPORT_MAX_ITERATIONS, transport_cost
 from metrics._formulas import Derived
 from metrics._inputs import InputError, _column_extremes
@@ -99,8 +100,19 @@ _CORRELATION_MATCH = dict(
 )
 
 
+def _reference_correlation_match_hard(x, y) -> float:
+    """Independent route: mean of C over scipy's maximizing assignment on the explicit correlation matrix
+    C of numpy.corrcoef."""
+    from scipy.optimize import linear_sum_assignment
+
+    c = _naive.unit_correlations(x, y)
+    rows, cols = linear_sum_assignment(c, maximize=True)
+    return float(c[rows, cols].mean())
+
+
 @register(
     "correlation_match_hard",
+    reference_route=_reference_correlation_match_hard,
     **_CORRELATION_MATCH,
     streaming=_stream_correlation_match_hard,
     speed_bound=("XtY", "assignment(XtY)"),
@@ -118,8 +130,18 @@ def correlation_match_hard(x: torch.Tensor, y: torch.Tensor) -> float:
     return _hard_match(unit_correlations(x, y))
 
 
+def _reference_correlation_match_soft(x, y) -> float:
+    """Independent route: (mean over X's units of their best correlation with Y + the same from Y) / 2, by
+    explicit loops over numpy.corrcoef's matrix."""
+    c = _naive.unit_correlations(x, y)
+    best_x = [max(row) for row in c]
+    best_y = [max(column) for column in c.T]
+    return float((np.mean(best_x) + np.mean(best_y)) / 2)
+
+
 @register(
     "correlation_match_soft",
+    reference_route=_reference_correlation_match_soft,
     **_CORRELATION_MATCH,
     streaming=_stream_correlation_match_soft,
     speed_bound=("XtY",),
@@ -158,8 +180,34 @@ def _stream_soft_matching(d: Derived) -> float:
     return distance_from_squares(norms - 2.0 * float((plan * m.xy).sum()), norms, m.xy.dtype, int(m.count))
 
 
+def _reference_soft_matching(x, y) -> float:
+    """Independent route: sqrt of the optimal value of the transport linear program, solved by
+    scipy.optimize.linprog (HiGHS dual simplex, a vertex) on the explicit costs ||x_j - y_k||^2 (scipy cdist
+    between centered columns): min sum_jk T_jk cost_jk subject to sum_k T_jk = 1/p1, sum_j T_jk = 1/p2,
+    T >= 0. The optimal plan's cost is then summed in float64 from cdist's costs."""
+    from scipy.optimize import linprog
+    from scipy.spatial.distance import cdist
+
+    cost = cdist(_naive.centered(x).T, _naive.centered(y).T, "sqeuclidean")
+    p1, p2 = cost.shape
+    rows = np.kron(np.eye(p1), np.ones((1, p2)))  # sum over k of T_jk
+    cols = np.kron(np.ones((1, p1)), np.eye(p2))  # sum over j of T_jk
+    result = linprog(
+        cost.ravel() / cost.max(),
+        A_eq=np.vstack([rows, cols]),
+        b_eq=np.concatenate([np.full(p1, 1.0 / p1), np.full(p2, 1.0 / p2)]),
+        bounds=(0, None),
+        method="highs-ds",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
+    if result.status != 0:
+        raise RuntimeError(f"linprog did not solve the transport problem: {result.message}")
+    return float(np.sqrt(max(np.sum(result.x * cost.ravel()), 0.0)))
+
+
 @register(
     "soft_matching",
+    reference_route=_reference_soft_matching,
     symmetric=True,
     invariances={"permutation", "translation"},
     bounds=(0.0, math.inf),

@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from metrics import _naive
 from metrics._inputs import InputError
 from metrics._linalg import center_unit, cross, row_sq_norms
 from metrics._registry import register
@@ -311,8 +312,15 @@ def hsic_unbiased_sparse(columns: torch.Tensor, a: torch.Tensor, b: torch.Tensor
 # ----------------------------------------------------------------------------------------------------
 # The measures
 # ----------------------------------------------------------------------------------------------------
+def _reference_knn_jaccard(x, y, k: int = 10, neighbours: str = "euclidean") -> float:
+    """Independent route: mean_i |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)| with the neighbour lists of scipy's
+    full distance matrices (Euclidean, or cosine) and the suite's tie rule, by loops."""
+    return _naive.jaccard_of_lists(*_naive.pair_lists(x, y, k, neighbours))
+
+
 @register(
     "knn_jaccard",
+    reference_route=_reference_knn_jaccard,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, 1.0),
@@ -338,8 +346,15 @@ def knn_jaccard(x: torch.Tensor, y: torch.Tensor, k: int = 10, neighbours: str =
     return _mean(shared / (2 * k - shared))
 
 
+def _reference_mutual_knn(x, y, k: int = 10) -> float:
+    """Independent route: mean_i |N_X(i) & N_Y(i)| / k, cosine neighbours from scipy's distance matrix."""
+    nx, ny = _naive.pair_lists(x, y, k, "cosine")
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(nx, ny)]))
+
+
 @register(
     "mutual_knn",
+    reference_route=_reference_mutual_knn,
     symmetric=True,
     invariances=_COSINE_INVARIANCES,
     bounds=(0.0, 1.0),
@@ -357,8 +372,27 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     return _mean(shared / k)
 
 
+def _reference_rank_similarity(x, y, k: int = 10) -> float:
+    """Independent route, Wang et al. 2022 by loops: per point, sum over shared neighbours j of
+    2 / ((1 + |r_X - r_Y|)(r_X + r_Y)), over sum_{l <= |shared|} 1 / l (0 if none is shared); mean over
+    points. Cosine neighbours from scipy's distance matrix."""
+    nx, ny = _naive.pair_lists(x, y, k, "cosine")
+    values = []
+    for a, b in zip(nx, ny):
+        rank_x = {int(j): r for r, j in enumerate(a, start=1)}
+        rank_y = {int(j): r for r, j in enumerate(b, start=1)}
+        shared = rank_x.keys() & rank_y.keys()
+        if not shared:
+            values.append(0.0)
+            continue
+        total = sum(2.0 / ((1 + abs(rank_x[j] - rank_y[j])) * (rank_x[j] + rank_y[j])) for j in shared)
+        values.append(total / sum(1.0 / l for l in range(1, len(shared) + 1)))
+    return float(np.mean(values))
+
+
 @register(
     "rank_similarity",
+    reference_route=_reference_rank_similarity,
     symmetric=True,
     invariances=_COSINE_INVARIANCES,
     bounds=(0.0, 1.0),
@@ -383,8 +417,24 @@ def rank_similarity(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     return _mean((matches * weights).sum(dim=(1, 2)) / harmonic[shared])
 
 
+def _reference_second_order_cosine(x, y, k: int = 10) -> float:
+    """Independent route, Hamilton et al. 2016 by loops: per point, over U = N_X(i) | N_Y(i), the cosine
+    between the vectors (cos(x_i, x_j))_{j in U} and (cos(y_i, y_j))_{j in U}; mean over points. Cosine
+    neighbours and cosines from scipy's distance matrices."""
+    x, y = _naive.as_float(x), _naive.as_float(y)
+    nx, ny = _naive.pair_lists(x, y, k, "cosine")
+    cx, cy = _naive.cosine_matrix(x), _naive.cosine_matrix(y)
+    values = []
+    for i, (a, b) in enumerate(zip(nx, ny)):
+        union = sorted(set(a) | set(b))
+        u, v = cx[i, union], cy[i, union]
+        values.append(u @ v / np.sqrt((u @ u) * (v @ v)))
+    return float(np.mean(values))
+
+
 @register(
     "second_order_cosine",
+    reference_route=_reference_second_order_cosine,
     symmetric=True,
     invariances=_COSINE_INVARIANCES,
     bounds=(-1.0, 1.0),
@@ -420,8 +470,23 @@ def second_order_cosine(x: torch.Tensor, y: torch.Tensor, k: int = 10) -> float:
     return _mean((profile_x * profile_y).sum(dim=1) / norms)
 
 
+def _reference_cknna(x, y, k: int = 10) -> float:
+    """Independent route, Huh et al. 2024 as platonic-rep's AlignmentMetrics.cknna (L2-normalized rows,
+    unbiased=True) computes it: K, L the cosine kernels; M_K, M_L the kNN masks (self excluded),
+    M = M_K * M_L; HSIC_u(M K, M L) / sqrt(HSIC_u(M_K K, M_K K) HSIC_u(M_L L, M_L L)) with Song et al.'s
+    eq. (5) on the explicit n x n matrices, every product elementwise."""
+    x, y = _naive.as_float(x), _naive.as_float(y)
+    nx, ny = _naive.pair_lists(x, y, k, "cosine")
+    kx, ly = _naive.cosine_matrix(x), _naive.cosine_matrix(y)
+    mask_x, mask_y = _naive.neighbour_mask(nx), _naive.neighbour_mask(ny)
+    mutual = mask_x * mask_y
+    hsic = _naive.hsic_unbiased_song
+    return hsic(mutual * kx, mutual * ly) / np.sqrt(hsic(mask_x * kx, mask_x * kx) * hsic(mask_y * ly, mask_y * ly))
+
+
 @register(
     "cknna",
+    reference_route=_reference_cknna,
     symmetric=False,
     invariances=_COSINE_INVARIANCES,
     bounds=(-math.inf, math.inf),

@@ -6,15 +6,26 @@ import numpy as np
 import torch
 from sklearn.model_selection import KFold
 
-from metrics import _formulas
-from metrics._inputs import InputError
+from metrics import _formulas, _naive
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import center, center_unit, cross, factor, sum_sq, unit_scaled
-from metrics.cca import KORNBLITH_2019, _check_not_saturated
+from metrics.cca import KORNBLITH_2019
 from metrics._registry import register
+
+
+def _reference_ols_r2(x, y) -> float:
+    """Independent route: 1 - ||Y - [1 X] B||_F^2 / ||Y - mean(Y)||_F^2 with B = numpy.linalg.lstsq([1 X], Y)
+    (an intercept column instead of centering)."""
+    x, y = _naive.as_float(x), _naive.as_float(y)
+    design = np.hstack([np.ones((x.shape[0], 1)), x])
+    b, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ b
+    return float(1 - np.sum(residual**2) / np.sum((y - y.mean(axis=0)) ** 2))
 
 
 @register(
     "ols_r2",
+    reference_route=_reference_ols_r2,
     symmetric=False,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     x_invariances={"invertible_linear"},
@@ -31,7 +42,7 @@ def ols_r2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     column space of Xc (rank-revealing QR; refused for p1 >= n - 1, where every Y is fitted exactly).
     """
     fx = factor(center(x))
-    _check_not_saturated("X", fx.rank, x.shape[0])
+    check_not_saturated("X", fx.rank, x.shape[0])
     yc = center_unit(y)
     explained = fx.basis_coordinates().T @ cross(fx.q, yc)
     return sum_sq(explained) / sum_sq(yc)
@@ -84,8 +95,38 @@ def _ridge_gcv_fit(xc: np.ndarray, yc: np.ndarray) -> np.ndarray:
     return vt.T @ ((s / (s**2 + alpha))[:, None] * c)
 
 
+def _reference_ridge_predictivity(x, y, folds: int = 5) -> float:
+    """Independent route: per contiguous fold (sklearn KFold, no shuffle), alpha from the grid
+    logspace(-4, 4, 17) times the training part's ||Xc||_F^2 / p1 minimizing the generalized
+    cross-validation m ||Y - Y_hat||_F^2 / (m - tr H)^2 of sklearn's Ridge (with intercept), H the explicit
+    m x m hat matrix 11^T/m + Xc (Xc^T Xc + alpha I)^-1 Xc^T; sklearn's Ridge refitted there; numpy's
+    Pearson r per unit of Y on the held-out part (0 for a constant prediction); the mean over the
+    (fold, unit) pairs whose held-out truth varies."""
+    from sklearn.linear_model import Ridge
+
+    def gcv(a, b, alpha):
+        m = a.shape[0]
+        residual = b - Ridge(alpha=alpha).fit(a, b).predict(a)
+        ac = _naive.centered(a)
+        hat = np.ones((m, m)) / m + ac @ np.linalg.solve(ac.T @ ac + alpha * np.eye(a.shape[1]), ac.T)
+        return float(m * np.sum(residual**2) / (m - np.trace(hat)) ** 2)
+
+    x, y = _naive.as_float(x), _naive.as_float(y)
+    grid = np.logspace(-4, 4, 17)
+    scores = []
+    for train, test in KFold(folds).split(x):
+        scale = np.sum(_naive.centered(x[train]) ** 2) / x.shape[1]
+        alpha = grid[int(np.argmin([gcv(x[train], y[train], a * scale) for a in grid]))] * scale
+        prediction = Ridge(alpha=alpha).fit(x[train], y[train]).predict(x[test])
+        for truth, predicted in zip(y[test].T, prediction.T):
+            if np.ptp(truth) > 0:  # a constant held-out unit has no correlation; a constant prediction has 0
+                scores.append(float(np.corrcoef(truth, predicted)[0, 1]) if np.ptp(predicted) > 0 else 0.0)
+    return float(np.mean(scores))
+
+
 @register(
     "ridge_predictivity",
+    reference_route=_reference_ridge_predictivity,
     symmetric=False,
     invariances={"permutation", "isotropic_scaling", "translation"},
     x_invariances={"orthogonal"},

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from metrics import _naive
 from metrics._inputs import InputError
 from metrics._registry import register
 
@@ -95,8 +96,19 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(ra @ rb / denominator)
 
 
+def _reference_rsa(x, y) -> float:
+    """Independent route: scipy.stats.spearmanr of the condensed RDMs 1 - Pearson correlation of the rows,
+    scipy's pdist(X, "correlation")."""
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    rdm_x, rdm_y = (pdist(_naive.as_float(a), "correlation") for a in (x, y))
+    return float(spearmanr(rdm_x, rdm_y).statistic)
+
+
 @register(
     "rsa",
+    reference_route=_reference_rsa,
     symmetric=True,
     invariances={"permutation", "isotropic_scaling"},
     bounds=(-1.0, 1.0),

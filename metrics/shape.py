@@ -15,8 +15,8 @@ import math
 import numpy as np
 import torch
 
-from metrics import _formulas
-from metrics._inputs import InputError
+from metrics import _formulas, _naive
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns, unit_scaled
 from metrics._registry import register, snap_tolerance
 
@@ -50,7 +50,15 @@ _SHAPE = dict(
 _NUCLEAR = dict(streaming=_formulas.procrustes, speed_bound=("XtY", "svdvals(Xc^T Yc)"))
 
 
-@register("procrustes", reference=f"{DING_2021}; {WILLIAMS_2021}", **_SHAPE, **_NUCLEAR)
+def _reference_procrustes(x, y) -> float:
+    """Independent route: <Xc R, Yc>_F / (||Xc||_F ||Yc||_F) with R = argmin_{R^T R = I} ||Xc R - Yc||_F from
+    scipy.linalg.orthogonal_procrustes (the narrower input padded with zero columns), no nuclear norm."""
+    return _naive.procrustes_cosine(_naive.centered(x), _naive.centered(y))
+
+
+@register(
+    "procrustes", reference_route=_reference_procrustes, reference=f"{DING_2021}; {WILLIAMS_2021}", **_SHAPE, **_NUCLEAR
+)
 def procrustes(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Orthogonal Procrustes similarity ||Xc^T Yc||_* / (||Xc||_F ||Yc||_F) in [0, 1].
 
@@ -61,7 +69,15 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return nuclear / norms
 
 
-@register("nbs", reference=TANG_2020, **_SHAPE, **_NUCLEAR)
+def _reference_nbs(x, y) -> float:
+    """Independent route: tr((K^{1/2} L K^{1/2})^{1/2}) / sqrt(tr K tr L), K = H X X^T H, L = H Y Y^T H, with
+    K^{1/2} from scipy.linalg.sqrtm of the n x n matrix."""
+    k, l = _naive.double_centered(_naive.linear_gram(x)), _naive.double_centered(_naive.linear_gram(y))
+    root = _naive.psd_sqrtm(k)
+    return _naive.trace_sqrt_psd(root @ l @ root) / np.sqrt(np.trace(k) * np.trace(l))
+
+
+@register("nbs", reference_route=_reference_nbs, reference=TANG_2020, **_SHAPE, **_NUCLEAR)
 def nbs(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Normalized Bures similarity tr((K^1/2 L K^1/2)^1/2) / sqrt(tr K tr L) of K = Xc Xc^T, L = Yc Yc^T.
 
@@ -114,8 +130,16 @@ def _stream_procrustes_size_shape(d: _formulas.Derived) -> float:
     return _size_shape(tx, ty, math.sqrt(tx * ty) * float(_formulas.procrustes(d)), d.xy.dtype, int(d.n))
 
 
+def _reference_procrustes_size_shape(x, y) -> float:
+    """Independent route: ||Xc R - Yc||_F, the residual of scipy's orthogonal Procrustes fit itself (no
+    nuclear-norm formula)."""
+    xp, yp, r = _naive.procrustes_rotation(_naive.centered(x), _naive.centered(y))
+    return float(np.linalg.norm(xp @ r - yp))
+
+
 @register(
     "procrustes_size_shape",
+    reference_route=_reference_procrustes_size_shape,
     symmetric=True,
     invariances={"orthogonal", "translation"},
     bounds=(0.0, math.inf),
@@ -141,8 +165,14 @@ def _stream_procrustes_angular(d: _formulas.Derived) -> float:
     return angle(_formulas.procrustes(d), d.xy.dtype, int(d.n))
 
 
+def _reference_procrustes_angular(x, y) -> float:
+    """Independent route: arccos(<Xc R, Yc> / (||Xc|| ||Yc||)) with scipy's rotation R."""
+    return _naive.arccos_clipped(_naive.procrustes_cosine(_naive.centered(x), _naive.centered(y)))
+
+
 @register(
     "procrustes_angular",
+    reference_route=_reference_procrustes_angular,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, math.pi / 2),
@@ -189,10 +219,8 @@ def _shape_angle(bases: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor, alpha:
 
 def _check_alpha_zero_not_saturated(alpha: float, rank_x: int, rank_y: int, n: int) -> None:
     if alpha == 0.0:
-        from metrics.cca import _check_not_saturated
-
-        _check_not_saturated("X", rank_x, n)
-        _check_not_saturated("Y", rank_y, n)
+        check_not_saturated("X", rank_x, n)
+        check_not_saturated("Y", rank_y, n)
 
 
 def _stream_shape_metric(d: _formulas.Derived, alpha: float = 0.5) -> float:
@@ -207,8 +235,17 @@ def _stream_shape_metric(d: _formulas.Derived, alpha: float = 0.5) -> float:
     return _shape_angle(bases, torch.sqrt(sx.values[: sx.rank]), torch.sqrt(sy.values[: sy.rank]), alpha, int(d.n))
 
 
+def _reference_shape_metric(x, y, alpha: float = 0.5) -> float:
+    """Independent route: arccos of the Procrustes cosine (scipy's rotation, padded) of the partially
+    whitened sides U_r diag(alpha s_r + 1 - alpha) V_r^T from numpy's SVD of Xc / s_rms."""
+    return _naive.arccos_clipped(
+        _naive.procrustes_cosine(_naive.partially_whitened_svd(x, alpha), _naive.partially_whitened_svd(y, alpha))
+    )
+
+
 @register(
     "shape_metric",
+    reference_route=_reference_shape_metric,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, math.pi / 2),
@@ -281,8 +318,21 @@ def _stream_procrustes_permutation(d: _formulas.Derived) -> float:
     return distance_from_squares(norms - 2.0 * float(pairs.sum()), norms, raw.dtype, int(m.count))
 
 
+def _reference_procrustes_permutation(x, y) -> float:
+    """Independent route: ||Xp P - Yp||_F with Xp, Yp zero-padded and the permutation matrix P from scipy's
+    assignment on the square padded Xp^T Yp (maximizing), formed explicitly."""
+    from scipy.optimize import linear_sum_assignment
+
+    xp, yp = _naive.padded(_naive.as_float(x), _naive.as_float(y))
+    rows, cols = linear_sum_assignment(xp.T @ yp, maximize=True)
+    p = np.zeros((xp.shape[1], xp.shape[1]))
+    p[rows, cols] = 1.0
+    return float(np.linalg.norm(xp @ p - yp))
+
+
 @register(
     "procrustes_permutation",
+    reference_route=_reference_procrustes_permutation,
     symmetric=True,
     invariances={"permutation"},
     bounds=(0.0, math.inf),
@@ -313,8 +363,17 @@ def procrustes_permutation(x: torch.Tensor, y: torch.Tensor) -> float:
     return math.sqrt(sum_sq(narrow - take_columns(wide, partners)) + sum_sq(take_columns(wide, unmatched)))
 
 
+def _reference_aligned_cosine(x, y) -> float:
+    """Independent route: mean_i cos((Xp R)_i, (Yp)_i), R from scipy.linalg.orthogonal_procrustes on the
+    padded uncentered data, the cosines by a loop over the rows."""
+    xp, yp, r = _naive.procrustes_rotation(x, y)
+    rotated = xp @ r
+    return float(np.mean([a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) for a, b in zip(rotated, yp)]))
+
+
 @register(
     "aligned_cosine",
+    reference_route=_reference_aligned_cosine,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling"},
     bounds=(-1.0, 1.0),

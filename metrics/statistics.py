@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
+from metrics import _naive
 from metrics._inputs import InputError
 from metrics._linalg import center, row_sq_norms, sq_distance_blocks, symmetric_sum
 from metrics._registry import register
@@ -31,8 +33,16 @@ def _magnitude_from_moments(derived) -> torch.Tensor:
     return (torch.linalg.vector_norm(m.mean_x) - torch.linalg.vector_norm(m.mean_y)).abs()
 
 
+def _reference_magnitude_difference(x, y) -> float:
+    """Independent route: | ||mean_i x_i|| - ||mean_i y_i|| | with ||mean_i x_i|| by another formula,
+    sqrt(1^T X X^T 1) / n."""
+    length_x, length_y = (float(np.sqrt(_naive.linear_gram(a).sum()) / len(a)) for a in (x, y))
+    return abs(length_x - length_y)
+
+
 @register(
     "magnitude_difference",
+    reference_route=_reference_magnitude_difference,
     symmetric=True,
     invariances={"orthogonal"},
     bounds=(0.0, math.inf),
@@ -69,8 +79,15 @@ def _concentricity(a: torch.Tensor, which: str) -> torch.Tensor:
     return ((a @ mean) / norms).mean() / mean_norm
 
 
+def _reference_concentricity_difference(x, y) -> float:
+    """Independent route: |c(X) - c(Y)| with c(X) = mean_i (1 - cosine distance(x_i, x_bar)), the cosine
+    distance from scipy's cdist."""
+    return abs(_naive.concentricity(x) - _naive.concentricity(y))
+
+
 @register(
     "concentricity_difference",
+    reference_route=_reference_concentricity_difference,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling"},
     bounds=(0.0, 2.0),
@@ -104,8 +121,18 @@ def _log_uniformity_excess(xc: torch.Tensor, t: float) -> torch.Tensor:
     return torch.log1p(off_diagonal / n)
 
 
+def _reference_uniformity_difference(x, y, t: float = 2.0) -> float:
+    """Independent route: |u(X) - u(Y)| with u(X) = log((1/n^2) sum_{i,j} exp(-t ||x_i - x_j||^2)) over
+    all n^2 pairs (diagonal included), by scipy's logsumexp of the full squared-distance matrix."""
+    from scipy.special import logsumexp
+
+    u_x, u_y = (float(logsumexp(-t * _naive.distance_matrix(a, "sqeuclidean")) - 2 * np.log(len(a))) for a in (x, y))
+    return abs(u_x - u_y)
+
+
 @register(
     "uniformity_difference",
+    reference_route=_reference_uniformity_difference,
     symmetric=True,
     invariances={"orthogonal", "translation"},
     bounds=(0.0, math.inf),

@@ -6,12 +6,13 @@ QR, then the SVD of the small R): no n x n matrix is ever formed.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from metrics._inputs import InputError
+from metrics import _naive
+from metrics._inputs import InputError, check_not_saturated
 from metrics._linalg import Factor, center, factor
 from metrics._registry import register
-from metrics.cca import _check_not_saturated
 
 MAY_2019 = (
     "May, Zhang, Dao, Re 2019, On the Downstream Performance of Compressed Word Embeddings (NeurIPS), "
@@ -28,8 +29,23 @@ def _basis_cross(fx: Factor, fy: Factor) -> torch.Tensor:
     return fx.basis_coordinates().T @ (fx.q.T @ fy.q) @ fy.basis_coordinates()
 
 
+def _reference_eigenspace_overlap(x, y) -> float:
+    """Independent route: tr(P_X P_Y) / max(r_X, r_Y), uncentered, with the n x n orthogonal projections
+    P = U_r U_r^T from numpy's full SVD and r = numpy.linalg.matrix_rank (its default tolerance)."""
+
+    def projection(a):
+        a = _naive.as_float(a)
+        r = int(np.linalg.matrix_rank(a))
+        u = np.linalg.svd(a, full_matrices=True)[0][:, :r]
+        return u @ u.T, r
+
+    (px, rx), (py, ry) = projection(x), projection(y)
+    return float(np.trace(px @ py) / max(rx, ry))
+
+
 @register(
     "eigenspace_overlap",
+    reference_route=_reference_eigenspace_overlap,
     symmetric=True,
     invariances={"invertible_linear"},
     bounds=(0.0, 1.0),
@@ -70,8 +86,24 @@ def _orthogonal_part_gram(fx: Factor, fy: Factor, g: torch.Tensor) -> torch.Tens
     return residual.T @ residual
 
 
+def _reference_gulp(x, y, lam: float = 0.0) -> float:
+    """Independent route: ||H_X - H_Y||_F with the explicit n x n matrices H = A (A^T A + n lam I)^-1 A^T for
+    A centered and scaled to ||A||_F = sqrt(n); at lam = 0 the projection A A^+ (numpy's pseudo-inverse)."""
+
+    def hat(a):
+        a = _naive.centered(a)
+        n = a.shape[0]
+        a = a * np.sqrt(n) / np.linalg.norm(a)
+        if lam == 0:
+            return a @ np.linalg.pinv(a)
+        return a @ np.linalg.solve(a.T @ a + n * lam * np.eye(a.shape[1]), a.T)
+
+    return float(np.linalg.norm(hat(x) - hat(y)))
+
+
 @register(
     "gulp",
+    reference_route=_reference_gulp,
     symmetric=True,
     invariances={"invertible_linear", "translation"},
     bounds=(0.0, float("inf")),
@@ -108,8 +140,8 @@ def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
         raise InputError(f"lam must be >= 0, got {lam}")
     fx, fy = factor(center(x)), factor(center(y))
     if lam == 0:
-        _check_not_saturated("X", fx.rank, x.shape[0])
-        _check_not_saturated("Y", fy.rank, x.shape[0])
+        check_not_saturated("X", fx.rank, x.shape[0])
+        check_not_saturated("Y", fy.rank, x.shape[0])
     wx, wy = _ridge_weights(fx, lam), _ridge_weights(fy, lam)
     g = _basis_cross(fx, fy)
     s = _orthogonal_part_gram(fx, fy, g)

@@ -10,8 +10,9 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 import torch
-from scipy.spatial.distance import pdist, squareform
+from scipy.spatial.distance import cdist, pdist, squareform
 
+from metrics import _naive
 from metrics._inputs import InputError
 from metrics._registry import register
 from metrics.neighbors import neighbour_pair
@@ -100,8 +101,21 @@ def slq_heat_trace(
     return heat + ts * np.exp(-ts) * (trace_l - 1)
 
 
+def _reference_imd(x, y, k: int = 5) -> float:
+    """Independent route: max_t exp(-2 (t + 1/t)) |hkt_X(t) - hkt_Y(t)| over the 256 log-spaced temperatures
+    of Tsitsulin et al.'s code in [0.1, 10], with the exact heat traces tr exp(-t L) / n by scipy's dense
+    matrix exponential of the normalized Laplacian of the symmetrized kNN graph (sklearn's neighbours)."""
+    ts = np.logspace(-1, 1, 256)
+    hx, hy = (
+        np.array([np.trace(scipy.linalg.expm(-t * laplacian)) for t in ts]) / laplacian.shape[0]
+        for laplacian in (_naive.knn_normalized_laplacian(a, k) for a in (x, y))
+    )
+    return float(np.max(np.exp(-2 * (ts + 1 / ts)) * np.abs(hx - hy)))
+
+
 @register(
     "imd",
+    reference_route=_reference_imd,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, float("inf")),
@@ -189,8 +203,33 @@ def cross_barcode_h1_length(r1: np.ndarray, r2: np.ndarray) -> float:
     return float(np.sum(d[edges[:, 2], edges[:, 3]] - d[edges[:, 0], edges[:, 1]]))
 
 
+def _reference_rtd(x, y) -> float:
+    """Independent route: (H1 sum of the cross-barcode of (X, Y) + that of (Y, X)) / 2 on all samples (n <=
+    the batch), the barcode by gudhi's RipsComplex (another library than the measure's giotto-ph) on the
+    2n points with distance matrix [[0, r1^T], [r1, min(r1, r2)]] (Barannikov et al. 2022), r the
+    Euclidean distances (scipy cdist) divided by their 0.9 quantile over the pairs i < j."""
+    import gudhi
+
+    def normalized(a):
+        d = cdist(a, a)
+        return d / np.quantile(d[np.triu_indices(d.shape[0], k=1)], 0.9)
+
+    def h1_sum(r1, r2):
+        n = r1.shape[0]
+        d = np.zeros((2 * n, 2 * n))
+        d[n:, :n], d[:n, n:], d[n:, n:] = r1, r1.T, np.minimum(r1, r2)
+        tree = gudhi.RipsComplex(distance_matrix=d).create_simplex_tree(max_dimension=2)
+        tree.compute_persistence(persistence_dim_max=True)
+        bars = tree.persistence_intervals_in_dimension(1)
+        return float(np.sum(bars[:, 1] - bars[:, 0])) if len(bars) else 0.0
+
+    r1, r2 = normalized(x), normalized(y)
+    return (h1_sum(r1, r2) + h1_sum(r2, r1)) / 2
+
+
 @register(
     "rtd",
+    reference_route=_reference_rtd,
     symmetric=True,
     invariances={"orthogonal", "isotropic_scaling", "translation"},
     bounds=(0.0, float("inf")),

@@ -4,26 +4,23 @@ The list of measures comes from ``metrics.available()`` at collection time, so a
 built-in or installed through the ``stitchbench.metrics`` entry point, runs through every check of
 ``metrics.testing.check_measure`` with no test written for it; one whose declarations are wrong (an
 invariance it lacks, a symmetry it lacks, bounds it leaves, bad input it accepts) fails, and so does a
-built-in measure without an independent reference route in tests/reference*.py.
-``test_plugin_distance_cosine`` comes from tests/plugins through the entry point. The checks themselves are
-shown to catch broken measures in test_metrics_testing.py; the hypothesis versions of the invariance,
-symmetry and bounds checks are in test_metrics_properties.py. This file also tests the registry:
-entry points, names, declarations, result conversion and bound snapping.
+built-in measure that declares no independent reference route (``reference_route``).
+``test_plugin_distance_cosine`` comes from tests/plugins through the entry point (how measures are found:
+test_metrics_discovery.py). The checks themselves are shown to catch broken measures in
+test_metrics_testing.py; the hypothesis versions of the invariance, symmetry and bounds checks are in
+test_metrics_properties.py. This file also tests the registry: names, declarations, result conversion and
+bound snapping.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import math
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 import metrics
-import reference
 from metrics.testing import CHECKS, check_measure
-from strategies import PLUGIN_MEASURE, assert_close, standard_pair
+from strategies import standard_pair
 
 NAMES = metrics.available()
 _data = standard_pair
@@ -39,24 +36,18 @@ def test_contract(name, check):
 @pytest.mark.parametrize("name", [n for n in NAMES if metrics.get(n).fn.__module__.startswith("metrics.")])
 def test_every_builtin_measure_has_an_independent_reference_route(name):
     """Like scikit-learn's test_common failing an unclassified metric: a built-in measure (a module under
-    metrics/) without a route in tests/reference*.py has nothing to be checked against."""
-    assert name in reference.REFERENCES, (
-        f"{name} ({metrics.get(name).fn.__module__}) has no independent reference route: add one to "
-        "REFERENCES in tests/reference_<family>.py (a library or a different formula, never the measure itself)"
+    metrics/) that declares no independent reference route has nothing to be checked against
+    (test_metrics_reference.py compares every declared route with its measure)."""
+    assert callable(metrics.get(name).info.reference_route), (
+        f"{name} ({metrics.get(name).fn.__module__}) declares no independent reference route: define one in its "
+        "module and declare it, @register(..., reference_route=route) (explicit matrices, a library or brute "
+        "force, built from metrics._naive and libraries; never the measure's own helpers)"
     )
 
 
 # ----------------------------------------------------------------------------------------------------
-# The registry: plugins through entry points, names, errors
+# The registry: names, declarations, errors
 # ----------------------------------------------------------------------------------------------------
-def test_plugin_registered_through_its_entry_point():
-    entries = importlib.metadata.entry_points(group=metrics.ENTRY_POINT_GROUP)
-    assert "stitchbench_testplugin" in {entry.value for entry in entries}
-    assert PLUGIN_MEASURE in NAMES
-    assert metrics.get(PLUGIN_MEASURE).fn.__module__ == "stitchbench_testplugin"
-    assert not metrics.load_errors()
-
-
 def test_available_is_sorted_and_includes_the_canonical_measures():
     canonical = {
         "cka_linear", "cka_linear_debiased", "cka_rbf", "cca_mean", "cca_mean_sq", "svcca", "pwcca",
@@ -98,6 +89,7 @@ def test_duplicate_registration_is_refused(isolated_registry):
         (dict(min_features=2.5), "min_features"),
         (dict(min_samples=1), "min_samples must be an integer >= 2"),
         (dict(streaming="cka_linear"), "streaming must be a formula"),
+        (dict(reference_route="cka_linear"), "reference_route must be a function"),
         (dict(reference=None), "reference must be a string"),
     ],
     ids=lambda value: None if isinstance(value, str) else "-".join(f"{k}={v}" for k, v in value.items()),
@@ -188,71 +180,6 @@ def test_identical_inputs_never_exceed_the_upper_bound(name):
         x = rng.normal(size=(n, p)) * rng.uniform(0.1, 10, size=p) + 5
         for y in (x, 3 * x - 2):
             assert metrics.get(name)(x, y) <= 1.0
-
-
-def _write_distribution(root, dist: str, entries: dict[str, str], modules: dict[str, str]) -> None:
-    info = root / f"{dist}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    lines = "\n".join(f"{key} = {value}" for key, value in entries.items())
-    (info / "entry_points.txt").write_text(f"[{metrics.ENTRY_POINT_GROUP}]\n{lines}\n")
-    for module, source in modules.items():
-        (root / f"{module}.py").write_text(textwrap.dedent(source))
-
-
-def test_broken_plugin_is_recorded_and_does_not_break_the_others(isolated_registry, tmp_path, monkeypatch):
-    _write_distribution(
-        tmp_path,
-        "stitchbench_tmpplugins",
-        {"broken": "stitchbench_tmp_broken", "good": "stitchbench_tmp_good"},
-        {
-            "stitchbench_tmp_broken": "raise RuntimeError('this plugin is broken on purpose')\n",
-            "stitchbench_tmp_good": '''
-                from metrics import register
-
-                @register("test_tmp_good", symmetric=True, invariances={"isotropic_scaling"},
-                          bounds=(0.0, 1.0), reference="none (test)")
-                def good(x, y):
-                    """A constant."""
-                    return 0.5
-            ''',
-        },
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for module in ("stitchbench_tmp_broken", "stitchbench_tmp_good"):
-        monkeypatch.delitem(sys.modules, module, raising=False)
-    with pytest.warns(UserWarning, match="could not load measure plugin"):
-        names = metrics.discover()
-    errors = metrics.load_errors()
-    assert errors == {"broken = stitchbench_tmp_broken": "RuntimeError: this plugin is broken on purpose"}
-    assert "test_tmp_good" in names and set(NAMES) <= set(names)
-    x, y = _data(6)
-    assert metrics.get("test_tmp_good")(x, y) == 0.5
-    assert_close(metrics.get("cka_linear")(x, y), reference.REFERENCES["cka_linear"](x, y), what="cka_linear")
-
-
-def test_plugin_registering_a_taken_name_is_a_load_error(isolated_registry, tmp_path, monkeypatch):
-    _write_distribution(
-        tmp_path,
-        "stitchbench_tmpduplicate",
-        {"duplicate": "stitchbench_tmp_duplicate"},
-        {
-            "stitchbench_tmp_duplicate": '''
-                from metrics import register
-
-                @register("cka_linear", symmetric=True, bounds=(0.0, 1.0), reference="impostor")
-                def impostor(x, y):
-                    """Not CKA."""
-                    return 1.0
-            '''
-        },
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "stitchbench_tmp_duplicate", raising=False)
-    with pytest.warns(UserWarning):
-        metrics.discover()
-    assert "already registered" in metrics.load_errors()["duplicate = stitchbench_tmp_duplicate"]
-    assert metrics.get("cka_linear").info.reference != "impostor"
 
 
 @pytest.mark.parametrize(

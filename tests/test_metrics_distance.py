@@ -1,5 +1,5 @@
 """Distance correlation, the RSM norm difference and the statistics differences (magnitude,
-concentricity, uniformity): exact against tests/reference_distance.py and dcor over several row blocks,
+concentricity, uniformity): exact against their declared reference routes and dcor over several row blocks,
 the defects of ReSi's versions, closed forms, measure-specific invariances, bad input.
 
 The generic contract (declared invariances hold, undeclared ones are violated, symmetry, bounds) is
@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import metrics
 import metrics._linalg as linalg
-import reference_distance as ref
+from metrics import _naive
+from reference import route
 from strategies import (
     PLATFORM_RTOL,
     apply_transform,
@@ -78,7 +79,7 @@ def test_matches_reference_over_several_blocks(name, shape, small_blocks):
     x, y = _pair(sum(shape), *shape)
     if name == "uniformity_difference":
         x, y = _unit_spread(x), _unit_spread(y)
-    assert_close(metrics.get(name)(x, y), ref.REFERENCES[name](x, y), PLATFORM_RTOL, what=name)
+    assert_close(metrics.get(name)(x, y), route(name)(x, y), PLATFORM_RTOL, what=name)
 
 
 @pytest.mark.parametrize("name", DISTANCE_MEASURES)
@@ -98,7 +99,7 @@ def test_uniformity_parameter_t(t, small_blocks):
     x, y = _pair(2, 60, 4, 7)
     x, y = _unit_spread(x), _unit_spread(y)
     value = metrics.get("uniformity_difference")(x, y, t=t)
-    assert_close(value, ref.uniformity_difference(x, y, t), PLATFORM_RTOL, what=f"t={t}")
+    assert_close(value, route("uniformity_difference")(x, y, t), PLATFORM_RTOL, what=f"t={t}")
 
 
 @pytest.mark.parametrize("shape", [(70, 5, 9), (120, 30, 2), (45, 80, 80)])
@@ -120,7 +121,7 @@ def test_duplicated_rows_are_exactly_zero_apart(name, small_blocks):
     y = np.vstack([base[:, :4], base[:12, :4], base[:5, :4]]) @ rng.normal(size=(4, 4)) + rng.normal(size=(47, 4))
     if name == "uniformity_difference":
         x, y = _unit_spread(x), _unit_spread(y)
-    assert_close(metrics.get(name)(x, y), ref.REFERENCES[name](x, y), PLATFORM_RTOL, what=f"{name} with duplicates")
+    assert_close(metrics.get(name)(x, y), route(name)(x, y), PLATFORM_RTOL, what=f"{name} with duplicates")
 
 
 def test_distance_blocks_cover_the_upper_triangle_exactly(small_blocks):
@@ -136,7 +137,7 @@ def test_distance_blocks_cover_the_upper_triangle_exactly(small_blocks):
         starts.append(start)
     assert starts == [0, 16, 32, 48]
     assert np.array_equal(np.triu(covered), np.triu(np.ones_like(covered))), "each pair i <= j exactly once"
-    expected = ref.distance_matrix(x, "sqeuclidean")
+    expected = _naive.distance_matrix(x, "sqeuclidean")
     np.testing.assert_allclose(np.triu(upper), np.triu(expected), rtol=PLATFORM_RTOL, atol=0)
     assert np.all(np.diagonal(upper) == 0.0) and np.all(upper[np.arange(10), np.arange(40, 50)] == 0.0)
 
@@ -147,13 +148,13 @@ def test_distance_blocks_cover_the_upper_triangle_exactly(small_blocks):
 def resi_rsm_norm_diff(x: np.ndarray, y: np.ndarray) -> float:
     """ReSi's ``rsm_norm_diff``: ``np.linalg.norm(S - Sp, ord=2)`` of the full n x n distance matrices,
     which for a 2-D array is the largest singular value (spectral norm), not the Frobenius norm."""
-    return float(np.linalg.norm(ref.distance_matrix(x) - ref.distance_matrix(y), ord=2))
+    return float(np.linalg.norm(_naive.distance_matrix(x) - _naive.distance_matrix(y), ord=2))
 
 
 def test_rsm_norm_difference_is_the_frobenius_norm_not_resi_spectral_norm():
     x, y = _pair(6, 80, 5, 9)
     n = len(x)
-    difference = ref.distance_matrix(x) - ref.distance_matrix(y)
+    difference = _naive.distance_matrix(x) - _naive.distance_matrix(y)
     value = metrics.get("rsm_norm_difference")(x, y)
     assert_close(value * math.sqrt(n * (n - 1)), float(np.linalg.norm(difference, "fro")), PLATFORM_RTOL, what="Frobenius")
     spectral = resi_rsm_norm_diff(x, y)
@@ -279,7 +280,7 @@ def test_magnitude_and_concentricity_with_a_translated_side(seed, negative):
     assert_close(metrics.get("magnitude_difference")(x + a, y), abs(np.linalg.norm(a) - m_y), 1e-10, what="magnitude")
     far = x + 1e8 * a / np.linalg.norm(a)
     assert_close(
-        metrics.get("concentricity_difference")(far, y), abs(1 - ref.concentricity(y)), 1e-9, what="concentricity"
+        metrics.get("concentricity_difference")(far, y), abs(1 - _naive.concentricity(y)), 1e-9, what="concentricity"
     )
 
 

@@ -1,5 +1,5 @@
 """cka_linear_lange, eigenspace_overlap, gulp, ridge_predictivity, imd, rtd: closed forms, the numbers of
-the literature, the internal paths against tests/reference_linear.py, parameters and bad input.
+the literature, the internal paths against their declared reference routes, parameters and bad input.
 
 (test_metrics_reference.py already compares each measure's default with its reference route at the
 standard shapes; test_metrics_contract.py runs the contract on each.)
@@ -13,8 +13,8 @@ import pytest
 import scipy.linalg
 
 import metrics
-import reference
-import reference_linear as ref
+from metrics import _naive
+from reference import route
 from metrics.cka import _feature_space_is_cheaper
 from metrics.topology import IMD_TEMPERATURES, exact_heat_trace, knn_laplacian, slq_heat_trace
 from strategies import PLATFORM_RTOL, assert_close, assert_refused, correlated_pair, random_invertible
@@ -36,7 +36,7 @@ def _pair(seed: int, n: int, p1: int, p2: int):
 def test_lange_cka_both_paths_match_explicit_kernels(shape, feature_space):
     assert _feature_space_is_cheaper(*shape) is feature_space, "the shape no longer exercises the intended path"
     x, y = _pair(1, *shape)
-    assert_close(lange(x, y), ref.cka_linear_lange(x, y), rtol=1e-10, what="cka_linear_lange")
+    assert_close(lange(x, y), route("cka_linear_lange")(x, y), rtol=1e-10, what="cka_linear_lange")
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_eigenspace_overlap_ranks_by_matrix_rank_and_ignores_duplicated_columns(
     y = x[:, :2] + 0.1 * rng.normal(size=(50, 2))
     assert np.linalg.matrix_rank(x_dup) == 4
     assert_close(overlap(x_dup, y), overlap(x, y), rtol=1e-10, what="duplicated columns")
-    assert_close(overlap(x_dup, y), ref.eigenspace_overlap(x_dup, y), rtol=1e-10, what="reference")
+    assert_close(overlap(x_dup, y), route("eigenspace_overlap")(x_dup, y), rtol=1e-10, what="reference")
 
 
 def test_eigenspace_overlap_of_nested_spaces_is_the_dimension_ratio():
@@ -111,7 +111,7 @@ def test_eigenspace_overlap_accepts_rank_n_minus_one_where_it_is_not_saturated()
     x, y = rng.normal(size=(30, 29)), rng.normal(size=(30, 29))
     value = overlap(x, y)
     assert 28 / 29 - 1e-12 <= value < 1 - 1e-6
-    assert_close(value, ref.eigenspace_overlap(x, y), rtol=1e-10, what="rank n - 1")
+    assert_close(value, route("eigenspace_overlap")(x, y), rtol=1e-10, what="rank n - 1")
     assert_refused(overlap, rng.normal(size=(30, 30)), y, match="p >= n")
 
 
@@ -132,7 +132,7 @@ def test_gulp_at_lambda_zero_is_the_canonical_correlation_formula(shape):
 @pytest.mark.parametrize("lam", [1e-4, 1e-2, 0.3, 10.0])
 def test_gulp_with_ridge_matches_explicit_hat_matrices(lam):
     x, y = _pair(11, 70, 6, 9)
-    assert_close(gulp(x, y, lam=lam), ref.gulp(x, y, lam), rtol=1e-10, what=f"lam={lam}")
+    assert_close(gulp(x, y, lam=lam), route("gulp")(x, y, lam), rtol=1e-10, what=f"lam={lam}")
 
 
 def test_gulp_with_ridge_is_not_invertible_linear_invariant_but_is_scale_invariant():
@@ -150,7 +150,7 @@ def test_gulp_of_nearly_identical_inputs_has_no_cancellation_floor():
     noise = np.random.default_rng(15).normal(size=x.shape)
     for size in (1e-6, 1e-9, 1e-12):
         y = x + size * noise
-        assert_close(gulp(x, y), ref.gulp(x, y), rtol=1e-3, what=f"perturbation {size}")
+        assert_close(gulp(x, y), route("gulp")(x, y), rtol=1e-3, what=f"perturbation {size}")
 
 
 def test_gulp_bad_parameters_and_saturation():
@@ -167,7 +167,7 @@ def test_gulp_bad_parameters_and_saturation():
 @pytest.mark.parametrize("folds", [2, 3, 7])
 def test_ridge_predictivity_matches_sklearn_ridge_per_alpha_on_explicit_folds(folds):
     x, y = _pair(20, 63, 6, 4)
-    assert_close(ridge(x, y, folds=folds), ref.ridge_predictivity(x, y, folds), rtol=1e-10, what=f"{folds} folds")
+    assert_close(ridge(x, y, folds=folds), route("ridge_predictivity")(x, y, folds), rtol=1e-10, what=f"{folds} folds")
 
 
 def test_ridge_predictivity_of_an_exact_linear_map_is_one_and_directional():
@@ -183,7 +183,7 @@ def test_ridge_predictivity_leaves_out_constant_held_out_units():
     x = rng.normal(size=(50, 4))
     y = np.column_stack([x @ rng.normal(size=4) + 0.5 * rng.normal(size=50), rng.normal(size=50)])
     y[:10, 1] = 3.0  # constant on the first fold (rows 0-9)
-    assert_close(ridge(x, y), ref.ridge_predictivity(x, y), rtol=1e-10, what="constant held-out unit")
+    assert_close(ridge(x, y), route("ridge_predictivity")(x, y), rtol=1e-10, what="constant held-out unit")
     assert np.isfinite(ridge(x, y))
 
 
@@ -217,14 +217,14 @@ def _laplacian(x: np.ndarray, k: int = 5):
 def test_imd_laplacian_spectrum_matches_the_reference_graph():
     x = _pair(30, 70, 5, 5)[0]
     ours = np.sort(scipy.linalg.eigvalsh(_laplacian(x).toarray()))
-    theirs = np.sort(scipy.linalg.eigvalsh(ref.knn_normalized_laplacian(x)))
+    theirs = np.sort(scipy.linalg.eigvalsh(_naive.knn_normalized_laplacian(x)))
     np.testing.assert_allclose(ours, theirs, atol=PLATFORM_RTOL)
 
 
 @pytest.mark.parametrize("k", [3, 8])
 def test_imd_neighbourhood_parameter(k):
     x, y = _pair(31, 60, 4, 6)
-    assert_close(imd(x, y, k=k), ref.imd(x, y, k), rtol=1e-8, what=f"k={k}")
+    assert_close(imd(x, y, k=k), route("imd")(x, y, k), rtol=1e-8, what=f"k={k}")
 
 
 def test_slq_with_a_full_krylov_space_is_hutchinson_on_the_dense_exponential():
@@ -279,7 +279,7 @@ def test_rtd_of_a_path_against_a_square_by_hand():
     x = np.array([[0.0], [1.0], [2.0], [3.0]])
     y = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     assert_close(rtd(x, y), (np.sqrt(2) - 0.4) / 2, rtol=PLATFORM_RTOL, what="by hand")
-    assert_close(rtd(x, y), ref.rtd(x, y), rtol=PLATFORM_RTOL, what="gudhi")
+    assert_close(rtd(x, y), route("rtd")(x, y), rtol=PLATFORM_RTOL, what="gudhi")
     assert rtd(x, x) == 0.0
 
 
@@ -290,7 +290,7 @@ def test_rtd_subsampling_is_seeded_and_averages_the_subsets():
     assert value != rtd(x, y, batch=25, trials=3, seed=8)
     rng = np.random.default_rng(7)
     subsets = [rng.choice(60, size=25, replace=False) for _ in range(3)]
-    assert_close(value, float(np.mean([ref.rtd(x[s], y[s]) for s in subsets])), rtol=1e-10, what="subsets")
+    assert_close(value, float(np.mean([route("rtd")(x[s], y[s]) for s in subsets])), rtol=1e-10, what="subsets")
     assert rtd(x, y, batch=60) == rtd(x, y, batch=500)  # n <= batch: all samples, once
 
 
@@ -307,8 +307,3 @@ def test_rtd_bad_parameters_and_missing_library(monkeypatch):
     monkeypatch.setitem(sys.modules, "gph", None)  # as if giotto-ph were not installed
     with pytest.raises(ImportError, match="pip install giotto-ph"):
         rtd(x, y)
-
-
-def test_references_are_merged():
-    for name in ("cka_linear_lange", "eigenspace_overlap", "gulp", "ridge_predictivity", "imd", "rtd"):
-        assert reference.REFERENCES[name] is ref.REFERENCES[name]

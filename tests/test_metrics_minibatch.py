@@ -1,5 +1,5 @@
 """cka_linear_minibatch (Nguyen, Raghu & Kornblith 2021) against an independent route (U-centered HSIC of
-the raw per-batch kernels, tests/reference_linear.py) at batch sizes with and without a remainder, the
+the raw per-batch kernels, its declared reference route) at batch sizes with and without a remainder, the
 batching rule, its parameter checks and its dependence on the row order."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import metrics
-import reference_linear as ref
+from reference import route
 from metrics.cka import minibatches
 from strategies import assert_close, assert_refused, correlated_pair
 
@@ -20,7 +20,7 @@ def test_matches_the_u_centering_route(shape, batch_size):
     """n = 100: 7 and 33 leave remainders of 2 and 1 rows (joined to the last batch), 64 one of 36; a
     wide side (p = 40 > batch) takes the Gram route of each batch."""
     x, y = correlated_pair(np.random.default_rng(batch_size), *shape)
-    assert_close(minibatch(x, y, batch_size=batch_size), ref.cka_linear_minibatch(x, y, batch_size),
+    assert_close(minibatch(x, y, batch_size=batch_size), route("cka_linear_minibatch")(x, y, batch_size),
                  what=f"batch_size={batch_size}")  # fmt: skip
 
 

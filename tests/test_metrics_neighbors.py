@@ -1,5 +1,5 @@
 """The kNN family (knn_jaccard, mutual_knn, cknna, rank_similarity, second_order_cosine) on its one
-neighbour machinery: agreement with the explicit n x n routes of tests/reference_neighbors.py, the tie
+neighbour machinery: agreement with their declared reference routes (explicit n x n matrices and loops), the tie
 rule (no value depends on the order of the rows), hand-computed cases, row blocks, bad input.
 """
 from __future__ import annotations
@@ -12,7 +12,9 @@ import torch
 
 import metrics
 import metrics.neighbors as neighbors
-import reference_neighbors as reference
+import reference
+from metrics import _naive
+from reference import route
 from strategies import PLATFORM_RTOL, assert_refused, correlated_pair
 
 NAMES = ["knn_jaccard", "mutual_knn", "cknna", "rank_similarity", "second_order_cosine"]
@@ -42,7 +44,7 @@ def _tied_pair(seed: int):
 @pytest.mark.parametrize("shape, k", [((60, 5, 7), 10), ((45, 12, 3), 3), ((30, 40, 60), 10), ((80, 2, 9), 25)])
 def test_matches_the_explicit_route(name, shape, k):
     x, y = _pair(sum(shape) + k, *shape)
-    expected = reference.REFERENCES[name](x, y, k)
+    expected = route(name)(x, y, k)
     assert math.isclose(metrics.get(name)(x, y, k=k), expected, rel_tol=PLATFORM_RTOL, abs_tol=1e-14)
 
 
@@ -62,7 +64,7 @@ def test_row_blocks(monkeypatch, name):
     """The search scans the n x n matrix in row blocks; blocks of 7 rows (13 of them, the last one
     short) give the same values, on tied data too."""
     x, y = _tied_pair(12)
-    expected = reference.REFERENCES[name](x, y)
+    expected = route(name)(x, y)
     monkeypatch.setattr(neighbors, "_BLOCK_ELEMENTS", 7 * len(x))
     assert math.isclose(metrics.get(name)(x, y), expected, rel_tol=PLATFORM_RTOL)
 
@@ -77,7 +79,7 @@ def test_tie_breaking_by_index_depends_on_the_row_order(seed):
     x, y = _tied_pair(seed)
     p = np.random.default_rng(seed).permutation(len(x))
     before, after = (
-        reference.jaccard_of_lists(*reference.pair_lists(a, b, 10, "euclidean", by_index=True))
+        _naive.jaccard_of_lists(*_naive.pair_lists(a, b, 10, "euclidean", by_index=True))
         for a, b in ((x, y), (x[p], y[p]))
     )
     assert before != after
@@ -94,7 +96,7 @@ def test_value_does_not_depend_on_the_order_of_the_rows(name, seed):
     value = m(x, y)
     for p in (np.random.default_rng(seed).permutation(len(x)), np.arange(len(x))[::-1]):
         assert m(x[p], y[p]) == pytest.approx(value, rel=PLATFORM_RTOL)
-    assert math.isclose(value, reference.REFERENCES[name](x, y), rel_tol=PLATFORM_RTOL)
+    assert math.isclose(value, route(name)(x, y), rel_tol=PLATFORM_RTOL)
 
 
 @pytest.mark.parametrize("name", SYMMETRIC)
@@ -152,7 +154,7 @@ def _circle(degrees):
 
 
 def test_hand_lists_on_the_circle():
-    nx, ny = reference.pair_lists(_circle(ANGLES_X), _circle(ANGLES_Y), 2, "cosine")
+    nx, ny = _naive.pair_lists(_circle(ANGLES_X), _circle(ANGLES_Y), 2, "cosine")
     assert nx.tolist() == HAND_X and ny.tolist() == HAND_Y
 
 
@@ -194,12 +196,12 @@ def test_cknna_is_asymmetric_and_unbounded_like_platonic_rep():
     m = metrics.get("cknna")
     forward, backward = m(x, y), m(y, x)
     assert abs(forward - backward) > 1e-4
-    assert math.isclose(backward, reference.cknna(y, x), rel_tol=PLATFORM_RTOL)
+    assert math.isclose(backward, route("cknna")(y, x), rel_tol=PLATFORM_RTOL)
     above = _cknna_above_one()
     assert above is not None, "no case above 1 among the seeds tried"
     x, y, k = above
     assert m(x, y, k=k) > 1.0
-    assert math.isclose(m(x, y, k=k), reference.cknna(x, y, k), rel_tol=PLATFORM_RTOL)
+    assert math.isclose(m(x, y, k=k), route("cknna")(x, y, k), rel_tol=PLATFORM_RTOL)
 
 
 def _cknna_above_one():
@@ -207,7 +209,7 @@ def _cknna_above_one():
         rng = np.random.default_rng(seed)
         x = rng.normal(size=(14, 3)) + rng.normal(size=3)
         y = x + 0.1 * rng.normal(size=x.shape)
-        if reference.cknna(x, y, 5) > 1.0:
+        if route("cknna")(x, y, 5) > 1.0:
             return x, y, 5
     return None
 
@@ -285,9 +287,9 @@ def test_knn_jaccard_with_cosine_neighbours_is_resi_default(k):
     x, y = _pair(13, 70, 6, 8)
     m = metrics.get("knn_jaccard")
     cosine = m(x, y, k=k, neighbours="cosine")
-    assert math.isclose(cosine, reference.knn_jaccard(x, y, k, "cosine"), rel_tol=1e-12)
+    assert math.isclose(cosine, route("knn_jaccard")(x, y, k, "cosine"), rel_tol=1e-12)
     nx, ny = (reference.sklearn_neighbor_lists(a, k, "cosine") for a in (x, y))
-    assert math.isclose(cosine, reference.jaccard_of_lists(nx, ny), rel_tol=1e-12)
+    assert math.isclose(cosine, _naive.jaccard_of_lists(nx, ny), rel_tol=1e-12)
     assert cosine != m(x, y, k=k)
 
 
@@ -299,7 +301,7 @@ def test_knn_jaccard_refuses_an_unknown_neighbourhood():
 def test_knn_jaccard_accepts_a_zero_row():
     x, y = _pair(10, 30, 3, 4)
     x[7] = 0.0
-    assert math.isclose(metrics.get("knn_jaccard")(x, y), reference.knn_jaccard(x, y), rel_tol=PLATFORM_RTOL)
+    assert math.isclose(metrics.get("knn_jaccard")(x, y), route("knn_jaccard")(x, y), rel_tol=PLATFORM_RTOL)
 
 
 def test_second_order_cosine_refuses_a_sample_orthogonal_to_its_neighbours():

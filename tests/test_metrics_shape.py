@@ -1,4 +1,4 @@
-"""The shape metrics and unit-matching measures against their independent routes (tests/reference_shape.py)
+"""The shape metrics and unit-matching measures against their declared independent routes
 to 1e-10, the identities that tie them to each other and to Procrustes and CCA, the points where other
 implementations go wrong, unequal widths both ways, and bad input."""
 from __future__ import annotations
@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 import metrics
 import reference
+from metrics import _naive
 from metrics.streaming import SufficientStats
-import reference_shape
+from reference import route
 from strategies import PLATFORM_RTOL, assert_close, assert_refused, correlated_pair, random_orthogonal, seeds
 
 RTOL = 1e-10
-NAMES = sorted(reference_shape.REFERENCES)
+#: The measures of the two modules this file tests (metrics/shape.py, metrics/matching.py).
+NAMES = [name for name in metrics.available() if metrics.get(name).fn.__module__ in ("metrics.shape", "metrics.matching")]
 #: (n, p1, p2): equal widths, unequal both ways, one unit, and more units than samples.
 SHAPES = [(60, 6, 6), (80, 11, 4), (50, 3, 17), (40, 1, 5), (30, 45, 70), (24, 90, 3)]
 
@@ -35,7 +37,7 @@ def _tiny_pair(seed, p1, p2, n=20):
 def test_matches_reference_route(name, shape):
     x, y = _pair(7, *shape)
     value = metrics.get(name)(x, y)
-    assert_close(value, reference_shape.REFERENCES[name](x, y), RTOL, what=name)
+    assert_close(value, route(name)(x, y), RTOL, what=name)
     assert_close(metrics.get(name)(y, x), value, RTOL, what=f"{name} with the arguments swapped")
 
 
@@ -48,14 +50,14 @@ TINY = [(4, 4), (3, 5), (5, 2), (1, 4)]
 @pytest.mark.parametrize("p1, p2", TINY)
 def test_permutation_procrustes_is_the_best_permutation(p1, p2):
     x, y = _tiny_pair(1, p1, p2)
-    expected = reference_shape.procrustes_permutation_brute_force(x, y)
+    expected = reference.procrustes_permutation_brute_force(x, y)
     assert_close(metrics.get("procrustes_permutation")(x, y), expected, RTOL, what="brute force")
 
 
 @pytest.mark.parametrize("p1, p2", TINY)
 def test_hard_correlation_match_is_the_best_matching(p1, p2):
     x, y = _tiny_pair(2, p1, p2)
-    expected = reference_shape.correlation_match_hard_brute_force(x, y)
+    expected = reference.correlation_match_hard_brute_force(x, y)
     assert_close(metrics.get("correlation_match_hard")(x, y), expected, RTOL, what="brute force")
 
 
@@ -65,7 +67,7 @@ def test_soft_matching_at_equal_widths_is_a_permutation(p):
     the centered permutation Procrustes distance over sqrt(p)."""
     x, y = _tiny_pair(3, p, p)
     value = metrics.get("soft_matching")(x, y)
-    assert_close(value, reference_shape.soft_matching_brute_force(x, y), RTOL, what="brute force")
+    assert_close(value, reference.soft_matching_brute_force(x, y), RTOL, what="brute force")
     permutation = metrics.get("procrustes_permutation")(x - x.mean(0), y - y.mean(0))
     assert_close(value, permutation / math.sqrt(p), RTOL, what="procrustes_permutation / sqrt(p)")
 
@@ -88,7 +90,7 @@ def test_shape_metric_at_alpha_one_is_the_procrustes_angle(shape):
     """At alpha = 1 the measure takes procrustes_angular's route; just below 1 it whitens (QR route), and
     both meet the Procrustes angle."""
     x, y = _pair(5, *shape)
-    expected = math.acos(reference.procrustes(x, y))
+    expected = math.acos(route("procrustes")(x, y))
     assert_close(metrics.get("shape_metric")(x, y, alpha=1.0), expected, RTOL, what="alpha = 1")
     whitening_route = metrics.get("shape_metric")(x, y, alpha=1.0 - 1e-13)
     assert_close(whitening_route, metrics.get("procrustes_angular")(x, y), 1e-10, what="alpha = 1 - 1e-13")
@@ -96,7 +98,7 @@ def test_shape_metric_at_alpha_one_is_the_procrustes_angle(shape):
 
 def test_shape_metric_at_alpha_zero_is_arccos_of_mean_cca_for_equal_widths():
     x, y = _pair(6, 70, 8, 8)
-    rho = reference.canonical_correlations(x, y)
+    rho = _naive.canonical_correlations(x, y)
     value = metrics.get("shape_metric")(x, y, alpha=0.0)
     assert_close(value, math.acos(float(rho.mean())), RTOL, what="arccos(mean rho)")
     assert_close(value, math.acos(metrics.get("cca_mean")(x, y)), RTOL, what="arccos(cca_mean)")
@@ -107,7 +109,7 @@ def test_shape_metric_at_alpha_zero_with_unequal_widths_divides_by_the_geometric
     """Whitened, each side has norm sqrt(rank); the nuclear norm is sum rho over min(p1, p2) correlations,
     so alpha = 0 gives arccos(sum rho / sqrt(p1 p2)), not arccos(mean rho) (netrep's value too)."""
     x, y = _pair(7, 80, p1, p2)
-    rho = reference.canonical_correlations(x, y)
+    rho = _naive.canonical_correlations(x, y)
     value = metrics.get("shape_metric")(x, y, alpha=0.0)
     assert_close(value, math.acos(float(rho.sum()) / math.sqrt(p1 * p2)), RTOL, what="sum rho / sqrt(p1 p2)")
     assert abs(value - math.acos(float(rho.mean()))) > 0.1, "the two CCA angles should differ here"
@@ -117,9 +119,9 @@ def test_shape_metric_at_alpha_zero_with_unequal_widths_divides_by_the_geometric
 @pytest.mark.parametrize("shape", [(60, 6, 6), (80, 11, 4), (50, 3, 17)])
 def test_shape_metric_matches_explicit_matrix_square_roots(alpha, shape):
     x, y = _pair(8, *shape)
-    expected = reference_shape.shape_metric(x, y, alpha, whiten=reference_shape.partially_whitened_sqrtm)
+    expected = reference.shape_metric_sqrtm(x, y, alpha)
     assert_close(metrics.get("shape_metric")(x, y, alpha=alpha), expected, RTOL, what=f"alpha={alpha}")
-    svd_route = reference_shape.shape_metric(x, y, alpha)
+    svd_route = route("shape_metric")(x, y, alpha)
     assert_close(svd_route, expected, RTOL, what="the two reference routes")
 
 
@@ -177,7 +179,7 @@ def test_procrustes_angle_of_a_small_perturbation_is_resolved(epsilon):
     assert 0.1 * epsilon < value < 10 * epsilon
     # the cosine route loses digits as the angle shrinks: a rounding d of the cosine moves it by d / angle
     resolution = 64 * np.finfo(float).eps / value**2
-    assert_close(value, reference_shape.procrustes_angle_from_chord(x, y), resolution, what=f"epsilon={epsilon}")
+    assert_close(value, reference.procrustes_angle_from_chord(x, y), resolution, what=f"epsilon={epsilon}")
 
 
 def test_size_shape_distance_is_in_the_units_of_the_data():
@@ -234,7 +236,7 @@ def test_aligned_cosine_leaves_out_zero_samples(side):
     x, y = _pair(20, 30, 4, 5)
     (x if side == "X" else y)[[3, 7]] = 0.0
     keep = np.setdiff1d(np.arange(30), [3, 7])
-    expected = reference_shape.aligned_cosine(x[keep], y[keep])
+    expected = route("aligned_cosine")(x[keep], y[keep])
     assert_close(metrics.get("aligned_cosine")(x, y), expected, RTOL, what=f"zero rows of {side}")
 
 
@@ -277,7 +279,7 @@ def test_constant_units_are_left_out(name):
     m = metrics.get(name)
     assert_close(m(dead, y), m(x, y), RTOL, what="dead units in X")
     assert_close(m(y, dead), m(y, x), RTOL, what="dead units in Y")
-    assert_close(m(dead, y), reference_shape.REFERENCES[name](dead, y), RTOL, what="reference")
+    assert_close(m(dead, y), route(name)(dead, y), RTOL, what="reference")
 
 
 @pytest.mark.parametrize("name", MATCHING)
