@@ -410,7 +410,20 @@ def test_a_premise_decided_within_half_its_interval_of_the_threshold_is_on_its_e
     assert "on its edge" in edge["detail"] and edge["verdict"] == clear["verdict"] == "pass"
 
 
-def test_on_edge_is_a_margin_below_half_the_interval():
+def test_on_edge_is_a_margin_below_half_the_interval_or_the_slack():
     assert on_edge(0.10, 0.20, 0.05) == (False, pytest.approx(0.05))  # margin 0.05 = half the width: not below
     assert on_edge(0.10, 0.20, 0.07)[0] and on_edge(0.10, 0.20, 0.23)[0]
+    assert on_edge(0.10, 0.11, 0.12, slack=0.015)[0] and not on_edge(0.10, 0.11, 0.12)[0]
     assert on_edge(np.nan, 0.2, 0.1) == (False, pytest.approx(np.nan, nan_ok=True))
+
+
+def test_a_flat_reference_within_half_its_tolerance_of_the_threshold_is_on_its_edge():
+    """A retrain moved the spread of a flat stitch from 0.009 to 0.021 against a tolerance of 0.02 while its
+    interval over seeds was narrow (+-0.0015): half the tolerance, not the interval, says it was close."""
+    values = {"a": [0.5] * SEEDS, "b": [0.5] * SEEDS}
+    expectation = Expectation("follows_reference", tolerance=0.02)
+    close = judge(expectation, values, stitch={"a": [1.0] * SEEDS, "b": [0.989, 0.988, 0.989, 0.990, 0.989]})
+    assert (close["premise"], close["became"], close["premise_edge"]) == ("pass", "invariant", True)
+    assert close["premise_ci_high"] - close["premise_ci_low"] < 0.003  # narrow: only the slack finds it
+    far = judge(expectation, values, stitch={"a": [1.0] * SEEDS, "b": [0.999, 0.998, 0.999, 0.998, 0.999]})
+    assert (far["premise"], far["premise_edge"]) == ("pass", False)
