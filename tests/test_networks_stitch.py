@@ -11,7 +11,8 @@ from sklearn.metrics import accuracy_score
 from scenarios.networks import models
 from scenarios.networks import stitch as stitching
 from scenarios.networks.distill import distillation_loss
-from scenarios.networks.stitch import ClusteredNoiseSender, NetworkSender, StitchLayer, prediction_agreement, stitch
+from scenarios.networks.stitch import (CHANCE_MARGIN, ClusteredNoiseSender, NetworkSender, StitchLayer,
+                                       prediction_agreement, stitch, stitch_score, stitch_scores)
 from runner.schema import REFERENCE_COLUMNS
 from tiny_networks import TINY, digits, trained  # noqa: F401 (fixtures)
 
@@ -19,12 +20,13 @@ torch.set_num_threads(1)
 
 
 @pytest.mark.parametrize("arch", sorted(TINY))
-def test_self_stitch_with_least_squares_init_has_relative_accuracy_one(trained, digits, arch):
+def test_self_stitch_with_least_squares_init_scores_one(trained, digits, arch):
     net = trained[arch]
     for layer in models.layer_names(net):
         scores = stitch(net, layer, net, layer, digits, epochs=0)
-        assert scores["relative_direct"] == 1.0, layer
         assert scores["accuracy_direct"] == scores["accuracy_b"]
+        # exact: the same accuracy on both sides of the ratio (a - c) / (a - c)
+        assert stitch_scores(scores, digits.num_classes)["direct"] == 1.0, layer
 
 
 def direct_matching_by_lstsq(net, layer_a, layer_b, data) -> float:
@@ -54,7 +56,6 @@ def test_direct_matching_between_layers_of_different_shapes_is_least_squares(tra
     for a, b in [("stem", "block2_1"), ("block2_1", "stem"), ("block1_1", "block1_2")]:
         scores = stitch(net, a, net, b, digits, epochs=1)
         assert scores["accuracy_direct"] == pytest.approx(direct_matching_by_lstsq(net, a, b, digits), abs=2 / n_test)
-        assert scores["relative_trained"] == scores["accuracy_trained"] / scores["accuracy_b"]
         assert scores["penalty_trained"] == pytest.approx(scores["accuracy_b"] - scores["accuracy_trained"])
 
 
@@ -65,10 +66,23 @@ def test_a_sender_gives_the_same_stitch_stored_or_recomputed_per_batch(trained, 
     assert stitch(net, "conv1", net, "conv2", digits, epochs=1) == stored
 
 
-def test_a_receiver_that_is_never_right_is_refused(trained, digits, monkeypatch):
-    monkeypatch.setattr(stitching, "accuracy", lambda *args: 0.0)
-    with pytest.raises(ValueError, match="undefined"):
-        stitch(trained["mlp"], "fc1", trained["mlp"], "fc1", digits, epochs=0)
+def test_stitch_score_is_the_accuracy_above_chance_relative_to_the_receivers_clipped():
+    # ten classes: chance 0.1, (0.55 - 0.1) / (0.9 - 0.1); decimal inputs round in binary: 1e-12
+    assert stitch_score(0.55, 0.9, 10) == pytest.approx(0.5625, rel=1e-12)
+    assert stitch_score(0.9, 0.9, 10) == 1.0
+    assert stitch_score(0.95, 0.9, 10) == 1.0, "a stitched model better than its receiver keeps all of it"
+    assert stitch_score(0.05, 0.9, 10) == 0.0, "below chance is no function kept"
+    assert stitch_score(0.5, 0.5, 2) is None, "a receiver at chance carries no function to keep"
+    assert stitch_score(0.9, 0.1 + CHANCE_MARGIN / 2, 10) is None, "within the margin of chance: not informative"
+    assert stitch_score(0.2, 0.1 + 2 * CHANCE_MARGIN, 10) == pytest.approx(0.5, rel=1e-12)
+
+
+def test_a_receiver_at_chance_makes_its_stitches_not_informative(trained, digits, monkeypatch):
+    monkeypatch.setattr(stitching, "accuracy", lambda *args: 1.0 / digits.num_classes)
+    scores = stitch(trained["mlp"], "fc1", trained["mlp"], "fc1", digits, epochs=0)
+    assert stitch_scores(scores, digits.num_classes) == {"trained": None, "direct": None}
+    refs = stitching.references(trained["mlp"], "fc1", trained["mlp"], "fc1", digits, epochs=0)
+    assert [refs[name] for name in ("stitch", "stitch_reverse", "stitch_direct", "stitch_direct_reverse")] == [None] * 4
 
 
 def test_clustered_noise_is_a_class_mean_plus_gaussian_noise(digits):

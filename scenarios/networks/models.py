@@ -9,7 +9,11 @@ block with an identity shortcut) is replaced by the identity (a VGG stage keeps 
 listed in ``config["removed"]``, so that the other stages keep their names; it is no longer a
 stitchable layer.
 
-CPU profile: ``mlp``, ``cnn`` (small VGG-style), ``resnet`` (small ResNet with basic blocks).
+CPU profile: ``mlp``, ``cnn`` (small VGG-style), ``resnet`` (small ResNet with basic blocks), ``vit`` (a
+small vision transformer: patch embedding with a class token, pre-norm attention blocks; every stage
+outputs its token stream channels first, [n, dim, tokens], so that the conventions of
+``metrics.reshape_activations`` apply to tokens as to positions, and a stitch between token streams is
+one linear map applied to every token, as a 1x1 convolution is to every position).
 GPU profile: ``vgg11``, ``vgg19`` (Simonyan & Zisserman 2015), ``resnet18``, ``resnet101`` (He et al.
 2016), with CIFAR-style stems (3x3 convolution, stride 1, no max-pooling) and a global-average-pool head.
 """
@@ -21,8 +25,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "HEAD", "MLP", "VGG", "RemovedStage", "ResNet", "build", "config_for", "layer_names",
-           "prefix", "suffix", "removal_blocker", "removable_stages", "remove_stages"]
+__all__ = ["ARCHITECTURES", "HEAD", "MLP", "VGG", "RemovedStage", "ResNet", "TransformerBlock", "ViT", "build",
+           "config_for", "layer_names", "prefix", "suffix", "removal_blocker", "removable_stages", "remove_stages"]
 
 #: The name of every model's classifier stage (not a stitchable layer).
 HEAD = "head"
@@ -230,6 +234,81 @@ class ResNet(nn.Sequential):
         return [g for _, m in self.blocks() if not isinstance(m, nn.Identity) for g in m.channel_groups()]
 
 
+class PatchEmbedding(nn.Module):
+    """Non-overlapping ``patch`` x ``patch`` patches linearly embedded (a strided convolution), a learned
+    class token prepended and learned position embeddings added: [n, c, h, w] -> [n, dim, 1 + patches]."""
+
+    def __init__(self, in_channels: int, dim: int, patch: int, image_size: int):
+        super().__init__()
+        self.project = nn.Conv2d(in_channels, dim, patch, stride=patch)
+        tokens = 1 + (image_size // patch) ** 2
+        self.class_token = nn.Parameter(torch.zeros(1, dim, 1))
+        self.position = nn.Parameter(0.02 * torch.randn(1, dim, tokens))
+
+    def forward(self, x):
+        patches = self.project(x).flatten(2)
+        return torch.cat([self.class_token.expand(len(x), -1, -1), patches], dim=2) + self.position
+
+
+class TransformerBlock(nn.Module):
+    """A pre-norm transformer block on a channels-first token stream [n, dim, tokens]:
+    t + attention(norm1(t)), then + mlp(norm2(.)), with ``heads`` heads of scaled dot-product attention
+    (its projections plain linear layers, so that pruning sees them) and a GELU MLP of ``mlp`` units
+    (Dosovitskiy et al. 2021)."""
+
+    def __init__(self, dim: int, heads: int, mlp: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Linear(mlp, dim))
+
+    def forward(self, x):
+        t = x.transpose(1, 2)  # [n, tokens, dim]
+        n, tokens, dim = t.shape
+        q, k, v = self.qkv(self.norm1(t)).reshape(n, tokens, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        attended = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(dim // self.heads), dim=-1) @ v
+        t = t + self.proj(attended.transpose(1, 2).reshape(n, tokens, dim))
+        t = t + self.mlp(self.norm2(t))
+        return t.transpose(1, 2)
+
+
+class ClassTokenHead(nn.Module):
+    """LayerNorm of the class token of a channels-first token stream, then a linear classifier."""
+
+    def __init__(self, dim: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.classifier = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.norm(x[:, :, 0]))
+
+
+class ViT(nn.Sequential):
+    """A small vision transformer: stages ``embed`` (patches, class token, positions) and
+    ``block1..blockK`` (pre-norm attention blocks), each a token stream [n, dim, tokens]; the head
+    classifies the class token. ``removed`` names blocks replaced by the identity (a pre-norm block is
+    x + f(x): the identity stands in for it)."""
+
+    def __init__(self, dim: int, depth: int, heads: int, mlp: int, patch: int, image_size: int, in_channels: int,
+                 num_classes: int, removed: list[str] = ()):
+        stages = OrderedDict(embed=PatchEmbedding(in_channels, dim, patch, image_size))
+        for i in range(1, depth + 1):
+            name = f"block{i}"
+            stages[name] = nn.Identity() if name in removed else TransformerBlock(dim, heads, mlp)
+        stages[HEAD] = ClassTokenHead(dim, num_classes)
+        super().__init__(stages)
+        self._spec = {"arch": "vit", "dim": dim, "depth": depth, "heads": heads, "mlp": mlp, "patch": patch,
+                      "image_size": image_size, "in_channels": in_channels, "num_classes": num_classes}
+
+    @property
+    def config(self) -> dict:
+        return {**self._spec, "removed": [n for n, m in self.named_children() if isinstance(m, nn.Identity)]}
+
+
 VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 
@@ -239,6 +318,7 @@ ARCHITECTURES = {
     "cnn": {"arch": "vgg", "cfg": [16, "M", 32, 32, "M", 64]},
     "cnn_small": {"arch": "vgg", "cfg": [8, "M", 16, 16, "M", 32]},
     "resnet": {"arch": "resnet", "block": "basic", "widths": [8, 16], "depths": [2, 2]},
+    "vit": {"arch": "vit", "dim": 32, "depth": 4, "heads": 4, "mlp": 64, "patch": 7},
     "vgg11": {"arch": "vgg", "cfg": VGG11},
     "vgg19": {"arch": "vgg", "cfg": VGG19},
     "resnet18": {"arch": "resnet", "block": "basic", "widths": [64, 128, 256, 512], "depths": [2, 2, 2, 2]},
@@ -253,13 +333,15 @@ def config_for(name: str, shape: tuple[int, ...], num_classes: int) -> dict:
     preset = dict(ARCHITECTURES[name], num_classes=num_classes)
     if preset["arch"] == "mlp":
         return {**preset, "in_features": math.prod(shape)}
+    if preset["arch"] == "vit":
+        return {**preset, "in_channels": shape[0], "image_size": shape[-1]}
     return {**preset, "in_channels": shape[0]}
 
 
 def build(config: dict) -> nn.Module:
     """A freshly initialized model from a config (as returned by ``model.config`` or :func:`config_for`)."""
     kwargs = {k: v for k, v in config.items() if k != "arch"}
-    return {"mlp": MLP, "vgg": VGG, "resnet": ResNet}[config["arch"]](**kwargs)
+    return {"mlp": MLP, "vgg": VGG, "resnet": ResNet, "vit": ViT}[config["arch"]](**kwargs)
 
 
 def _is_removed(stage: nn.Module) -> bool:
@@ -276,9 +358,10 @@ def removal_blocker(model: nn.Sequential, name: str) -> str | None:
     """Why stage ``name`` of ``model`` cannot be removed, or None when it can.
 
     A stage can go when the identity can stand in for it: a VGG stage whose convolution keeps the number
-    of channels (its max-pool, if any, stays: the shapes downstream do not change), or a residual block
-    with an identity shortcut (a projection shortcut means the block changes the shape). The stem, MLP
-    layers and the head cannot be removed.
+    of channels (its max-pool, if any, stays: the shapes downstream do not change), a residual block
+    with an identity shortcut (a projection shortcut means the block changes the shape), or a
+    transformer block (pre-norm: x + f(x)). The stem, the patch embedding, MLP layers and the head cannot
+    be removed.
     """
     stages = dict(model.named_children())
     if name not in stages or name == HEAD:
@@ -286,6 +369,8 @@ def removal_blocker(model: nn.Sequential, name: str) -> str | None:
     stage = stages[name]
     if _is_removed(stage):
         return "it is already removed"
+    if isinstance(model, ViT):
+        return None if isinstance(stage, TransformerBlock) else "it is the patch embedding (only blocks can be removed)"
     if isinstance(model, ResNet):
         if not hasattr(stage, "shortcut"):
             return "it is not a residual block (only blocks with an identity shortcut can be removed)"
@@ -300,7 +385,7 @@ def removal_blocker(model: nn.Sequential, name: str) -> str | None:
             return (f"its convolution changes the number of channels ({conv.in_channels} -> {conv.out_channels}): "
                     f"the identity cannot stand in for it")
         return None
-    return f"stages of a {type(model).__name__} cannot be removed (only VGG stages and residual blocks)"
+    return f"stages of a {type(model).__name__} cannot be removed (only VGG stages, residual and transformer blocks)"
 
 
 def removable_stages(model: nn.Sequential) -> list[str]:

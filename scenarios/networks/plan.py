@@ -41,7 +41,7 @@ from scenarios.networks.bank import bank_key
 from scenarios.networks.models import ARCHITECTURES, build, config_for, layer_names, prefix
 from scenarios.networks.prefetch import prefetch
 from scenarios.networks.recipes import (Checkpoint, DataSpec, ModelRecipe, Pruned, Recipe, SenderRecipe, Setup,
-                                        Trained, bank_source, case_recipes, reference_columns, relevance_fields,
+                                        Trained, at_chance, bank_source, case_recipes, reference_columns, relevance_fields,
                                         relevance_recipes)
 
 __all__ = ["COMMON_PARAMS", "COMMON_CHOICES", "ARCH_CHOICES", "Plan", "PlannedCase", "networks_generator", "planned",
@@ -49,7 +49,7 @@ __all__ = ["COMMON_PARAMS", "COMMON_CHOICES", "ARCH_CHOICES", "Plan", "PlannedCa
 
 #: Parameters every networks generator takes (name -> default); the defaults are the CPU profile.
 COMMON_PARAMS = {
-    "data": "digits_corrupted",  # digits_corrupted | digits | cifar10 | imagefolder
+    "data": "digits_corrupted",  # digits_corrupted | digits | mnist | cifar10 | imagefolder
     "data_dir": "",              # "" -> $STITCHBENCH_DATA (cifar10, imagefolder)
     "per_class": 0,              # images per class kept (0: all)
     "classes": "",               # imagefolder: comma-separated class folders ("" : all)
@@ -70,7 +70,7 @@ COMMON_PARAMS = {
 }
 #: The allowed values of the common string parameters.
 COMMON_CHOICES = {
-    "data": ("digits_corrupted", "digits", "cifar10", "imagefolder"),
+    "data": ("digits_corrupted", "digits", "mnist", "cifar10", "imagefolder"),
     "optimizer": ("sgd", "adam"),
     "lr_schedule": ("cosine", "step"),
     "conv": ("flatten", "positions", "pool"),
@@ -159,7 +159,8 @@ def side_fields(recipe: SenderRecipe, record: dict, side: str) -> dict:
 class PlannedCase:
     """One planned case: X = ``layer_x`` of ``sender``, Y = ``layer_y`` of ``receiver``; ``param`` the
     case's parameter (with ``param_is_sparsity``: the sparsity Y's model reached, known once it is built);
-    ``reverse``: whether to stitch Y -> X too (not into a receiver that carries no function);
+    ``stitches``: which stitches the case reads (``recipes.STITCHES``: ``"both"``; ``"forward"``, X -> Y
+    alone, where X's sender carries no function to stitch into; ``"none"``);
     ``relevance``: a conv convention to record the variance of each layer's task-relevant and
     irrelevant part in (``recipes.relevance_fields``, meta ``relevant_variance_x`` ...; "" for none);
     ``meta``: what the case's meta adds."""
@@ -171,7 +172,7 @@ class PlannedCase:
     layer_y: str
     param: float | None = None
     param_is_sparsity: bool = False
-    reverse: bool = True
+    stitches: str = "both"
     relevance: str = ""
     meta: dict = field(default_factory=dict)
 
@@ -182,7 +183,7 @@ class PlannedCase:
     def recipes(self, setup: Setup) -> dict[str, Recipe]:
         """What its case reads (``recipes.case_recipes``, and with ``relevance`` the recipes of
         ``recipes.relevance_fields``, suffixed ``_x`` / ``_y``)."""
-        read = case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.reverse)
+        read = case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.stitches)
         if self.relevance:
             for side, model, name in self.sides():
                 split = relevance_recipes(setup, model, name, self.relevance)
@@ -198,6 +199,8 @@ class PlannedCase:
         record_y = read["record_y"].fetch(setup)["record"]
         record_x = read["record_x"].fetch(setup)["record"] if "record_x" in read else {}
         param, meta = self.param, dict(self.meta)
+        if not_informative := at_chance(setup, read):
+            meta["not_informative"] = not_informative
         if self.param_is_sparsity:
             param = meta["sparsity"] = record_y["sparsity"]
         conv = scenario.params["conv"]

@@ -7,13 +7,17 @@ Stitching A[:l] -> S -> B[m:], B frozen in eval mode. The sender need not be a n
 network layer (:class:`NetworkSender`, :class:`ClusteredNoiseSender`).
 
 S is a 1x1 convolution with bias when both layers are convolutional (A's map is first resized to B's
-spatial size: average pooling down, nearest-neighbour up) and a linear map with bias otherwise (flatten,
-then reshape to B's layer shape). S starts from direct matching, the least-squares fit of B's
+spatial size: average pooling down, nearest-neighbour up) or both are token streams (the same linear map
+for every token: the convention for a vision transformer's blocks), and a linear map with bias otherwise
+(flatten, then reshape to B's layer shape). S starts from direct matching, the least-squares fit of B's
 activations at m from A's at l (a ones column for the bias) on the *training* images, which is scored
 on its own on the held-out *test* images (Balogh & Jelasity's direct matching); then S is trained on the
 task loss on the training images (cross-entropy through B's frozen tail, Adam, lr 1e-3) and scored on
-the test images. Scores are relative accuracies acc(stitched) / acc(B); a network stitched with itself
-at one layer with the least-squares S is the network itself, relative accuracy 1.
+the test images. A stitch's score (:func:`stitch_score`) is its accuracy above chance relative to the
+receiver's accuracy above chance, clipped to [0, 1]: 1 when nothing is lost (a network stitched with
+itself at one layer with the least-squares S is the network itself), 0 at chance; None (not
+informative) when the receiver itself is within :data:`CHANCE_MARGIN` of chance, where the ratio would
+divide by noise (acc(stitched) / acc(B) reached 9.9 with a receiver trained on shuffled labels).
 
 :func:`references` gives every reference of two networks at two layers: the trained and direct stitches
 both ways and, for two whole models with the same outputs, :func:`prediction_agreement` (the fraction of
@@ -35,10 +39,29 @@ from scenarios.networks.determinism import deterministic
 from scenarios.networks.models import prefix, suffix
 from scenarios.networks.train import accuracy, predict
 
-__all__ = ["Sender", "NetworkSender", "ClusteredNoiseSender", "StitchLayer", "stitch", "stitch_from",
-           "least_squares_init", "prediction_agreement", "references"]
+__all__ = ["CHANCE_MARGIN", "Sender", "NetworkSender", "ClusteredNoiseSender", "StitchLayer", "stitch", "stitch_from",
+           "least_squares_init", "prediction_agreement", "references", "stitch_score", "stitch_scores"]
 
 SPLITS = ("train", "test")
+#: A receiver whose test accuracy is within this of chance (1 / classes) makes its stitches' scores not
+#: informative (None): there is no function above chance to keep.
+CHANCE_MARGIN = 0.1
+
+
+def stitch_score(accuracy: float, receiver_accuracy: float, num_classes: int) -> float | None:
+    """(accuracy - chance) / (receiver_accuracy - chance), clipped to [0, 1], chance = 1 / ``num_classes``
+    (a balanced test set): the share of the receiver's function above chance that the stitched model
+    keeps. None when the receiver is within :data:`CHANCE_MARGIN` of chance."""
+    chance = 1.0 / num_classes
+    if receiver_accuracy - chance < CHANCE_MARGIN:
+        return None
+    return min(1.0, max(0.0, (accuracy - chance) / (receiver_accuracy - chance)))
+
+
+def stitch_scores(result: dict, num_classes: int) -> dict[str, float | None]:
+    """``{"trained", "direct"}`` scores (:func:`stitch_score`) of a :func:`stitch_from` result."""
+    return {kind: stitch_score(result[f"accuracy_{kind}"], result["accuracy_b"], num_classes)
+            for kind in ("trained", "direct")}
 
 
 class Sender(Protocol):
@@ -52,19 +75,25 @@ class Sender(Protocol):
 
 
 class StitchLayer(nn.Module):
-    """Maps an activation of shape ``shape_a`` (without the batch dimension) to ``shape_b``."""
+    """Maps an activation of shape ``shape_a`` (without the batch dimension) to ``shape_b``.
+
+    Between two channels-first maps of the same rank (conv layers [c, h, w]; token streams [dim, tokens])
+    S is a 1x1 convolution: one linear map (with bias) applied at every position or token, A's map first
+    resized to B's positions; otherwise a linear map of the flattened activation."""
 
     def __init__(self, shape_a: tuple[int, ...], shape_b: tuple[int, ...]):
         super().__init__()
         self.shape_a, self.shape_b = tuple(shape_a), tuple(shape_b)
-        self.convolutional = len(self.shape_a) == 3 and len(self.shape_b) == 3
+        self.convolutional = len(self.shape_a) == len(self.shape_b) and len(self.shape_a) in (2, 3)
         if self.convolutional:
-            self.map = nn.Conv2d(self.shape_a[0], self.shape_b[0], 1)
+            conv = nn.Conv2d if len(self.shape_a) == 3 else nn.Conv1d
+            self.map = conv(self.shape_a[0], self.shape_b[0], 1)
         else:
             self.map = nn.Linear(math.prod(self.shape_a), math.prod(self.shape_b))
 
     def inputs(self, a: torch.Tensor) -> torch.Tensor:
-        """A's activation as the rows S maps: [n*h*w, c] (resized) for 1x1 conv, [n, p] otherwise."""
+        """A's activation as the rows S maps: [n * positions, c] (resized) for a 1x1 convolution, [n, p]
+        otherwise."""
         if not self.convolutional:
             return a.flatten(1)
         return self._resize(a).movedim(1, -1).reshape(-1, self.shape_a[0])
@@ -78,7 +107,8 @@ class StitchLayer(nn.Module):
         if tuple(a.shape[2:]) == size:
             return a
         if a.shape[2] >= size[0]:
-            return F.adaptive_avg_pool2d(a, size)
+            pool = F.adaptive_avg_pool2d if len(size) == 2 else F.adaptive_avg_pool1d
+            return pool(a, size)
         return F.interpolate(a, size=size, mode="nearest")
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
@@ -189,24 +219,19 @@ def _stitched_accuracy(sender: Sender, layer: StitchLayer, tail_b: nn.Module, da
 @deterministic()
 def stitch_from(sender: Sender, model_b: nn.Module, layer_b: str, data: Dataset, *, epochs: int = 10,
                 lr: float = 1e-3, batch_size: int = 128, seed: int = 0, device: str = "cpu") -> dict:
-    """Stitch ``sender`` into B after ``layer_b``; returns accuracies and relative accuracies.
+    """Stitch ``sender`` into B after ``layer_b``; returns the accuracies (scored by :func:`stitch_scores`
+    when read, so that the score's definition needs no new stitch).
 
-    Keys: ``accuracy_b``, ``accuracy_direct`` / ``relative_direct`` (least-squares S fitted on the
-    training images, no training), ``accuracy_trained`` / ``relative_trained`` (after ``epochs`` of Adam on
-    the task loss; equal to the direct ones when ``epochs`` is 0), ``penalty_trained`` = acc(B) -
-    acc(stitched); every accuracy on the test images.
-
-    Raises:
-        ValueError: B classifies no test image correctly (the relative accuracies are undefined).
+    Keys: ``accuracy_b``, ``accuracy_direct`` (least-squares S fitted on the training images, no
+    training), ``accuracy_trained`` (after ``epochs`` of Adam on the task loss; equal to the direct one
+    when ``epochs`` is 0), ``penalty_trained`` = acc(B) - acc(stitched); every accuracy on the test
+    images.
     """
     b = _frozen(model_b, device)
     head_b, tail_b = prefix(b, layer_b), suffix(b, layer_b)
     with torch.no_grad():
         shape_b = head_b(data.x_train[:1].to(device)).shape[1:]
     accuracy_b = accuracy(b, data.x_test, data.y_test, device)
-    if accuracy_b == 0:
-        raise ValueError("stitching: the receiver classifies no test image correctly; relative accuracy "
-                         "acc(stitched) / acc(B) is undefined")
     layer = StitchLayer(sender.shape, shape_b).to(device)
     least_squares_init(layer, sender, head_b, data, device)
     accuracy_direct = _stitched_accuracy(sender, layer, tail_b, data, device)
@@ -224,8 +249,6 @@ def stitch_from(sender: Sender, model_b: nn.Module, layer_b: str, data: Dataset,
         "accuracy_b": accuracy_b,
         "accuracy_direct": accuracy_direct,
         "accuracy_trained": accuracy_trained,
-        "relative_direct": accuracy_direct / accuracy_b,
-        "relative_trained": accuracy_trained / accuracy_b,
         "penalty_trained": accuracy_b - accuracy_trained,
     }
 
@@ -272,6 +295,7 @@ def references(model_a: nn.Module, layer_a: str, model_b: nn.Module, layer_b: st
         whole = prediction_agreement(model_a, model_b, data, device)
     except ValueError:
         whole = {"agreement": None, "accuracy_difference": None}
-    return {"stitch": forward["relative_trained"], "stitch_reverse": backward["relative_trained"],
-            "stitch_direct": forward["relative_direct"], "stitch_direct_reverse": backward["relative_direct"],
+    forward, backward = stitch_scores(forward, data.num_classes), stitch_scores(backward, data.num_classes)
+    return {"stitch": forward["trained"], "stitch_reverse": backward["trained"],
+            "stitch_direct": forward["direct"], "stitch_direct_reverse": backward["direct"],
             **whole}

@@ -62,6 +62,6 @@ def controls(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
             return models[name]
         return ClusteredNoise(setup.data, layer_shape(setup.data, p["arch"], at), seed + 1, p["noise_scale"])
 
-    return [PlannedCase(f"{name}/{at}", sender(name, at), at, receiver, at, reverse=name == "trained",
-                        meta={"arch": p["arch"], "sender": name})
+    return [PlannedCase(f"{name}/{at}", sender(name, at), at, receiver, at,
+                        stitches="both" if name == "trained" else "forward", meta={"arch": p["arch"], "sender": name})
             for name in CONTROL_SENDERS for at in _control_layers(p)]

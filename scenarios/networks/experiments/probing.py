@@ -35,6 +35,7 @@ from scenarios import Case, Scenario, case_id, rng_for
 from scenarios.networks.plan import ARCH_CHOICES, Plan, layer, networks_generator, side_fields, swept, trained
 from scenarios.networks.recipes import (Activations, DeletionProbe, ModelRecipe, Record, RelevantBasis, Setup,
                                         TrainingActivations, check_row_convention, probe_labels, probe_matrix)
+from scenarios.networks.stitch import stitch_score
 from scenarios.networks.subspaces import DELETIONS, delete_components, gaussian_like, linear_probe, split, total_variance
 
 __all__ = ["DENOISING_CONTROLS", "pc_deletion", "pruning_denoising"]
@@ -119,18 +120,17 @@ def _denoising_plan(scenario: Scenario, setup: Setup, seed: int) -> Plan:
 def pruning_denoising(scenario: Scenario, setup: Setup, seed: int, plan: Plan) -> Iterator[Case]:
     """The relevance-of-relevance hypotheses on ``layer`` of M_s (module docstring): Y keeps X's relevant
     part X P and replaces its irrelevant part (cases ``h3/scale=f`` for each swept ``scale``,
-    ``h2/other_seed``, ``h1/noise``); ``stitch`` is the relative accuracy of the readout of the relevant part
-    on Y. ``param`` is f for the h3 cases."""
+    ``h2/other_seed``, ``h1/noise``); ``stitch`` is the accuracy of the readout of the relevant part on Y above
+    chance, relative to its accuracy on X above chance (``stitch.stitch_score``: clipped to [0, 1], None
+    when the readout is within ``stitch.CHANCE_MARGIN`` of chance on X). ``param`` is f for the h3 cases."""
     p = scenario.params
     basis, conv = plan["basis"].matrix(setup), p["conv"]
     x = probe_matrix(setup, plan["x"], conv)
     relevant, irrelevant = split(x, basis)
     labels = probe_labels(plan["x"], len(x))
+    num_classes = plan["x"].source.data.load().num_classes
     readout = linear_probe(plan["train"].matrix(setup) @ basis, plan["train"].labels())
     accuracy_x = float(np.mean(readout.predict(x @ basis) == labels))
-    if accuracy_x == 0:
-        raise ValueError(f"{scenario.name}, seed {seed}: the readout of the relevant part gets no probe image "
-                         f"right; its relative accuracy is undefined")
     noise = gaussian_like(irrelevant, rng_for(scenario.name, seed, "noise"))
     parts = {f"h3/{case_id('scale', f)}": (f, f * irrelevant) for f in swept(p, scenario.sweep, "scale")}
     parts |= {"h2/other_seed": (None, split(probe_matrix(setup, plan["other"], conv), basis)[1]),
@@ -143,7 +143,7 @@ def pruning_denoising(scenario: Scenario, setup: Setup, seed: int, plan: Plan) -
         accuracy_y = float(np.mean(readout.predict(y @ basis) == labels))
         yield Case(
             family=scenario.family, scenario=scenario.name, case=case, seed=seed, x=x, y=y, param=scale,
-            stitch=accuracy_y / accuracy_x,
+            stitch=stitch_score(accuracy_y, accuracy_x, num_classes),
             meta={**meta, "hypothesis": case.split("/")[0], "model_y": f"{meta['model_x']}: {case}",
                   "irrelevant_variance_y": total_variance(replaced), "readout_accuracy_y": accuracy_y},
         )

@@ -14,7 +14,8 @@ Every pair (X = ``layer_x`` of ``model_x``, Y = ``layer_y`` of ``model_y``) beco
 networks (``runner.schema.REFERENCE_COLUMNS``): the stitch X -> Y and Y -> X, trained and direct
 (``stitch.references``, the suite's own stitching: a 1x1 convolution between two conv activations, a
 linear map otherwise; least-squares initialization on the training inputs, then ``stitch_epochs`` of
-Adam on the task loss; relative accuracies acc(stitched) / acc(receiver) on the test inputs), and the
+Adam on the task loss; scored on the test inputs by ``stitch.stitch_score``, the accuracy above chance
+relative to the receiver's, in [0, 1]), and the
 prediction agreement and accuracy difference of the two whole models. X and Y are the layers'
 activations on the first ``probe_size`` test inputs (forward hooks, eval mode), brought to float64 [n, p]
 by the ``conv`` convention.

@@ -15,7 +15,8 @@ below are importable from here (``from scenarios.networks.recipes import Trained
   :class:`CkaBlock`, :class:`LayerRemoval`), :data:`PRUNING_METHODS` (:func:`pruning_method`,
   :func:`pruned_at`): a new pruning method is one class there;
 - ``references``: :class:`ClusteredNoise`, :class:`Record`, :class:`Activations`, :class:`Stitch`,
-  :class:`Agreement`; :func:`case_recipes` and :func:`reference_columns` (a case's reference columns);
+  :class:`Agreement`; :func:`case_recipes`, :func:`reference_columns` (a case's reference columns) and
+  :func:`at_chance` (its stitches into a receiver at chance);
 - ``probes``: :class:`TrainingActivations`, :class:`DeletionProbe`, :class:`RelevantBasis`,
   :func:`relevance_fields` (a layer's task-relevant and irrelevant variance).
 

@@ -97,7 +97,7 @@ class Setup:
 def data_spec(params: dict) -> DataSpec:
     """The data part of a recipe from generator parameters (directories resolved)."""
     name = params["data"]
-    if name in ("digits", "digits_corrupted"):
+    if name in ("digits", "digits_corrupted", "mnist"):
         return DataSpec.of(name)
     data_dir = str(os.path.abspath(os.path.expanduser(params["data_dir"] or os.environ.get(DATA_ENV, ""))))
     per_class = params["per_class"] or None

@@ -16,9 +16,10 @@ from typing import ClassVar
 import torch
 
 from scenarios.networks.recipes.base import DataSpec, ModelRecipe, Recipe, SenderRecipe, Setup
-from scenarios.networks.stitch import ClusteredNoiseSender, Sender, prediction_agreement, stitch_from
+from scenarios.networks.stitch import ClusteredNoiseSender, Sender, prediction_agreement, stitch_from, stitch_scores
 
-__all__ = ["ClusteredNoise", "Record", "Activations", "Stitch", "Agreement", "case_recipes", "reference_columns"]
+__all__ = ["ClusteredNoise", "Record", "Activations", "Stitch", "Agreement", "STITCHES", "at_chance", "case_recipes",
+           "reference_columns"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class Activations(Recipe):
 @dataclass(frozen=True)
 class Stitch(Recipe):
     """``sender`` at ``layer_a`` stitched into ``receiver`` after ``layer_b`` (``stitch.stitch_from``):
-    the direct (least-squares) and trained stitch's accuracies and relative accuracies."""
+    the direct (least-squares) and trained stitch's accuracies (scored by ``stitch.stitch_scores`` when a
+    case reads them)."""
 
     kind: ClassVar[str] = "stitch"
     action: ClassVar[str] = "stitching"
@@ -130,27 +132,53 @@ class Agreement(Recipe):
         return prediction_agreement(net_a, net_b, self.model_a.data.load(), setup.device)
 
 
+#: Which stitches a case reads: both ways, or X -> Y alone (where X's sender carries no function to
+#: stitch into: a model at chance, or no model).
+STITCHES = ("both", "forward")
+
+
 def case_recipes(setup: Setup, sender: SenderRecipe, layer_a: str, receiver: ModelRecipe, layer_b: str,
-                 reverse: bool = True) -> dict[str, Recipe]:
+                 stitches: str = "both") -> dict[str, Recipe]:
     """The recipes a case X = ``layer_a`` of ``sender``, Y = ``layer_b`` of ``receiver`` reads: both
-    activations, the stitch X -> Y, with ``reverse`` the stitch Y -> X (never for a sender that is no
-    model), the agreement of two models, and the records of the models."""
+    activations, the stitches ``stitches`` asks for (:data:`STITCHES`; Y -> X never for a sender that is
+    no model), the agreement of two models, and the records of the models."""
+    if stitches not in STITCHES:
+        raise ValueError(f"stitches must be one of {STITCHES}, got {stitches!r}")
     recipes = {"x": Activations(sender, layer_a, setup.probe_size), "y": Activations(receiver, layer_b, setup.probe_size),
-               "forward": Stitch(sender, layer_a, receiver, layer_b, setup.stitch_epochs),
-               "record_y": Record(receiver)}
+               "forward": Stitch(sender, layer_a, receiver, layer_b, setup.stitch_epochs), "record_y": Record(receiver)}
     if isinstance(sender, ModelRecipe):
         recipes |= {"agreement": Agreement.of(sender, receiver), "record_x": Record(sender)}
-        if reverse:
+        if stitches == "both":
             recipes["backward"] = Stitch(receiver, layer_b, sender, layer_a, setup.stitch_epochs)
     return recipes
 
 
+#: The reference columns of each stitch a case reads: (trained, direct).
+_STITCH_COLUMNS = {"forward": ("stitch", "stitch_direct"), "backward": ("stitch_reverse", "stitch_direct_reverse")}
+
+
+def _stitch_columns(setup: Setup, recipes: dict[str, Recipe]) -> dict[str, float | None]:
+    """The stitch columns of the stitches a case reads (``stitch.stitch_scores``)."""
+    columns = {}
+    for name, pair in _STITCH_COLUMNS.items():
+        if name in recipes:
+            stitch = recipes[name]
+            scores = stitch_scores(stitch.fetch(setup), stitch.receiver.data.load().num_classes)
+            columns |= dict(zip(pair, (scores["trained"], scores["direct"])))
+    return columns
+
+
 def reference_columns(setup: Setup, recipes: dict[str, Recipe]) -> dict[str, float | None]:
     """The reference columns (``runner.schema.REFERENCE_COLUMNS``) of a case from its
-    :func:`case_recipes`; None where one does not apply."""
-    forward = recipes["forward"].fetch(setup)
-    backward = recipes["backward"].fetch(setup) if "backward" in recipes else {}
+    :func:`case_recipes`; None where one does not apply, and for the stitches into a receiver within
+    ``stitch.CHANCE_MARGIN`` of chance (not informative: :func:`at_chance` names them)."""
     whole = recipes["agreement"].fetch(setup) if "agreement" in recipes else {}
-    return {"stitch": forward["relative_trained"], "stitch_reverse": backward.get("relative_trained"),
-            "stitch_direct": forward["relative_direct"], "stitch_direct_reverse": backward.get("relative_direct"),
+    return {**dict.fromkeys(column for pair in _STITCH_COLUMNS.values() for column in pair),
+            **_stitch_columns(setup, recipes),
             "agreement": whole.get("agreement"), "accuracy_difference": whole.get("accuracy_difference")}
+
+
+def at_chance(setup: Setup, recipes: dict[str, Recipe]) -> list[str]:
+    """The stitch columns of a case that :func:`reference_columns` leaves empty because their receiver is
+    within ``stitch.CHANCE_MARGIN`` of chance: not informative (the case's meta ``not_informative``)."""
+    return [column for column, score in _stitch_columns(setup, recipes).items() if score is None]
