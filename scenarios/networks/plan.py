@@ -41,8 +41,8 @@ from scenarios.networks.bank import bank_key
 from scenarios.networks.models import ARCHITECTURES, build, config_for, layer_names, prefix
 from scenarios.networks.prefetch import prefetch
 from scenarios.networks.recipes import (Checkpoint, DataSpec, ModelRecipe, Pruned, Recipe, SenderRecipe, Setup,
-                                        Trained, at_chance, bank_source, case_recipes, reference_columns, relevance_fields,
-                                        relevance_recipes)
+                                        Trained, at_chance, bank_source, case_recipes, reference_columns,
+                                        relevance_fields, relevance_recipes)
 
 __all__ = ["COMMON_PARAMS", "COMMON_CHOICES", "ARCH_CHOICES", "Plan", "PlannedCase", "networks_generator", "planned",
            "trained", "skeleton", "layers", "layer", "layer_shape", "swept", "model_fields", "side_fields"]
@@ -200,7 +200,7 @@ class PlannedCase:
         record_x = read["record_x"].fetch(setup)["record"] if "record_x" in read else {}
         param, meta = self.param, dict(self.meta)
         if not_informative := at_chance(setup, read):
-            meta["not_informative"] = not_informative
+            meta["not_informative"] = ",".join(not_informative)  # a scalar: results.csv keeps scalar meta
         if self.param_is_sparsity:
             param = meta["sparsity"] = record_y["sparsity"]
         conv = scenario.params["conv"]

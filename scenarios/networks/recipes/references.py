@@ -144,7 +144,8 @@ def case_recipes(setup: Setup, sender: SenderRecipe, layer_a: str, receiver: Mod
     no model), the agreement of two models, and the records of the models."""
     if stitches not in STITCHES:
         raise ValueError(f"stitches must be one of {STITCHES}, got {stitches!r}")
-    recipes = {"x": Activations(sender, layer_a, setup.probe_size), "y": Activations(receiver, layer_b, setup.probe_size),
+    recipes = {"x": Activations(sender, layer_a, setup.probe_size),
+               "y": Activations(receiver, layer_b, setup.probe_size),
                "forward": Stitch(sender, layer_a, receiver, layer_b, setup.stitch_epochs), "record_y": Record(receiver)}
     if isinstance(sender, ModelRecipe):
         recipes |= {"agreement": Agreement.of(sender, receiver), "record_x": Record(sender)}
@@ -180,5 +181,6 @@ def reference_columns(setup: Setup, recipes: dict[str, Recipe]) -> dict[str, flo
 
 def at_chance(setup: Setup, recipes: dict[str, Recipe]) -> list[str]:
     """The stitch columns of a case that :func:`reference_columns` leaves empty because their receiver is
-    within ``stitch.CHANCE_MARGIN`` of chance: not informative (the case's meta ``not_informative``)."""
+    within ``stitch.CHANCE_MARGIN`` of chance: not informative (the case's meta ``not_informative``,
+    comma-separated)."""
     return [column for column, score in _stitch_columns(setup, recipes).items() if score is None]
