@@ -178,6 +178,9 @@ def test_selection_options_and_readable_ids(project):
     unknown.stderr.fnmatch_lines(["*--metrics: unknown*no_such_measure*"])
 
 
+NOTE = "def test_note(benchmark_report):\n    benchmark_report('note.md', 'a note')\n"
+
+
 def test_xdist_gives_the_serial_scorecard(project):
     """The same scorecard and verdicts; the numbers agree to rounding (a worker's BLAS runs on its share
     of the cores, and sums in another order under another thread count)."""
@@ -185,8 +188,10 @@ def test_xdist_gives_the_serial_scorecard(project):
     serial.assert_outcomes(passed=4)
     out = project.path / "out"
     expected = {name: pd.read_csv(out / name, keep_default_na=False) for name in ("scorecard.csv", "verdicts.csv")}
+    project.makepyfile(test_note=NOTE)  # a benchmark's report written in a worker belongs to the set
     parallel = _run(project, "--metrics", "cka_linear,ols_r2", "-n", "2", "--recompute")  # measured, not kept
-    parallel.assert_outcomes(passed=4)
+    parallel.assert_outcomes(passed=5)
+    assert (out / "note.md").read_text() == "a note"
     for name, table in expected.items():
         got = pd.read_csv(out / name, keep_default_na=False)
         assert list(got.columns) == list(table.columns) and len(got) == len(table), name
@@ -301,15 +306,26 @@ kind = "invariant"
 """
 
 
-def test_a_factory_that_exits_or_hangs_and_a_hung_cell_are_error_rows_and_the_run_goes_on(project):
+@pytest.fixture
+def faulty(project, registry_snapshot):
+    """The project with the faulty plugin; the generators it registers are removed afterwards."""
+    from scenarios import _registry
+
+    project.makepyfile(faulty_plugin=FAULTY_PLUGIN)
+    _registry.generators()  # the built-in ones loaded first: they stay
+    saved = dict(_registry._REGISTRY)
+    yield project
+    _registry._REGISTRY.clear()
+    _registry._REGISTRY.update(saved)
+
+
+def test_a_factory_that_exits_or_hangs_and_a_hung_cell_are_error_rows_and_the_run_goes_on(faulty):
     """Before: sys.exit in a factory ended in INTERNALERROR, "no tests ran" and no reports; a hang
     stalled the run forever."""
-    project.makepyfile(faulty_plugin=FAULTY_PLUGIN)
+    project = faulty
     (project.path / "spec.toml").write_text(SPEC + FAULTY_SPEC)
-    result = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "faulty_plugin", "--specs", "spec.toml", "--report-dir", "out",
-        "--scenarios", "tiny_orthogonal,tiny_exits,tiny_hangs", "--metrics", "cka_linear,test_runner_hangs",
-        "--generation-timeout", "1", "--cell-timeout", "1", timeout=300)
+    result = _run(project, "-p", "faulty_plugin", "--scenarios", "tiny_orthogonal,tiny_exits,tiny_hangs",
+                  "--metrics", "cka_linear,test_runner_hangs", "--generation-timeout", "1", "--cell-timeout", "1")
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=2, failed=4)  # the generation errors fail their scenarios' tests
     results = pd.read_csv(project.path / "out" / "results.csv", keep_default_na=False)
@@ -322,12 +338,12 @@ def test_a_factory_that_exits_or_hangs_and_a_hung_cell_are_error_rows_and_the_ru
     assert (orthogonal["error"] == "").sum() == len(orthogonal) - 1
 
 
-def test_an_interrupted_run_writes_what_it_measured_and_says_so(project):
+def test_an_interrupted_run_writes_what_it_measured_and_says_so(faulty):
     """Before: after Ctrl-C the partial scorecard did not say the run was interrupted."""
-    project.makepyfile(faulty_plugin=FAULTY_PLUGIN)
-    result = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "faulty_plugin", "--specs", "spec.toml", "--report-dir", "out",
-        "--metrics", "cka_linear,test_runner_interrupts", timeout=300)
+    project = faulty
+    result = project.runpytest("-p", "no:cacheprovider", "--specs", "spec.toml", "--report-dir", "out", "-p",
+                               "faulty_plugin", "--metrics", "cka_linear,test_runner_interrupts",
+                               no_reraise_ctrlc=True)  # the inner run's Ctrl-C stays there
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*the run was interrupted: the reports hold what it measured until then*"])
     out = project.path / "out"
@@ -377,11 +393,11 @@ def test_bad_settings_stop_the_run_before_anything_runs_in_one_line(project):
 
 def test_the_reports_are_one_set_with_the_benchmarks_reports_and_a_failed_cache_write_loses_nothing(project,
                                                                                                      monkeypatch):
-    """Every report of a run, the ones benchmarks write during the session (in xdist workers too)
-    included, replaces the previous run's folder whole; a value cache that cannot be written is a warning (before: the
+    """Every report of a run, the ones benchmarks write during the session included (in xdist workers:
+    test_xdist_gives_the_serial_scorecard), replaces the previous run's folder whole; a value cache that cannot be written is a warning (before: the
     measure vanished from results.csv while the scorecard said "0 failed")."""
-    project.makepyfile(test_note="def test_note(benchmark_report):\n    benchmark_report('note.md', 'a note')\n")
-    first = _run(project, "--metrics", "cka_linear", "-n", "2")  # the note written in a worker
+    project.makepyfile(test_note=NOTE)
+    first = _run(project, "--metrics", "cka_linear")
     first.assert_outcomes(passed=3)
     out = project.path / "out"
     assert (out / "note.md").read_text() == "a note" and (out / "scorecard.md").is_file()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runner.cells import measure_cases
-from runner.isolation import TimeLimitExceeded, describe, time_limit
+from runner.isolation import TimeLimitExceeded, time_limit
 from scenarios.types import Case
 
 
@@ -40,32 +40,26 @@ def test_no_limit_runs_the_block_as_it_is():
             assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
-def test_a_measure_that_calls_sys_exit_is_an_error_row_and_the_next_case_is_measured():
+def _exit():
+    sys.exit(2)
+
+
+@pytest.mark.parametrize("fault, error", [
+    (_exit, "SystemExit: the code called sys.exit(2)"),
+    (lambda: time.sleep(60), "TimeLimitExceeded: faulty on case 'c0' of s: still running after 0.2 s"),
+])  # fmt: skip
+def test_a_measure_that_exits_or_hangs_is_an_error_row_and_the_next_case_is_measured(fault, error):
     calls = []
 
-    def exits(x, y):
+    def faulty(x, y):
         calls.append(1)
         if len(calls) == 1:
-            sys.exit(2)
+            fault()
         return 0.5
 
-    rows = measure_cases("exits", exits, _cases())
-    assert rows[0]["error"] == describe(SystemExit(2)) and "sys.exit(2)" in rows[0]["error"]
-    assert math.isnan(rows[0]["value"]) and [r["value"] for r in rows[1:]] == [0.5, 0.5]
-
-
-def test_a_measure_past_its_time_limit_is_an_error_row_and_the_next_case_is_measured():
-    calls = []
-
-    def hangs_once(x, y):
-        calls.append(1)
-        if len(calls) == 1:
-            time.sleep(60)
-        return 0.25
-
-    rows = measure_cases("hangs", hangs_once, _cases(), seconds=0.2)
-    assert rows[0]["error"].startswith("TimeLimitExceeded: hangs on case 'c0' of s: still running after 0.2 s")
-    assert [r["value"] for r in rows[1:]] == [0.25, 0.25] and all(r["error"] == "" for r in rows[1:])
+    rows = measure_cases("faulty", faulty, _cases(), seconds=0.2)
+    assert rows[0]["error"].startswith(error) and math.isnan(rows[0]["value"])
+    assert [r["value"] for r in rows[1:]] == [0.5, 0.5] and all(r["error"] == "" for r in rows[1:])
 
 
 def test_ctrl_c_is_not_swallowed():
