@@ -30,8 +30,8 @@ def runs(tmp_path_factory):
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(base)
             code = pytest.main([*GRID, "--report-dir", str(base / folder), *extra, str(base / "test_scenarios.py")])
-        for module in ("test_scenarios", "conftest"):  # a later in-process run imports its own copies
-            sys.modules.pop(module, None)
+        for module in [m for m in sys.modules if m.split(".")[0] in ("test_scenarios", "conftest", "pytest_stitchbench")]:
+            del sys.modules[module]  # a later in-process run (pytester) imports and assert-rewrites its own copies
         assert code == 0, folder
     return base
 
