@@ -18,6 +18,7 @@ import importlib.metadata
 import inspect
 import math
 import pkgutil
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -291,6 +292,9 @@ def as_value(info: MetricInfo, value: Any, dtype: Any = torch.float64, n: int = 
 
 
 _REGISTRY: dict[str, Metric] = {}
+#: A measure's name: a letter, then letters, digits, ``_``, ``.`` or ``-`` (100 characters at most). Names
+#: key cache files and report cells, so nothing that reads as a path (``/``, ``..``) or as markup gets in.
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,99}")
 #: Modifiers: ``name@modifier`` is ``modifier(get(name))`` (``metrics.calibration`` adds "calibrated").
 MODIFIER_SEPARATOR = "@"
 _MODIFIERS: dict[str, Callable[[Metric], Metric]] = {}
@@ -434,6 +438,9 @@ def _check_declarations(
         refuse("the name must be a non-empty string")
     if MODIFIER_SEPARATOR in name:
         refuse(f"{MODIFIER_SEPARATOR!r} is reserved for modified measures (cka_linear@calibrated)")
+    if not NAME_PATTERN.fullmatch(name):
+        refuse("a name is a letter, then letters, digits, '_', '.' or '-' (at most 100 characters): names key "
+               "cache files and report cells")
     if backend not in ("numpy", "torch"):
         refuse(f"backend must be 'numpy' or 'torch', got {backend!r}")
     if needs_n_above_p not in (None, "x", "both"):

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import scenarios
+from pytest_stitchbench.options import TimeLimits, time_limits as limits_of
 from pytest_stitchbench.state import run_of, under_root
-from reports.baseline import read_baseline
 from runner.atomic import write_text
 from runner.paths import values_root
 from runner.value_cache import ValueCache
@@ -28,13 +27,17 @@ def pair(shape):
 
 @pytest.fixture(scope="session")
 def benchmark_report(pytestconfig):
-    """``report(name, text)``: write a benchmark's report ``name`` under ``--report-dir`` (atomically);
-    the terminal summary prints it (not the test's teardown, which would break the progress dots)."""
+    """``report(name, text)``: a benchmark's report ``name``, written into the run's staging folder and
+    published with the run's other reports at the end (``session``); returns its path under
+    ``--report-dir``. The terminal summary prints it (not the test's teardown, which would break the
+    progress dots)."""
+    run = run_of(pytestconfig)
 
     def report(name: str, text: str) -> Path:
-        path = write_text(under_root(pytestconfig, pytestconfig.getoption("--report-dir")) / name, text)
-        run_of(pytestconfig).benchmark_reports.append((path, text))
-        return path
+        report_dir = under_root(pytestconfig, pytestconfig.getoption("--report-dir"))
+        write_text(run.report_folder(report_dir) / name, text)
+        run.benchmark_reports.append((report_dir / name, text))
+        return report_dir / name
 
     return report
 
@@ -42,14 +45,15 @@ def benchmark_report(pytestconfig):
 @pytest.fixture(scope="session")
 def scenario_cases(pytestconfig):
     """``cases(scenario) -> list[Case]``: every seed's cases, generated once per scenario and process
-    (in serial runs before the family's first test, ``progress.pytest_runtest_protocol``)."""
+    (in serial runs before the family's first test, ``progress.pytest_runtest_protocol``); raises why a
+    scenario could not be generated (``state.Run.generate``)."""
     run = run_of(pytestconfig)
 
     def cases(spec) -> list:
+        if spec.name not in run.cases and spec.name not in run.generation_errors:
+            run.generate(spec, limits_of(pytestconfig).generation)
         if spec.name in run.generation_errors:
             raise run.generation_errors[spec.name]
-        if spec.name not in run.cases:
-            run.cases[spec.name] = list(scenarios.cases(spec))
         return run.cases[spec.name]
 
     return cases
@@ -72,11 +76,14 @@ def record_rows(pytestconfig):
 @pytest.fixture(scope="session")
 def baseline_speed(pytestconfig) -> dict:
     """The speed section of the --baseline file (``{measure: {shape_id: ratio}}``; empty without one), so
-    that speed.md shows each ratio's change."""
-    path = pytestconfig.getoption("--baseline")
-    if path is None or not under_root(pytestconfig, path).is_file():
-        return {}
-    return read_baseline(under_root(pytestconfig, path)).get("speed", {})
+    that speed.md shows each ratio's change (the document read and checked when the run was configured)."""
+    return (run_of(pytestconfig).baseline or {}).get("speed", {})
+
+
+@pytest.fixture(scope="session")
+def time_limits(pytestconfig) -> TimeLimits:
+    """The run's time limits (--cell-timeout, --generation-timeout; ``options.TimeLimits``)."""
+    return limits_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 
 import scenarios
 import scenarios.progress
+from pytest_stitchbench.options import time_limits
 from pytest_stitchbench.state import is_worker, run_of
 
 __all__ = ["StatusLine", "generate_family", "scenario_of"]
@@ -95,9 +96,7 @@ def generate_family(config, family: str, specs: list) -> None:
         show(force=True)
         try:
             with _captured(capture):
-                run.cases[spec.name] = list(scenarios.cases(spec))
-        except Exception as err:  # noqa: BLE001 - the scenario's tests report it; the family goes on
-            run.generation_errors[spec.name] = err
+                run.generate(spec, time_limits(config).generation)
         finally:
             scenarios.progress.set_listener(previous)
     cases = sum(len(run.cases.get(spec.name, ())) for spec in todo)

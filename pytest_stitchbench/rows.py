@@ -56,6 +56,17 @@ def pytest_sessionfinish(session, exitstatus):
         write_text(run.rows_dir / f"{config.workerinput['workerid']}.json", json.dumps(run.rows, default=float))
 
 
+def worker_reports(run: Run, report_dir: Path) -> None:
+    """xdist controller: the benchmark reports the workers wrote (``Run.report_folder``) moved into the
+    run's staging folder, and into its terminal summary."""
+    folder = None if run.rows_dir is None else run.rows_dir / "reports"
+    if folder is None or not folder.is_dir():
+        return
+    for path in sorted(folder.iterdir()):
+        run.benchmark_reports.append((report_dir / path.name, path.read_text(encoding="utf-8")))
+        os.replace(path, run.staged(report_dir) / path.name)
+
+
 def merged_rows(run: Run) -> list[dict]:
     """The controller's rows and every worker's, the workers' folder removed."""
     rows = list(run.rows)

@@ -1,8 +1,20 @@
 """The end of a session, in the controller process: the rows of every process made into the results
 table, the run's record, the verdicts, the comparison with the baseline (--baseline, --update-baseline),
-every report written once after it, and the terminal summary."""
+every report written once after it, and the terminal summary.
+
+The reports are one set (``reports.run.write_reports``): the benchmarks' own reports (speed.md...) are
+written into the run's staging folder during the session and published with the scorecard; a run that
+measured no cell (the timing benchmarks alone) adds its reports to the folder one file at a time. A run
+stopped early (Ctrl-C, ``pytest.exit``) still writes what it measured, its header saying so; a report
+or baseline that cannot be written is one line of the summary and fails the run, the previous reports
+left as they were.
+"""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import os
 import time
 from collections import Counter
 
@@ -12,10 +24,10 @@ import pytest
 import metrics
 from pytest_stitchbench.bank import rebuild_bank
 from pytest_stitchbench.options import DEFAULT_BASELINE
-from pytest_stitchbench.rows import merged_rows
+from pytest_stitchbench.rows import merged_rows, worker_reports
 from pytest_stitchbench.selection import selected_specs
 from pytest_stitchbench.state import is_worker, run_of, under_root
-from reports.baseline import baseline_document, compare, read_baseline, write_baseline
+from reports.baseline import baseline_document, compare, write_baseline
 from reports.html import BaselineComparison
 from reports.networks import bank_summary
 from reports.results import results_table
@@ -23,7 +35,9 @@ from reports.run import RunRecord, describe_run, write_reports
 from reports.scales import MeasureScale
 from reports.scorecard import HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, overview_table
 from reports.verdicts import VerdictSettings
+from runner.atomic import SET_MARKER, discard_folder
 from runner.environment import environment, versions_note
+from runner.provenance import code_record
 
 __all__ = ["CONTEXT_KINDS", "difference_lines"]
 
@@ -41,7 +55,18 @@ def _bank(config, results: pd.DataFrame) -> tuple[str | None, str]:
     return bank_summary(results)
 
 
-def _record(config, results: pd.DataFrame) -> RunRecord:
+#: The options that shape what a run measures, recorded in run.json's ``code`` (shares of one grid merge
+#: only when they are equal).
+VALUE_OPTIONS = ("--profile", "--cell-timeout", "--generation-timeout")
+
+
+def _definition(spec) -> str:
+    """SHA-256 of a scenario's resolved definition (generator, parameters, seeds, sweep, expectations)."""
+    document = {key: value for key, value in dataclasses.asdict(spec).items() if key not in ("description", "source")}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _record(config, results: pd.DataFrame, interrupted: bool = False) -> RunRecord:
     run = run_of(config)
     ran = set(results["scenario"])
     specs = [s for s in selected_specs(config) if s.name in ran]
@@ -50,7 +75,10 @@ def _record(config, results: pd.DataFrame) -> RunRecord:
     execution = f"xdist, {workers} workers" if run.rows_dir else "serial"
     extra = {"profile": config.getoption("--profile"), "execution": execution,
              "numerical dependencies": versions_note()}
-    bank_line = _bank(config, results)[1]
+    if interrupted:
+        extra["interrupted"] = (f"yes: the run was stopped before its end (Ctrl-C); these reports hold the "
+                                f"{len(results)} cells measured until then")
+    bank_version, bank_line = _bank(config, results)
     if bank_line:
         extra["network bank"] = bank_line
     measures = sorted(set(results["metric"]))
@@ -67,6 +95,9 @@ def _record(config, results: pd.DataFrame) -> RunRecord:
         sweeps={s.name: s.sweep.name for s in specs if s.sweep is not None},
         settings=settings,
         generators={s.name: s.generator for s in specs},
+        code={**code_record(), "bank": bank_version,
+              "options": {option: config.getoption(option) for option in VALUE_OPTIONS},
+              "scenarios": {s.name: _definition(s) for s in specs}},
     )
 
 
@@ -84,9 +115,9 @@ def _compare_with_baseline(config, results: pd.DataFrame, verdicts: pd.DataFrame
     if results.empty and update:  # a speed-only run must not replace the recorded verdicts and values
         update = False
         lines.append("speed benchmark alone: the baseline is compared, not rewritten (run the grid to update it)")
-    if path_option is not None and path.exists():
+    if run.baseline is not None:  # read and checked when the run was configured (options)
         tolerance = config.getoption("--baseline-tolerance")
-        differences = compare(read_baseline(path), current, tolerance=tolerance,
+        differences = compare(run.baseline, current, tolerance=tolerance,
                               speed_fails=config.getoption("--speed-gate"))
         failing = any(d.fails for d in differences) and not update
         lines.append(f"baseline {path}: {len(differences)} difference(s), {sum(d.fails for d in differences)} failing")
@@ -97,8 +128,12 @@ def _compare_with_baseline(config, results: pd.DataFrame, verdicts: pd.DataFrame
         failing = not update
         comparison = BaselineComparison(path_option, note="The baseline file does not exist.")
     if update:
-        write_baseline(current, path)
-        lines.append(f"baseline written: {path}")
+        try:
+            write_baseline(current, path)
+            lines.append(f"baseline written: {path}")
+        except OSError as err:
+            lines.append(f"baseline NOT written: {path}: {err.strerror or err}")
+            failing = True
     return comparison, lines, failing
 
 
@@ -122,14 +157,28 @@ def _fail(session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _publish_benchmark_reports(run, report_dir) -> None:
+    """A run without cells: its benchmarks' reports moved into the report folder one file at a time."""
+    if run.staging is None:
+        return
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for path in run.staging.iterdir():
+        if path.name != SET_MARKER:
+            os.replace(path, report_dir / path.name)
+    discard_folder(run.staging)
+
+
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if is_worker(config):
         return
     run = run_of(config)
     rebuilt = [rebuild_bank(config)] if run.rebuild is not None else []
+    report_dir = under_root(config, config.getoption("--report-dir"))
+    worker_reports(run, report_dir)
     rows = merged_rows(run)
     if not rows:
+        _publish_benchmark_reports(run, report_dir)
         if run.speed:  # the speed benchmark alone: its ratios are still compared with the baseline
             no_verdicts = pd.DataFrame(columns=["metric", "scenario", "expectation", "verdict"])
             _, run.summary, failing = _compare_with_baseline(config, results_table([]), no_verdicts)
@@ -138,20 +187,27 @@ def pytest_sessionfinish(session, exitstatus):
         return
     kept = [row["time"] for row in rows if row.get("cached")]
     results = results_table(rows)
-    report_dir = under_root(config, config.getoption("--report-dir"))
     outcome = {}
 
     def compared(verdicts: pd.DataFrame) -> BaselineComparison:
         comparison, outcome["lines"], outcome["failing"] = _compare_with_baseline(config, results, verdicts)
         return comparison
 
-    reports = write_reports(results, _record(config, results), report_dir, compare=compared)
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    try:
+        reports = write_reports(results, _record(config, results, interrupted), report_dir, compare=compared,
+                                staging=run.staging)
+    except OSError as err:  # a full disk, a folder that became unwritable: the previous reports stay
+        run.summary = [*rebuilt, *outcome.get("lines", []), f"reports NOT written to {report_dir}: {err}"]
+        _fail(session)
+        return
     if outcome["failing"]:
         _fail(session)
     failed = results[results["error"] != ""]
     measures, top = reports.scores["metric"].nunique(), 10
     run.summary = [
         *rebuilt,
+        *(["the run was interrupted: the reports hold what it measured until then"] if interrupted else []),
         *outcome["lines"],
         f"{len(results)} cells, {len(failed)} failed ({failed['metric'].nunique()} measure(s); see Errors in the "
         f"scorecard); measures ran {results['time'].sum() - sum(kept):.1f} s, session {time.perf_counter() - run.started:.1f} s",

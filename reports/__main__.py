@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runner.atomic import write_text
+from runner.atomic import staging_folder, write_text
 from reports.confounds import confound_page
 from reports.merge import MergeError, merge_runs
-from reports.run import read_run, write_reports
+from reports.run import RunFolderError, read_run, write_reports
 
 
 def main(argv: list[str]) -> int:
@@ -36,14 +36,18 @@ def main(argv: list[str]) -> int:
         options = parser.parse_args(argv[1:])
         try:
             paths = merge_runs(options.folders, options.out).paths
-        except (MergeError, FileNotFoundError) as err:
+        except (MergeError, OSError) as err:
             parser.exit(2, f"python -m reports merge: {err}\n")
     else:
         parser = argparse.ArgumentParser(prog="python -m reports", description="rebuild the reports of a run")
         parser.add_argument("folder", nargs="?", default="reports/out", help="the run's report folder")
         out_dir = parser.parse_args(argv).folder
-        results, record = read_run(out_dir)
-        paths = write_reports(results, record, out_dir).paths
+        try:
+            results, record = read_run(out_dir)
+            # the folder's other files (speed.md...) carried into the rebuilt set
+            paths = write_reports(results, record, out_dir, staging=staging_folder(out_dir, copy=True)).paths
+        except (RunFolderError, OSError) as err:
+            parser.exit(2, f"python -m reports: {err}\n")
     for path in paths:
         print(path)
     return 0

@@ -38,8 +38,8 @@ import pandas as pd
 from runner.atomic import write_text
 from runner.environment import dependency_versions, platform_fingerprint
 
-__all__ = ["FORMAT", "SPEED_FACTOR", "SPEED_MIN_BOUND_SECONDS", "Difference", "baseline_document", "compare",
-           "platform_fingerprint", "read_baseline", "speed_section", "write_baseline"]
+__all__ = ["FORMAT", "SPEED_FACTOR", "SPEED_MIN_BOUND_SECONDS", "BaselineError", "Difference", "baseline_document",
+           "compare", "platform_fingerprint", "read_baseline", "speed_section", "write_baseline"]
 
 FORMAT = 2
 FAILING = ("verdict", "value", "missing", "settings")
@@ -219,9 +219,57 @@ def compare(baseline: dict, current: dict, tolerance: float = 1e-4, speed_factor
     return differences + speed
 
 
+class BaselineError(ValueError):
+    """A baseline file that cannot be read, or is not a baseline (the message names the file and why)."""
+
+
+#: The sections of a baseline document: (name, required, depth of nesting, what a leaf may be).
+_SECTIONS = (("verdicts", True, 3, (str,)), ("values", True, 3, (int, float, type(None))),
+             ("speed", False, 2, (int, float)), ("families", False, 1, (str,)),
+             ("versions", False, 1, (str,)), ("platform", False, 1, (str,)))
+
+
+def _shape_problem(value, depth: int, leaves: tuple) -> str | None:
+    """Where ``value`` is not ``depth`` levels of objects with string keys and leaves of type ``leaves``."""
+    if depth == 0:
+        return None if isinstance(value, leaves) and not isinstance(value, bool) else f"a leaf {value!r}"
+    if not isinstance(value, dict):
+        return f"{type(value).__name__} where an object was expected"
+    for key, item in value.items():
+        problem = _shape_problem(item, depth - 1, leaves)
+        if problem:
+            return f"{key}: {problem}"
+    return None
+
+
 def read_baseline(path: str | Path) -> dict:
-    """Load a baseline JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Load a baseline JSON file (:func:`baseline_document`'s shape).
+
+    Raises:
+        BaselineError: the file cannot be read, is not UTF-8 JSON (empty, truncated), is not an object,
+            or a section is missing or malformed; one line naming the file and the problem.
+    """
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise BaselineError(f"{path} cannot be read: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise BaselineError(f"{path} is not UTF-8 text (not a baseline JSON file)") from None
+    except ValueError as err:
+        raise BaselineError(f"{path} is not valid JSON (empty or truncated?): {err}") from None
+    if not isinstance(document, dict):
+        raise BaselineError(f"{path}: a baseline is a JSON object, this file holds a {type(document).__name__}")
+    if not isinstance(document.get("format"), int) or not isinstance(document.get("profile"), str):
+        raise BaselineError(f"{path}: no 'format' number or 'profile' name: not a baseline file")
+    for name, required, depth, leaves in _SECTIONS:
+        if name not in document:
+            if required:
+                raise BaselineError(f"{path}: no '{name}' section: not a baseline file")
+            continue
+        problem = _shape_problem(document[name], depth, leaves)
+        if problem:
+            raise BaselineError(f"{path}: section '{name}' is malformed ({problem})")
+    return document
 
 
 def write_baseline(document: dict, path: str | Path) -> Path:

@@ -34,6 +34,7 @@ from tabulate import tabulate
 
 from runner.atomic import write_text
 from reports.scales import MeasureScale
+from reports.scorecard import header_lines, markdown_text
 from reports.stats import rank_correlation, rank_correlation_test
 from runner.schema import DISTANCE_REFERENCES, REFERENCE_COLUMNS
 
@@ -208,7 +209,11 @@ def _correlation_cell(rho: float, p_value: float) -> str:
 
 
 def _table(frame: pd.DataFrame, **options) -> str:
-    return tabulate(frame, headers="keys", tablefmt="github", showindex=False, **options)
+    def escaped(value):
+        return markdown_text(value) if isinstance(value, str) else value
+
+    shown = (frame.apply(lambda column: column.map(escaped)) if len(frame) else frame).rename(columns=escaped)
+    return tabulate(shown, headers="keys", tablefmt="github", showindex=False, **options)
 
 
 def _correlation_sections(correlations: pd.DataFrame) -> list[str]:
@@ -274,7 +279,7 @@ def disagreements_markdown(
 ) -> str:
     """Render disagreements.md (see the module docstring)."""
     lines = ["# Where measures disagree with function", ""]
-    lines += [f"- **{key}**: {value}" for key, value in header.items()]
+    lines += header_lines(header)
     lines += [
         "",
         "## Rank correlation with each functional reference, per family",

@@ -1,14 +1,22 @@
 """A run's record and the one function that turns a results table into every report.
 
 ``run.json`` (the record) holds what the reports need beyond the results table: the header (settings
-and versions), each measure's scale, each scenario's expectations, swept parameter and generator, and
-the statistical settings. With ``results.csv`` it is enough to rebuild every report
-(``python -m reports reports/out``).
+and versions), each measure's scale, each scenario's expectations, swept parameter and generator, the
+statistical settings, the code the run ran (``code``: ``runner.provenance.code_record``, with the bank
+version, the options that shape the values and a digest of each scenario's definition), and the row
+count and SHA-256 of the ``results.csv`` written beside it (``results``). With ``results.csv`` it is
+enough to rebuild every report (``python -m reports reports/out``); :func:`read_run` refuses a
+``results.csv`` that lacks a column or does not match its record.
+
+The reports of a run are one set: :func:`write_reports` writes them into a staging folder beside the
+report folder and puts it in the folder's place whole (``runner.atomic.publish_folder``), so that a
+run that fails or is interrupted while writing leaves the previous run's set untouched.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -18,7 +26,8 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from runner.atomic import write_text
+from runner.atomic import discard_folder, publish_folder, staging_folder, write_text
+from runner.schema import RESULT_COLUMNS
 from reports.disagreements import write_disagreements
 from reports.figures import write_figures
 from reports.denoising import write_denoising
@@ -31,7 +40,12 @@ from reports.scorecard import error_summary, header_items, score_table, write_sc
 from reports.verdicts import VerdictSettings, evaluate
 from scenarios.types import Expectation
 
-__all__ = ["Reports", "RunRecord", "describe_run", "read_run", "write_reports"]
+__all__ = ["Reports", "RunFolderError", "RunRecord", "describe_run", "read_run", "write_reports"]
+
+
+class RunFolderError(ValueError):
+    """A run's report folder cannot be read as it was written: results.csv or run.json missing, unreadable,
+    lacking columns, or not matching the record's row count and checksum."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +58,11 @@ class RunRecord:
     sweeps: dict[str, str] = field(default_factory=dict)
     settings: VerdictSettings = VerdictSettings()
     generators: dict[str, str] = field(default_factory=dict)  # scenario -> its generator (reports select by it)
+    code: dict = field(default_factory=dict)  # what the run ran (module docstring; reports.merge compares it)
 
-    def to_json(self) -> str:
-        """The record as a JSON document."""
+    def to_json(self, results: Mapping | None = None) -> str:
+        """The record as a JSON document (with ``results``: the row count and checksum of the results.csv
+        written beside it)."""
         document = {
             "header": self.header,
             "scales": {name: scale.to_dict() for name, scale in self.scales.items()},
@@ -54,6 +70,8 @@ class RunRecord:
             "sweeps": self.sweeps,
             "settings": dataclasses.asdict(self.settings),
             "generators": self.generators,
+            "code": self.code,
+            **({"results": dict(results)} if results is not None else {}),
         }
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -68,6 +86,7 @@ class RunRecord:
             sweeps=document["sweeps"],
             settings=VerdictSettings(**document["settings"]),
             generators=document.get("generators", {}),  # absent from run.json files of earlier runs
+            code=document.get("code", {}),
         )
 
 
@@ -107,6 +126,7 @@ def write_reports(
     figures: bool = True,
     html: bool = True,
     compare: Callable[[pd.DataFrame], BaselineComparison] | None = None,
+    staging: str | Path | None = None,
 ) -> Reports:
     """Judge the run and write every report once: results.csv, run.json, verdicts.csv,
     scorecard.{md,csv,json}, disagreements.md, the networks tables (networks_models.csv,
@@ -116,8 +136,30 @@ def write_reports(
     The comparison is ``compare(verdicts)`` (the runner compares with its baseline once the verdicts are
     known, before anything is written) or, without ``compare``, the one an earlier run left in
     ``out_dir`` (``python -m reports`` rebuilding a run's reports).
+
+    Everything is written into ``staging`` (default: a new staging folder beside ``out_dir``;
+    ``runner.atomic.staging_folder``, which may already hold the run's other reports) and then put in
+    ``out_dir``'s place whole; on an error the staging folder is removed and ``out_dir`` left as it was.
+    The paths returned are those in ``out_dir``.
     """
     out_dir = Path(out_dir)
+    staging = staging_folder(out_dir) if staging is None else Path(staging)
+    try:
+        reports = _write_reports(results, record, staging, out_dir, figures, html, compare)
+        publish_folder(staging, out_dir)
+    except BaseException:
+        discard_folder(staging)
+        raise
+    return dataclasses.replace(reports, paths=[out_dir / path.relative_to(staging) for path in reports.paths])
+
+
+def results_check(path: Path, rows: int) -> dict:
+    """The row count and SHA-256 of a results.csv of ``rows`` rows, as run.json records them."""
+    return {"rows": int(rows), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures: bool, html: bool,
+                   compare) -> Reports:
     with contextlib.ExitStack() as stack:
         drawn = None
         if figures:  # drawn in another process (they need only the results) while this one judges
@@ -126,8 +168,9 @@ def write_reports(
         verdicts = evaluate(results, record.expectations, record.scales, record.settings)
         scores = score_table(verdicts)
         errors = error_summary(results)
-        comparison = compare(verdicts) if compare is not None else read_comparison(out_dir)
-        paths = [write_results(results, out_dir / "results.csv"), write_text(out_dir / "run.json", record.to_json()),
+        comparison = compare(verdicts) if compare is not None else read_comparison(comparison_dir)
+        written = write_results(results, out_dir / "results.csv")
+        paths = [written, write_text(out_dir / "run.json", record.to_json(results_check(written, len(results)))),
                  comparison.write(out_dir)]
         paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
         paths += write_models(results, out_dir) + write_denoising(results, out_dir)
@@ -147,7 +190,36 @@ def _write_figures(results: pd.DataFrame, out_dir: Path, sweeps, scales) -> list
 
 
 def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, RunRecord]:
-    """The results table and run record saved in ``out_dir`` by :func:`write_reports`."""
+    """The results table and run record saved in ``out_dir`` by :func:`write_reports`.
+
+    Raises:
+        RunFolderError: a file is missing or unreadable, results.csv lacks a column, or its row count
+            or checksum differs from the record's (a truncated or edited file); the message names the
+            folder and the problem.
+    """
     out_dir = Path(out_dir)
-    record = RunRecord.from_json((out_dir / "run.json").read_text(encoding="utf-8"))
-    return read_results(out_dir / "results.csv"), record
+    try:
+        text = (out_dir / "run.json").read_text(encoding="utf-8")
+        document = json.loads(text)
+        record = RunRecord.from_json(text)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise RunFolderError(f"{out_dir}: run.json cannot be read ({type(err).__name__}: {err})") from None
+    path = out_dir / "results.csv"
+    try:
+        header = path.read_text(encoding="utf-8").partition("\n")[0]
+        missing = [column for column in RESULT_COLUMNS if column not in header.split(",")]
+        if missing:
+            raise RunFolderError(f"{out_dir}: results.csv lacks the column(s) {missing}")
+        results = read_results(path)
+        found = results_check(path, len(results))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as err:
+        if isinstance(err, RunFolderError):
+            raise
+        raise RunFolderError(f"{out_dir}: results.csv cannot be read ({type(err).__name__}: {err})") from None
+    recorded = document.get("results")
+    if isinstance(recorded, Mapping) and recorded != found:
+        raise RunFolderError(f"{out_dir}: results.csv has {found['rows']} rows (SHA-256 {found['sha256'][:12]}), "
+                             f"its run.json recorded {recorded.get('rows')} rows (SHA-256 "
+                             f"{str(recorded.get('sha256'))[:12]}): a truncated or edited file")
+    return results, record
+

@@ -22,6 +22,7 @@ the Measures and Errors sections, not as header lines.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -33,7 +34,8 @@ from reports.verdicts import MARKS
 
 __all__ = [
     "COUNT_MARKS", "HEADER_PLUGIN_ERRORS", "HEADER_REFERENCES", "MAX_COLUMNS", "MEDIAN_RANK", "SCORE_COLUMNS",
-    "SET_ASIDE", "SUMMARY", "edge_table", "error_summary", "header_items", "mark", "markdown_table", "measure_reference",
+    "SET_ASIDE", "SUMMARY", "edge_table", "error_summary", "header_items", "header_lines", "mark", "markdown_table", "markdown_text",
+    "measure_reference",
     "overview_rows", "overview_table", "rank_table", "score_table", "scorecard_markdown", "set_aside_table",
     "verdict_mark", "write_scorecard",
 ]  # fmt: skip
@@ -110,15 +112,32 @@ def _counts(row) -> str:
     return " ".join(f"{getattr(row, count)}{COUNT_MARKS[count]}" for count in COUNTS)
 
 
+_UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
+
+
+def markdown_text(text) -> str:
+    """``text`` safe in a markdown table cell or line: ``<`` and ``>`` as HTML entities (a name or message
+    holding markup is shown, never rendered) and ``|`` escaped (it would end a cell)."""
+    text = str(text).replace("<", "&lt;").replace(">", "&gt;")
+    return _UNESCAPED_BAR.sub("\\|", text)
+
+
+def header_lines(items: Mapping[str, object]) -> list[str]:
+    """A report's header as markdown list lines (``- **key**: value``), escaped (:func:`markdown_text`)."""
+    return [f"- **{markdown_text(key)}**: {markdown_text(value)}" for key, value in items.items()]
+
+
 def _md_text(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = " ".join(str(text).split())
+    return markdown_text(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence], keep: int = 1,
                    max_columns: int = MAX_COLUMNS) -> str:  # fmt: skip
-    """A github-style table; wider than ``max_columns``, it is split into several tables that each repeat
-    the first ``keep`` columns (the row labels)."""
+    """A github-style table (text cells through :func:`markdown_text`); wider than ``max_columns``, it is
+    split into several tables that each repeat the first ``keep`` columns (the row labels)."""
+    headers = [markdown_text(header) for header in headers]
+    rows = [[markdown_text(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
     width = max_columns - keep
     if len(headers) <= max_columns or width < 1:
         return tabulate(rows, headers=list(headers), tablefmt="github")
@@ -359,7 +378,7 @@ def scorecard_markdown(
 ) -> str:
     """Render scorecard.md: header, how to read it, overview, families, set-aside, errors, measures."""
     lines = ["# stitchbench scorecard", ""]
-    lines += [f"- **{key}**: {value}" for key, value in header_items(header).items()]
+    lines += header_lines(header_items(header))
     aside = int((verdicts["verdict"] == SET_ASIDE).sum())
     if aside:
         lines.append(f"- **set aside**: {aside} verdict(s) whose premise failed (see Set aside)")

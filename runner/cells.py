@@ -5,7 +5,9 @@
 number; ``error`` is the empty string otherwise. ``time`` is the wall-clock seconds of the one call.
 ``meta`` is the case's scalar meta fields (layers, sparsity, models...), so that every report, the
 networks figures included, can be rebuilt from the results table alone. A measure's failure is data,
-never a crash of the run: one broken plugin leaves error rows and every other cell is measured.
+never a crash of the run: one broken plugin leaves error rows and every other cell is measured. A case
+its generator could not make (``case.error`` set: a layer pair of a user's model that failed) is an
+error row for every measure, its message the case's error.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import math
 import time
 from typing import Callable, Iterable
 
+from runner.isolation import USER_FAULTS, describe, time_limit
 from runner.schema import REFERENCE_COLUMNS
 from runner.value_cache import ValueCache, decode, encode, measure_fingerprint
 
@@ -20,13 +23,14 @@ __all__ = ["NOT_GENERATED", "generation_error_rows", "measure_cases", "scalar_me
 
 
 def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable, values: ValueCache | None = None,
-                  generator: str = "") -> list[dict]:
+                  generator: str = "", seconds: float | None = None) -> list[dict]:
     """Compute ``measure(case.x, case.y)`` on every case (``measure.over_layers`` where the case holds stacks
     of layers, ``case.aggregate``), timing each call; never raises for the measure. The rows' columns are
     :data:`runner.schema.RESULT_COLUMNS` (and ``cached``); ``meta`` is the case's scalar meta fields.
 
-    A measure that raises (any ``Exception``: plugins are isolated here) or returns NaN/Inf gets a row
-    with ``value`` NaN and the message in ``error``, and the next case is measured as usual.
+    A measure that raises (any ``Exception``, or ``SystemExit``: plugins are isolated here), runs past
+    ``seconds`` (``runner.isolation.time_limit``) or returns NaN/Inf gets a row with ``value`` NaN and
+    the message in ``error``, and the next case is measured as usual.
 
     Args:
         metric: the measure's registered name (recorded in each row).
@@ -36,6 +40,7 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable, v
             since a run that measured it gets that run's value, error and time (``cached`` True in its
             row), and what is measured here is kept for the next run.
         generator: the name of the generator that made the cases (a column of every row).
+        seconds: the time limit of one call (None or 0: none).
     """
     cases = list(cases)
     fingerprint = measure_fingerprint(getattr(measure, "fn", measure)) if values is not None and cases else None
@@ -44,12 +49,14 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable, v
     measured = {}
     rows = []
     for case in cases:
-        digest = values.digest(case) if fingerprint else None
+        digest = values.digest(case) if fingerprint and not case.error else None
         cached = digest in kept
-        if cached:
+        if case.error:
+            value, elapsed, error = math.nan, 0.0, case.error
+        elif cached:
             value, elapsed, error = decode(kept[digest])
         else:
-            value, elapsed, error = _measure_one(metric, measure, case)
+            value, elapsed, error = _measure_one(metric, measure, case, seconds)
         if digest is not None:
             measured[digest] = encode(value, elapsed, error)
         rows.append(
@@ -74,19 +81,21 @@ def measure_cases(metric: str, measure: Callable[..., float], cases: Iterable, v
     return rows
 
 
-def _measure_one(metric: str, measure: Callable[..., float], case) -> tuple[float, float, str]:
-    """(value, seconds, error) of one call; NaN and the message where it raised or was not finite."""
+def _measure_one(metric: str, measure: Callable[..., float], case, seconds: float | None) -> tuple[float, float, str]:
+    """(value, seconds, error) of one call; NaN and the message where it raised, ran past ``seconds`` or
+    was not finite."""
     start = time.perf_counter()
     try:
-        if case.aggregate is None:
-            value = float(measure(case.x, case.y))
-        else:  # stacks of layers: the aggregate over every layer pair (calibrated measures: Algorithm 2)
-            value = float(measure.over_layers(case.x, case.y, case.aggregate))
+        with time_limit(seconds, f"{metric} on case {case.case!r} of {case.scenario}"):
+            if case.aggregate is None:
+                value = float(measure(case.x, case.y))
+            else:  # stacks of layers: the aggregate over every layer pair (calibrated measures: Algorithm 2)
+                value = float(measure.over_layers(case.x, case.y, case.aggregate))
         error = ""
         if not math.isfinite(value):
             value, error = math.nan, f"{metric}: returned {value} (not a finite number)"
-    except Exception as err:  # noqa: BLE001 - a plugin's failure is data, not a crash of the run
-        value, error = math.nan, f"{type(err).__name__}: {err}"
+    except USER_FAULTS as err:  # a plugin's failure is data, not a crash of the run
+        value, error = math.nan, describe(err)
     return value, time.perf_counter() - start, error
 
 
@@ -101,7 +110,7 @@ def generation_error_rows(metric: str, scenario, error: BaseException) -> list[d
     return [{"metric": metric, "family": scenario.family, "scenario": scenario.name, "generator": scenario.generator,
              "case": NOT_GENERATED, "param": None, "seed": seed, "value": math.nan,
              **{reference: math.nan for reference in REFERENCE_COLUMNS}, "time": 0.0,
-             "error": f"{type(error).__name__}: {error}", "meta": {}}
+             "error": describe(error), "meta": {}}
             for seed in scenario.seeds]
 
 

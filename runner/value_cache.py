@@ -16,6 +16,10 @@ that does not parse or fails its checksum is ignored and rewritten (atomically);
 pickle. A cached cell's ``time`` is that of the run that measured it. ``pytest benchmarks/
 --recompute`` (and ``--update-baseline``) measure every cell again.
 
+The cache costs speed, never results: a file that cannot be written (a read-only cache, a full disk) is
+a warning, and the values stay in the run's results; a measure or scenario name that is not a plain
+file name (letters, digits, ``_ . @ -``; no ``..``) is never made into a path: its values are not kept.
+
 What the fingerprint cannot see: a plugin's code outside its own package (a helper library of its
 author's, changed without a version bump). Run ``--recompute`` after changing such code.
 """
@@ -29,6 +33,7 @@ import json
 import math
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -39,6 +44,8 @@ from runner.atomic import write_text
 __all__ = ["ValueCache", "case_digest", "decode", "encode", "measure_fingerprint"]
 
 _METRICS_PACKAGE = Path(__file__).resolve().parents[1] / "metrics"
+#: What a measure's or scenario's name must be to name a file of the cache.
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@\-]*")
 
 
 def _sources(folder: Path) -> list[Path]:
@@ -120,15 +127,19 @@ class ValueCache:
             known = self._digests[id(case)] = (case, case_digest(case))
         return known[1]
 
-    def _path(self, metric: str, scenario: str) -> Path:
+    def _path(self, metric: str, scenario: str) -> Path | None:
+        """The file of (metric, scenario); None where a name is not a plain file name."""
+        if not all(_FILE_NAME.fullmatch(name) and ".." not in name for name in (metric, scenario)):
+            return None
         return self.root / metric / f"{scenario}.json"
 
     def load(self, metric: str, scenario: str, fingerprint: str) -> dict[str, list]:
         """``{digest: [value hex or None, seconds, error]}`` kept for this fingerprint ({} if none)."""
-        if not self.read:
+        path = self._path(metric, scenario)
+        if not self.read or path is None:
             return {}
         try:
-            document = json.loads(self._path(metric, scenario).read_text())
+            document = json.loads(path.read_text())
             values = document["values"]
             if document["fingerprint"] != fingerprint or document["sha256"] != _checksum(fingerprint, values):
                 return {}
@@ -137,8 +148,19 @@ class ValueCache:
             return {}
 
     def save(self, metric: str, scenario: str, fingerprint: str, values: dict[str, list]) -> None:
+        """Keep ``values`` for the next run; a name that is no file name, or a file that cannot be written,
+        is a warning (the values are in this run's results all the same)."""
+        path = self._path(metric, scenario)
+        if path is None:
+            warnings.warn(f"value cache: {metric!r} on {scenario!r} is not kept (a name that is not a plain file "
+                          f"name)", stacklevel=2)
+            return
         document = {"fingerprint": fingerprint, "sha256": _checksum(fingerprint, values), "values": values}
-        write_text(self._path(metric, scenario), json.dumps(document, sort_keys=True))
+        try:
+            write_text(path, json.dumps(document, sort_keys=True))
+        except OSError as err:
+            warnings.warn(f"value cache: could not keep the values of {metric} on {scenario} ({err}); they are in "
+                          f"this run's results, and the next run measures them again", stacklevel=2)
 
 
 def encode(value: float, seconds: float, error: str) -> list:

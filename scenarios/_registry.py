@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 FAMILY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+#: A generator's name: dot-separated lower-case words (``networks.user_models``); names land in the results
+#: table and the reports, so nothing that reads as a path or as markup gets in.
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 PARAM_TYPES = (bool, int, float, str)
 
 GeneratorFn = Callable[[Scenario, int], Iterable[Case]]
@@ -73,6 +76,9 @@ def generator(name: str, *, family: str, params: dict[str, Any],
     lists the case ids the generator yields (used to validate ``ordering`` expectations); leave it out
     when the generator follows the default naming of :func:`sweep_points`.
     """
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"generator {name!r}: a name is dot-separated lower-case words of letters, digits and "
+                         f"underscores (family.what)")
     if not FAMILY_PATTERN.match(family):
         raise ValueError(f"generator {name!r}: family {family!r} must be lower-case letters, digits and underscores")
     for key, default in params.items():
@@ -180,7 +186,8 @@ def default_case_ids(params: dict[str, Any], sweep: Sweep | None) -> list[str]:
 def generate(scenario: Scenario, seed: int) -> list[Case]:
     """The cases of ``scenario`` for one seed, checked: unique ids (equal to the declared ones when the
     generator declares them), the scenario's name and family, float64 2-D X and Y with the same rows
-    (3-D stacks of layers with the same rows where the case sets ``aggregate``)."""
+    (3-D stacks of layers with the same rows where the case sets ``aggregate``; nothing where the case
+    carries an ``error``)."""
     gen = lookup(scenario.generator)
     produced = list(gen.fn(scenario, seed))
     where = f"generator {gen.name!r} (scenario {scenario.name!r}, seed {seed})"
@@ -194,6 +201,8 @@ def generate(scenario: Scenario, seed: int) -> list[Case]:
         if (case.scenario, case.family, case.seed) != (scenario.name, scenario.family, seed):
             raise ValueError(f"{where}: case {case.case!r} is labelled {case.scenario!r}/{case.family!r}/"
                              f"seed {case.seed}")
+        if case.error:  # a case the generator could not make: its error rows say why
+            continue
         dims, rows = (2, 0) if case.aggregate is None else (3, 1)  # layer stacks [L, n, p]: n is axis 1
         for side, array in (("x", case.x), ("y", case.y)):
             if not (isinstance(array, np.ndarray) and array.dtype == np.float64 and array.ndim == dims):

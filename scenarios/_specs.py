@@ -130,14 +130,24 @@ def _params(table: Any, gen: Generator, where: _Where, prefix: str) -> dict[str,
     return {key: _param_value(value, key, gen, where, f"{prefix}.{key}") for key, value in table.items()}
 
 
+#: The largest seed a spec may give: seeds reach numpy, torch and the results table's int64 column, and
+#: derived seeds (``seed + 1``, streams) must stay in range for all of them.
+MAX_SEED = 2**32 - 1
+#: The largest seed count (the seeds 0..N-1 are made at load).
+MAX_SEED_COUNT = 100_000
+
+
 def _seeds(value: Any, where: _Where, key: str) -> tuple[int, ...]:
     if type(value) is int:
-        if value < 1:
-            raise where.error(key, f"a seed count must be >= 1, got {value}")
+        if not 1 <= value <= MAX_SEED_COUNT:
+            raise where.error(key, f"a seed count must be >= 1 and <= {MAX_SEED_COUNT}, got {value}")
         return tuple(range(value))
     if isinstance(value, list) and value and all(type(seed) is int and seed >= 0 for seed in value):
         if len(set(value)) != len(value):
             raise where.error(key, f"duplicate seeds in {value}")
+        too_large = [seed for seed in value if seed > MAX_SEED]
+        if too_large:
+            raise where.error(key, f"seeds must be at most {MAX_SEED} (2^32 - 1), got {too_large}")
         return tuple(value)
     raise where.error(key, f"expected a positive count or a non-empty list of non-negative ints, got {value!r}")
 

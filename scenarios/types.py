@@ -67,6 +67,9 @@ class Case:
     ``aggregate`` set (``"max"`` or ``"mean"``, as ``metrics.Metric.over_layers`` takes it): X and Y are
     stacks [L, n, p] of layers and a measure's value is that aggregate over every pair of layers
     (``estimator.depth_null``: the maximum over layer pairs); None: X and Y are [n, p].
+    ``error`` set: the generator could not make this case (X and Y are None; a layer pair of a user's
+    model that failed): every measure gets an error row with this message, and the scenario's other
+    cases are measured as usual.
     """
 
     family: str
@@ -84,6 +87,7 @@ class Case:
     accuracy_difference: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     aggregate: str | None = None
+    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ bound snapping.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -141,7 +142,7 @@ def test_every_declared_speed_bound_and_formula_is_usable():
 # Bound snapping: rounding beyond a finite bound is returned at the bound; more is an error
 # ----------------------------------------------------------------------------------------------------
 def _returning(value, bounds=(0.0, 1.0), backend="numpy"):
-    name = f"test_returns_{value!r}_{bounds}_{backend}"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"test_returns_{value!r}_{bounds}_{backend}")  # a registrable name
     return metrics.register(name, symmetric=True, bounds=bounds, backend=backend)(lambda x, y: value)
 
 

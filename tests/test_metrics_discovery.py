@@ -224,3 +224,10 @@ def test_a_new_measure_file_is_found_checked_and_tested_with_no_other_edit(tmp_p
     }
     assert expected <= passed, sorted(expected - passed)
     assert any(test.startswith(f"test_measure_matches_reference[{name}-") for test in passed), sorted(passed)
+
+
+@pytest.mark.parametrize("unsafe", ["../../outside", "a/b", "<img src=x onerror=alert(1)>", "x" * 101, "1st"])
+def test_a_name_that_is_no_safe_file_name_is_refused(isolated_registry, unsafe):
+    """Names key the value cache's files and the reports' cells (before: ``../`` wrote outside the cache)."""
+    with pytest.raises(ValueError, match="a name is a letter, then letters, digits"):
+        metrics.register(unsafe, symmetric=True, bounds=(0.0, 1.0))(lambda x, y: 0.5)

@@ -137,3 +137,55 @@ def test_a_cache_pickles_as_its_folder(tmp_path):
     received = pickle.loads(pickle.dumps(cache))  # what a worker process receives
     assert received is Cache.shared(tmp_path) and received.root == cache.root.resolve()
     assert received.load(RECIPE)["record"] == entry()["record"]
+
+
+def test_files_and_folders_honour_the_umask(tmp_path):
+    """A cache shared by the accounts of a group (umask 002) stays shared (before: files were 0600)."""
+    previous = os.umask(0o002)
+    try:
+        Cache(tmp_path / "shared").store(RECIPE, entry())
+    finally:
+        os.umask(previous)
+    files = [p for p in (tmp_path / "shared").rglob("*") if p.is_file()]
+    assert len(files) == 2 and {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o664)}
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "shared").rglob("*") if p.is_dir()} == {oct(0o775)}
+
+
+def test_an_entry_this_account_may_not_read_is_rebuilt(tmp_path, monkeypatch):
+    """Another account's file (simulated: the tests may run as root, who reads everything): a warning and
+    a rebuild, not a PermissionError."""
+    import scenarios.networks.cache as cache_module
+
+    Cache(tmp_path).store(RECIPE, entry())
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(cache_module, "sha256_file", denied)
+    with pytest.warns(UserWarning, match="rebuilding cache entry.*Permission denied"):
+        value = Cache(tmp_path).fetch(RECIPE, entry)
+    assert value["record"]["accuracy"] == 0.9
+
+
+def test_an_entry_that_cannot_be_stored_is_a_warning_and_the_value_is_used(tmp_path):
+    (tmp_path / "file").write_text("")  # a cache folder below a file: no account can write there
+    with pytest.warns(UserWarning, match="cache entry not stored"):
+        value = Cache(tmp_path / "file" / "cache").fetch(RECIPE, entry)
+    assert value["record"]["accuracy"] == 0.9
+
+
+def test_nothing_is_loaded_on_a_torch_whose_weights_only_can_be_bypassed(tmp_path, monkeypatch):
+    """CVE-2025-32434 (before 2.6) and CVE-2026-24747 (before 2.10): the entry is rebuilt, never loaded;
+    the package requires a torch without them."""
+    from pathlib import Path
+
+    from scenarios._specs import tomllib
+    from scenarios.networks.cache import SAFE_LOAD_TORCH
+
+    Cache(tmp_path).store(RECIPE, entry())
+    monkeypatch.setattr(torch, "__version__", "2.9.1")
+    with pytest.raises(CacheIntegrityError, match=r"torch 2.9.1 cannot load .* safely.*CVE-2026-24747"):
+        Cache(tmp_path).load(RECIPE)
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    torch_requirement = next(d for d in project["project"]["dependencies"] if d.startswith("torch"))
+    assert torch_requirement.split(";")[0].strip() == f"torch>={SAFE_LOAD_TORCH}"

@@ -48,7 +48,20 @@ class Net(nn.Module):
             raise RuntimeError("CUDA out of memory")
         h = self.conv(x)
         h = self.block(h) + h if BROKEN == "residual" else self.block(h)
-        return self.fc(self.pool(h))
+        logits = self.fc(self.pool(h))
+        if BROKEN == "hf_dict" and not self.training:  # HuggingFace-style: logits and hidden states
+            return {{"logits": logits, "hidden_states": (h, self.pool(h))}}
+        if BROKEN == "hf_tuple" and not self.training:
+            return (logits, h)
+        if BROKEN == "hf_dataclass" and not self.training:
+            return Output(logits=logits, hidden_states=(h,))
+        return logits
+
+
+@dataclasses.dataclass
+class Output:
+    logits: torch.Tensor
+    hidden_states: tuple
 
 
 def data(n, seed):
@@ -83,13 +96,27 @@ class Built:
     version: str
 
 
+if BROKEN == "exits_on_import":  # a training script reused as a factory: it parses its command line
+    import argparse
+    argparse.ArgumentParser().parse_args(["--no-such-option"])
+
+
 def build(seed):
     if BROKEN == "raises":
         raise RuntimeError("no GPU here")
+    if BROKEN == "exits":
+        raise SystemExit(3)
     train, test = data(96, 0), data(48, 1)
-    result = {{"models": {{"a": fit(seed, train), "b": fit(seed + 1, train)}}, "train": train, "test": test,
+    result = {{"models": {{"a": fit(seed, train), "b": fit(seed + 1 + (BROKEN == "retrained"), train)}},
+              "train": train, "test": test,
               "pairs": [("a", "conv", "b", "conv"), ("a", "block", "b", "pool"), ("a", "pool", "a", "pool")],
               "version": "v1"}}
+    if BROKEN == "nan":  # NaN in channel 0 of b's conv output, once trained
+        result["models"]["b"].conv.register_forward_hook(
+            lambda module, inputs, h: torch.cat([torch.full_like(h[:, :1], float("nan")), h[:, 1:]], 1))
+    if BROKEN in ("float64", "bfloat16"):
+        for model in result["models"].values():
+            model.to(getattr(torch, BROKEN))
     if BROKEN == "dataclass":
         return Built(**result)
     if BROKEN == "missing":
@@ -107,7 +134,7 @@ def build(seed):
     if BROKEN == "bad_data":
         result["test"] = [1, 2]
     if BROKEN == "residual":
-        result["pairs"] = [("a", "block", "b", "block")]
+        result["pairs"].append(("b", "block", "a", "block"))  # a.block->b.pool and this one cross the block
     return result
 '''
 
@@ -131,11 +158,13 @@ tolerance = 0.02
 '''
 
 
-def _scenario(tmp_path: Path, broken: str = "", name: str = "mine", factory: str | None = None):
-    path = tmp_path / f"factory_{broken or 'ok'}.py"
+def _scenario(tmp_path: Path, broken: str = "", name: str = "mine", factory: str | None = None, output: str = "",
+              file: str | None = None):
+    path = tmp_path / f"factory_{file or broken or 'ok'}.py"
     path.write_text(FACTORY.format(broken=broken))
     spec = tmp_path / f"spec_{broken or 'ok'}.toml"
-    spec.write_text(SPEC.format(name=name, factory=factory or f"{path}:build", cache=tmp_path / "cache"))
+    text = SPEC.format(name=name, factory=factory or f"{path}:build", cache=tmp_path / "cache")
+    spec.write_text(text.replace("probe_size = 40", f"probe_size = 40\noutput = {output!r}") if output else text)
     return load_specs([spec])[0]
 
 
@@ -204,9 +233,10 @@ MALFORMED = {
     "unknown_layer": "model 'a' has no layer 'blok'; its layers (close matches first): block, ",
     "bad_pair": "each pair must be (model, layer, model, layer)",
     "bad_data": "'test' must be a non-empty torch Dataset",
-    "residual": "layer 'block' is not a cut of the model",
     "shapes": "the models' outputs differ in shape",
-    "out_of_memory": "pair ('a', 'conv', 'b', 'conv'): RuntimeError: CUDA out of memory",
+    "exits": "raised SystemExit: the code called sys.exit(3)",
+    "exits_on_import": "SystemExit: the code called sys.exit(2)",
+    "hf_dict": "model 'a': its output is a dict, not a tensor of logits; set the spec parameter output",
 }
 
 
@@ -218,6 +248,87 @@ def test_a_malformed_factory_is_an_error_naming_the_scenario_the_factory_and_the
     message = str(info.value)
     assert message.startswith(f"scenario 'mine', factory '{scenario.params['factory']}': ")
     assert MALFORMED[broken] in message
+
+
+#: Pairs that fail, each in its own case (the scenario's other pairs are made): the message each holds.
+PAIR_ERRORS = {
+    "residual": {case: "layer 'block' is not a cut of the model" for case in ("a.block->b.pool", "b.block->a.block")},
+    "out_of_memory": {case: "RuntimeError: CUDA out of memory"
+                      for case in ("a.conv->b.conv", "a.block->b.pool", "a.pool->a.pool")},
+    "nan": {"a.conv->b.conv": "model 'b', layer 'conv': 2560 of 10240 activation values are NaN or Inf",
+            "a.block->b.pool": "model 'b', layer 'pool': 640 of 640 activation values are NaN or Inf"},
+}
+
+
+@pytest.mark.parametrize("broken", sorted(PAIR_ERRORS))
+def test_a_pair_that_fails_is_its_own_case_with_its_error_and_the_other_pairs_are_made(tmp_path, broken):
+    """A layer that is not a cut, a model that fails while recorded, NaN in a model: the pair's case
+    carries the error (naming the scenario, the factory, the pair, and for NaN the model, layer and
+    count), before any stitching could fail obscurely; the healthy pairs are made as usual."""
+    scenario = _scenario(tmp_path, broken)
+    cases = {case.case: case for case in generate(scenario, 0)}
+    failed = {name: case for name, case in cases.items() if case.error}
+    assert set(failed) == set(PAIR_ERRORS[broken])
+    for name, case in failed.items():
+        assert case.error.startswith(f"scenario 'mine', factory '{scenario.params['factory']}': pair ")
+        assert PAIR_ERRORS[broken][name] in case.error and case.x is None and case.y is None
+    for case in cases.values():
+        if not case.error:
+            assert np.isfinite(case.x).all() and 0 < case.stitch_direct < 1.5
+
+
+def test_an_error_case_is_an_error_row_for_every_measure():
+    from runner.cells import measure_cases
+    from scenarios.types import Case
+
+    case = Case("networks", "mine", "a.conv->b.conv", 0, None, None, error="pair ...: NaN")
+    [row] = measure_cases("cka_linear", lambda x, y: 1.0, [case])
+    assert row["error"] == "pair ...: NaN" and np.isnan(row["value"]) and row["case"] == "a.conv->b.conv"
+
+
+@pytest.mark.parametrize("kind, output", [("hf_dict", "logits"), ("hf_tuple", "0"), ("hf_dataclass", "logits"),
+                                          ("hf_dict", "{tmp}/select.py:logits_of")])
+def test_a_model_returning_a_dict_a_tuple_or_a_dataclass_runs_with_the_output_option(generated, tmp_path, kind,
+                                                                                      output):
+    """HuggingFace-style models (no download): the output option takes the logits out of a dict with
+    logits and hidden states, a tuple or a dataclass; the cases are those of the same models returning
+    the logits alone."""
+    (tmp_path / "select.py").write_text("def logits_of(returned):\n    return returned['logits']\n")
+    cases = generate(_scenario(tmp_path, kind, output=output.format(tmp=tmp_path)), 0)
+    plain = generated[2]
+    assert [c.case for c in cases] == [c.case for c in plain] and not any(c.error for c in cases)
+    for mine, theirs in zip(cases, plain):
+        np.testing.assert_array_equal(mine.x, theirs.x)
+        assert (mine.stitch_direct, mine.agreement) == (theirs.stitch_direct, theirs.agreement)
+
+
+def test_an_output_option_that_does_not_fit_names_the_model_and_the_option(tmp_path):
+    with pytest.raises(ValueError, match=r"model 'a': output = 'scores' cannot select from its output \(dict\): "
+                                         r"KeyError: 'scores'"):
+        generate(_scenario(tmp_path, "hf_dict", output="scores"), 0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16"])
+def test_models_of_any_float_dtype_are_recorded_and_stitched(generated, tmp_path, dtype):
+    """float64 and bfloat16 models (before: "mat1 and mat2 must have the same dtype"): float64 ones give
+    the float32 models' activations to float32 rounding, in float64."""
+    cases = generate(_scenario(tmp_path, dtype), 0)
+    assert not any(c.error for c in cases) and all(c.x.dtype == np.float64 for c in cases)
+    for mine, theirs in zip(cases, generated[2]):
+        assert np.isfinite(mine.x).all() and 0 < mine.stitch_direct < 1.5
+        # float32 weights cast to float64: the same numbers up to float32 rounding of the float32 pass
+        tolerance = 1e-5 if dtype == "float64" else 0.1  # bfloat16 keeps 8 bits of mantissa
+        np.testing.assert_allclose(mine.x, theirs.x, rtol=tolerance, atol=tolerance)
+
+
+def test_models_changed_without_a_version_bump_are_not_served_from_the_cache(tmp_path):
+    """The factory's file is edited to return other models, its version still "v1": the cache is keyed
+    by the weights, so the cases are those of the new models (before: the old models' values)."""
+    first = generate(_scenario(tmp_path, "", file="same"), 0)
+    second = generate(_scenario(tmp_path, "retrained", file="same"), 0)
+    assert first[0].meta["version"] == second[0].meta["version"] == "v1"
+    assert not np.allclose(first[0].y, second[0].y)  # b is another model now
+    np.testing.assert_array_equal(first[0].x, second[0].x)  # a is the same
 
 
 @pytest.mark.parametrize("factory, problem", [

@@ -159,3 +159,37 @@ def test_a_baseline_without_a_fingerprint_is_said_to_come_from_an_unrecorded_pla
     differences = compare(baseline, _document())
     assert [(d.kind, d.fails) for d in differences] == [("platform", False)]
     assert "an unrecorded platform" in str(differences[0])
+
+
+BROKEN_BASELINES = {
+    "empty": (b"", "is not valid JSON"),
+    "truncated": (b'{"format": 2, "profile": "quick", "verdicts": {', "is not valid JSON"),
+    "list": (b"[1, 2]", "this file holds a list"),
+    "not UTF-8": ("{}".encode("utf-16"), "is not UTF-8"),
+    "no verdicts": (b'{"format": 2, "profile": "quick", "values": {}}', "no 'verdicts' section"),
+    "a malformed section": (b'{"format": 2, "profile": "quick", "verdicts": {"m": []}, "values": {}}',
+                            "section 'verdicts' is malformed"),
+}
+
+
+def test_a_file_that_is_no_baseline_is_one_line_naming_it(tmp_path):
+    """Before: a raw JSONDecodeError, UnicodeDecodeError or AttributeError at the end of the run."""
+    from reports.baseline import BaselineError
+
+    for name, (content, problem) in BROKEN_BASELINES.items():
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(content)
+        try:
+            read_baseline(path)
+        except BaselineError as err:
+            assert str(path) in str(err) and problem in str(err) and "\n" not in str(err), name
+        else:
+            raise AssertionError(f"{name}: read as a baseline")
+
+
+def test_the_committed_baseline_has_a_baselines_shape():
+    """The shape check refuses no baseline the suite writes (the recorded one, with every section)."""
+    from pathlib import Path
+
+    committed = read_baseline(Path(__file__).resolve().parents[1] / "reports" / "baseline.json")
+    assert {"verdicts", "values", "speed"} <= set(committed)

@@ -1,6 +1,7 @@
 """Shares of one grid, run separately and merged, give the reports of a single run of the grid."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,8 @@ def runs(tmp_path_factory):
         with pytest.MonkeyPatch.context() as patch:
             patch.chdir(base)
             code = pytest.main([*GRID, "--report-dir", str(base / folder), *extra, str(base / "test_scenarios.py")])
+        for module in [m for m in sys.modules if m.split(".")[0] in ("test_scenarios", "conftest", "pytest_stitchbench")]:
+            del sys.modules[module]  # a later in-process run (pytester) imports and assert-rewrites its own copies
         assert code == 0, folder
     return base
 
@@ -65,3 +68,61 @@ def test_merge_from_the_command_line(runs, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "reports", "merge", str(tmp_path / "nowhere"), "--out", str(tmp_path)],
                              cwd=ROOT, capture_output=True, text=True)
     assert missing.returncode == 2 and "nowhere" in missing.stderr
+
+
+def _share(runs, tmp_path, name="share2"):
+    return Path(shutil.copytree(runs / name, tmp_path / name))
+
+
+def _edit_record(folder, edit):
+    document = json.loads((folder / "run.json").read_text())
+    edit(document)
+    (folder / "run.json").write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda d: d["code"].update(sources="0" * 64), "ran other code than"),
+    (lambda d: d["code"]["dependencies"].update(numpy="0.0"), "dependencies differ: numpy"),
+    (lambda d: d["code"]["options"].update({"--cell-timeout": 1.0}), "options differ"),
+    (lambda d: d.pop("code"), "records no code"),
+])  # fmt: skip
+def test_shares_of_other_code_are_refused_naming_the_share(runs, tmp_path, change, problem):
+    """Before: shares from different code merged silently (no commit or fingerprint was recorded)."""
+    share = _share(runs, tmp_path)
+    _edit_record(share, change)
+    with pytest.raises(MergeError, match=problem) as raised:
+        merge_runs([runs / "share1", share], tmp_path / "out", figures=False)
+    assert str(share) in str(raised.value)
+
+
+def test_a_scenario_defined_otherwise_is_refused(runs, tmp_path):
+    share = _share(runs, tmp_path, "share1")
+    scenario = next(iter(json.loads((share / "run.json").read_text())["code"]["scenarios"]))
+    _edit_record(share, lambda d: d["code"]["scenarios"].update({scenario: "0" * 64}))
+    other = _share(runs, tmp_path / "other", "share2")
+    _edit_record(other, lambda d: d["code"]["scenarios"].update({scenario: "1" * 64}))
+    with pytest.raises(MergeError, match=f"scenario definitions of \\['{scenario}'\\] differ"):
+        merge_runs([share, other], tmp_path / "out", figures=False)
+
+
+@pytest.mark.parametrize("damage, problem", [("column", "lacks the column"), ("truncated", "a truncated or edited")])
+def test_a_damaged_share_is_refused_naming_it(runs, tmp_path, damage, problem):
+    """Before: a missing column turned verdicts into "premise failed", a truncated file lost a verdict."""
+    share = _share(runs, tmp_path)
+    path = share / "results.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    if damage == "column":
+        table = pd.read_csv(path, keep_default_na=False)
+        table.drop(columns="stitch_reverse").to_csv(path, index=False)
+    else:
+        path.write_text("".join(lines[:-3]))
+    with pytest.raises(MergeError, match=problem) as raised:
+        merge_runs([runs / "share1", share], tmp_path / "out", figures=False)
+    assert str(share) in str(raised.value)
+
+
+def test_a_share_records_its_code_and_its_results(runs):
+    document = json.loads((runs / "share1" / "run.json").read_text())
+    assert len(document["code"]["sources"]) == 64 and document["code"]["dependencies"]["numpy"]
+    assert set(document["code"]["options"]) == {"--profile", "--cell-timeout", "--generation-timeout"}
+    assert document["results"]["rows"] == len(read_run(runs / "share1")[0])

@@ -125,3 +125,22 @@ def test_the_digest_sees_the_aggregate_over_layer_pairs():
     digests = {case_digest(Case("estimator", "layers", "c", 0, stack, stack, aggregate=aggregate))
                for aggregate in (None, "max", "mean")}
     assert len(digests) == 3
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_and_the_values_stay(tmp_path):
+    """A read-only cache or a full disk (here: a root below a file, which no account can write into): the
+    measured values are in the rows all the same (before: the measure vanished from the results)."""
+    (tmp_path / "file").write_text("")
+    with pytest.warns(UserWarning, match="could not keep the values of toy_measure on toy"):
+        rows = measure_cases("toy_measure", Counting(), _cases(), ValueCache(tmp_path / "file" / "values"))
+    assert [r["error"] == "" for r in rows] == [True, True, False] and all(math.isfinite(r["value"]) for r in rows[:2])
+
+
+@pytest.mark.parametrize("metric, scenario", [("../outside", "toy"), ("toy_measure", "../../outside"),
+                                              ("toy_measure", "a/b")])
+def test_a_name_that_reads_as_a_path_never_makes_a_file(tmp_path, metric, scenario):
+    cases = [Case("symmetry", scenario, c.case, c.seed, c.x, c.y) for c in _cases()]
+    values = ValueCache(tmp_path / "values")
+    with pytest.warns(UserWarning, match="not a plain file name"):
+        rows = measure_cases(metric, Counting(), cases, values)
+    assert len(rows) == 3 and not any(tmp_path.rglob("*.json"))

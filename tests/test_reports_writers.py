@@ -1,6 +1,7 @@
 """The report writers on a small constructed run: every file is written, with the expected content,
 and the reports can be rebuilt from results.csv and run.json alone."""
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -156,3 +157,82 @@ def test_every_functional_reference_is_a_results_column_and_round_trips(tmp_path
     assert rows.loc["s", ["stitch_direct", "stitch_direct_reverse", "agreement", "accuracy_difference"]].isna().all()
     again = read_results(write_results(table, tmp_path / "results.csv"))
     pd.testing.assert_frame_equal(again, table)
+
+
+def _copy(written, tmp_path):
+    import shutil
+
+    out, results, record, _ = written
+    return shutil.copytree(out, tmp_path / "out"), results, record
+
+
+def test_reports_replace_their_folder_whole(written, tmp_path):
+    """Before: a new run's .md/.csv beside the previous run's scorecard.html and baseline_comparison.json."""
+    out, results, record = _copy(written, tmp_path)
+    (out / "stale.md").write_text("from the previous run")
+    write_reports(results[results["metric"] != "broken"], record, out, figures=False, html=False)
+    assert not (out / "stale.md").exists() and not (out / "scorecard.html").exists()
+    assert "plugin exploded" not in (out / "scorecard.md").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "staging or old folders left behind"
+
+
+def test_a_failure_while_writing_leaves_the_previous_set_untouched(written, tmp_path):
+    out, results, record = _copy(written, tmp_path)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def fails(verdicts):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_reports(results, record, out, figures=False, compare=fails)
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "staging folder left behind"
+
+
+def test_a_folder_of_other_files_is_never_replaced(written, tmp_path):
+    _, results, record = _copy(written, tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("months of work")
+    with pytest.raises(FileExistsError, match="holds files that are not a stitchbench report"):
+        write_reports(results, record, tmp_path / "mine", figures=False, html=False)
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "months of work"
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("drop a column", "results.csv lacks the column(s) ['stitch']"),
+    ("truncate", "its run.json recorded"),
+    ("drop run.json", "run.json cannot be read"),
+])  # fmt: skip
+def test_a_damaged_run_folder_is_refused_with_its_problem(written, tmp_path, damage, problem):
+    from reports.run import RunFolderError
+
+    out, _, _ = _copy(written, tmp_path)
+    path = out / "results.csv"
+    if damage == "drop a column":
+        pd.read_csv(path, keep_default_na=False).drop(columns="stitch").to_csv(path, index=False)
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3].rsplit(b"\n", 1)[0] + b"\n")
+    else:
+        (out / "run.json").unlink()
+    with pytest.raises(RunFolderError, match=re.escape(problem)) as raised:
+        read_run(out)
+    assert str(out) in str(raised.value)
+
+
+def test_markup_in_names_and_messages_is_shown_never_rendered(tmp_path):
+    """Raw HTML from a measure's name or message landed in the markdown reports."""
+    payload = "<img src=x onerror=alert(1)>"
+    cases = _cases()[:8]
+    rows = [row for name, fn in (("correlation", correlation), ("broken", lambda x, y: 1 / 0 if x[0, 0] else 0))
+            for row in measure_cases(name, fn, cases)]  # fmt: skip
+    for row in rows:
+        row["error"] = row["error"] and f"{row['error']} {payload} |pipe"
+    results = results_table(rows)
+    header = describe_run(results, SETTINGS, {"profile": "quick", "note": payload})
+    write_reports(results, RunRecord(header, SCALES, EXPECTATIONS, {}, SETTINGS), tmp_path, figures=False,
+                  html=False)
+    for name in ("scorecard.md", "disagreements.md"):
+        text = (tmp_path / name).read_text()
+        assert "<img" not in text, name
+    scorecard = (tmp_path / "scorecard.md").read_text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in scorecard and "\\|pipe" in scorecard

@@ -178,6 +178,9 @@ def test_selection_options_and_readable_ids(project):
     unknown.stderr.fnmatch_lines(["*--metrics: unknown*no_such_measure*"])
 
 
+NOTE = "def test_note(benchmark_report):\n    benchmark_report('note.md', 'a note')\n"
+
+
 def test_xdist_gives_the_serial_scorecard(project):
     """The same scorecard and verdicts; the numbers agree to rounding (a worker's BLAS runs on its share
     of the cores, and sums in another order under another thread count)."""
@@ -185,8 +188,10 @@ def test_xdist_gives_the_serial_scorecard(project):
     serial.assert_outcomes(passed=4)
     out = project.path / "out"
     expected = {name: pd.read_csv(out / name, keep_default_na=False) for name in ("scorecard.csv", "verdicts.csv")}
+    project.makepyfile(test_note=NOTE)  # a benchmark's report written in a worker belongs to the set
     parallel = _run(project, "--metrics", "cka_linear,ols_r2", "-n", "2", "--recompute")  # measured, not kept
-    parallel.assert_outcomes(passed=4)
+    parallel.assert_outcomes(passed=5)
+    assert (out / "note.md").read_text() == "a note"
     for name, table in expected.items():
         got = pd.read_csv(out / name, keep_default_na=False)
         assert list(got.columns) == list(table.columns) and len(got) == len(table), name
@@ -244,3 +249,165 @@ def test_a_broken_spec_is_one_line_when_selected_and_nothing_when_not(project):
     errors = [line for line in selected.stderr.lines if line.strip()]
     assert errors == ["ERROR: broken.toml: scenario 'broken_networks': key 'seeds': expected a "
                       "positive count or a non-empty list of non-negative ints, got 'five'"], errors
+
+
+FAULTY_PLUGIN = '''
+"""User code that exits, hangs or is interrupted, registered like any plugin."""
+import sys
+import time
+
+import metrics
+import scenarios
+
+if "symmetry.exits" not in scenarios.generators():
+    @scenarios.generator("symmetry.exits", family="symmetry", params={"n": 10})
+    def exits(scenario, seed):  # a training script reused as a factory: it parses its command line
+        sys.exit(3)
+
+    @scenarios.generator("symmetry.hangs", family="symmetry", params={"n": 10})
+    def hangs(scenario, seed):
+        time.sleep(600)
+        yield
+
+    CALLS = []
+
+    @metrics.register("test_runner_hangs", symmetric=True, bounds=(0.0, 1.0), reference="none")
+    def hangs_once(x, y):
+        CALLS.append(1)
+        if len(CALLS) == 1:
+            time.sleep(600)
+        return 0.5
+
+    @metrics.register("test_runner_interrupts", symmetric=True, bounds=(0.0, 1.0), reference="none")
+    def interrupts(x, y):  # Ctrl-C while the second scenario (Y wider than X) is measured
+        if x.shape[1] != y.shape[1]:
+            raise KeyboardInterrupt
+        return 0.5
+'''
+
+FAULTY_SPEC = """
+[[scenario]]
+name = "tiny_exits"
+family = "symmetry"
+generator = "symmetry.exits"
+description = "A factory that calls sys.exit."
+seeds = 2
+[[scenario.expect]]
+kind = "invariant"
+
+[[scenario]]
+name = "tiny_hangs"
+family = "symmetry"
+generator = "symmetry.hangs"
+description = "A factory that never returns."
+seeds = 2
+[[scenario.expect]]
+kind = "invariant"
+"""
+
+
+@pytest.fixture
+def faulty(project, registry_snapshot):
+    """The project with the faulty plugin; the generators it registers are removed afterwards."""
+    from scenarios import _registry
+
+    project.makepyfile(faulty_plugin=FAULTY_PLUGIN)
+    _registry.generators()  # the built-in ones loaded first: they stay
+    saved = dict(_registry._REGISTRY)
+    yield project
+    _registry._REGISTRY.clear()
+    _registry._REGISTRY.update(saved)
+
+
+def test_a_factory_that_exits_or_hangs_and_a_hung_cell_are_error_rows_and_the_run_goes_on(faulty):
+    """Before: sys.exit in a factory ended in INTERNALERROR, "no tests ran" and no reports; a hang
+    stalled the run forever."""
+    project = faulty
+    (project.path / "spec.toml").write_text(SPEC + FAULTY_SPEC)
+    result = _run(project, "-p", "faulty_plugin", "--scenarios", "tiny_orthogonal,tiny_exits,tiny_hangs",
+                  "--metrics", "cka_linear,test_runner_hangs", "--generation-timeout", "1", "--cell-timeout", "1")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=2, failed=4)  # the generation errors fail their scenarios' tests
+    results = pd.read_csv(project.path / "out" / "results.csv", keep_default_na=False)
+    errors = results.groupby("scenario")["error"].agg(set)
+    assert errors["tiny_exits"] == {"SystemExit: the code called sys.exit(3) (a script's argument parsing at import?)"}
+    assert all("scenario 'tiny_hangs': generating its cases: still running after 1 s" in e for e in errors["tiny_hangs"])
+    orthogonal = results[results["scenario"] == "tiny_orthogonal"]
+    hung = orthogonal.loc[orthogonal["error"] != "", "error"].tolist()
+    assert len(hung) == 1 and "test_runner_hangs on case" in hung[0] and "still running after 1 s" in hung[0]
+    assert (orthogonal["error"] == "").sum() == len(orthogonal) - 1
+
+
+def test_an_interrupted_run_writes_what_it_measured_and_says_so(faulty):
+    """Before: after Ctrl-C the partial scorecard did not say the run was interrupted."""
+    project = faulty
+    result = project.runpytest("-p", "no:cacheprovider", "--specs", "spec.toml", "--report-dir", "out", "-p",
+                               "faulty_plugin", "--metrics", "cka_linear,test_runner_interrupts",
+                               no_reraise_ctrlc=True)  # the inner run's Ctrl-C stays there
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*the run was interrupted: the reports hold what it measured until then*"])
+    out = project.path / "out"
+    assert "- **interrupted**: yes: the run was stopped before its end" in (out / "scorecard.md").read_text()
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert set(zip(results["metric"], results["scenario"])) == {
+        ("cka_linear", "tiny_orthogonal"), ("test_runner_interrupts", "tiny_orthogonal"),
+        ("cka_linear", "tiny_containment")}
+
+
+BAD_BASELINES = {
+    "empty": b"",
+    "truncated": b'{"format": 2, "profile": "quick", "verdicts": {"cka',
+    "list": b"[]",
+    "utf16": '{"format": 2}'.encode("utf-16"),
+}
+
+
+def test_bad_settings_stop_the_run_before_anything_runs_in_one_line(project):
+    """Before: a broken --baseline was read after the whole run and ended in a raw traceback, with the
+    report folder left holding files of two runs."""
+    (project.path / "out").mkdir()
+    (project.path / "out" / "results.csv").write_text("the previous run's")
+    (project.path / "a_file").write_text("")
+    (project.path / "mine").mkdir()
+    (project.path / "mine" / "notes.txt").write_text("")
+    cases = [(("--baseline", f"{name}.json"), f"--baseline: *{name}.json*") for name in BAD_BASELINES]
+    cases += [
+        (("--baseline", "nowhere.json"), "--baseline: *nowhere.json does not exist*"),
+        (("--update-baseline", "--baseline", "a_file/baseline.json"), "--update-baseline: cannot write into *a_file*"),
+        (("--report-dir", "a_file/out"), "--report-dir: cannot write into *a_file*"),
+        (("--report-dir", "mine"), "--report-dir: *mine holds files that are not a stitchbench report*"),
+        (("--cell-timeout", "-1"), "*--cell-timeout: invalid seconds value: '-1'*"),
+    ]
+    for name, content in BAD_BASELINES.items():
+        (project.path / f"{name}.json").write_bytes(content)
+    for args, line in cases:
+        result = _run(project, "--metrics", "cka_linear", *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, args
+        errors = [line for line in result.stderr.lines if line.strip()]
+        assert "Traceback" not in result.stderr.str(), errors
+        assert len(errors) == 1 or args[0] == "--cell-timeout", errors  # argparse adds its usage lines
+        result.stderr.fnmatch_lines([f"*{line}"])
+    assert [p.name for p in (project.path / "out").iterdir()] == ["results.csv"]
+    assert (project.path / "out" / "results.csv").read_text() == "the previous run's"
+
+
+def test_the_reports_are_one_set_with_the_benchmarks_reports_and_a_failed_cache_write_loses_nothing(project,
+                                                                                                     monkeypatch):
+    """Every report of a run, the ones benchmarks write during the session included (in xdist workers:
+    test_xdist_gives_the_serial_scorecard), replaces the previous run's folder whole; a value cache that cannot be written is a warning (before: the
+    measure vanished from results.csv while the scorecard said "0 failed")."""
+    project.makepyfile(test_note=NOTE)
+    first = _run(project, "--metrics", "cka_linear")
+    first.assert_outcomes(passed=3)
+    out = project.path / "out"
+    assert (out / "note.md").read_text() == "a note" and (out / "scorecard.md").is_file()
+    (out / "stale.md").write_text("from the previous run")
+    (project.path / "a_file").write_text("")
+    monkeypatch.setenv("STITCHBENCH_CACHE", str(project.path / "a_file" / "cache"))
+    second = _run(project, "--metrics", "cka_linear", "--recompute", "test_scenarios.py")
+    second.assert_outcomes(passed=2)
+    second.stdout.fnmatch_lines(["*could not keep the values of cka_linear*"])
+    assert not (out / "stale.md").exists() and not (out / "note.md").exists()
+    results = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert set(results["scenario"]) == {"tiny_orthogonal", "tiny_containment"} and (results["error"] == "").all()
+    assert sorted(p.name for p in project.path.iterdir() if p.name.startswith(".out")) == []

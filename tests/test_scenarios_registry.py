@@ -161,6 +161,9 @@ def test_registration_is_validated():
         scenarios.generator("estimator.x", family="estimator", params={"sizes": [1, 2]})
     with pytest.raises(KeyError, match="unknown generator 'estimator.nope'"):
         scenarios.lookup("estimator.nope")
+    for unsafe in ("../estimator.x", "estimator/x", "estimator.<b>x</b>", "Estimator.X"):  # names are not paths
+        with pytest.raises(ValueError, match="a name is dot-separated lower-case words"):
+            scenarios.generator(unsafe, family="estimator", params={})
 
 
 NEW_FAMILY = """

@@ -10,9 +10,15 @@ Safety and robustness:
   ``<key>.json`` with the file's SHA-256 and the recipe is written the same way *after* the entry, so
   a write killed at any point leaves either no entry, or an entry without a sidecar (rebuilt), and
   stray temporary files that are never read;
-- read only after the file's SHA-256 matches the sidecar, then with ``torch.load(weights_only=True)``,
-  which refuses any pickled object that is not a tensor or a plain container: a tampered or corrupt
-  file raises :class:`CacheIntegrityError`, and :meth:`Cache.fetch` rebuilds it (with a warning);
+- read only after the file's SHA-256 matches the sidecar, then with ``torch.load(weights_only=True)``
+  (:func:`load_weights_only`), which refuses any pickled object that is not a tensor or a plain
+  container: a tampered or corrupt file raises :class:`CacheIntegrityError`, and :meth:`Cache.fetch`
+  rebuilds it (with a warning). On a torch older than :data:`SAFE_LOAD_TORCH` (known bypasses of
+  ``weights_only``) nothing is loaded: every entry is rebuilt;
+- a fault of the cache costs time, never a result: an entry that cannot be read (another account's file
+  it may not read) is rebuilt, and one that cannot be written (a read-only folder, a full disk) is a
+  warning, the built value returned all the same; files and folders get the permissions the umask
+  gives them (``runner.atomic``), so a cache shared by the accounts of a group stays shared;
 - entries read in this process are kept in memory (least recently used first out, ``memory_bytes`` of
   tensors at most) together with the size and modification time of their two files: a warm run reads
   and verifies each file once, not once per case that uses it, and a file changed on disk since is read
@@ -39,7 +45,8 @@ from runner.atomic import write_bytes
 from runner.environment import PINNED_KERNELS
 from runner.paths import cache_root
 
-__all__ = ["CODE_VERSION", "Cache", "CacheIntegrityError", "Memory", "recipe_key", "sha256_file"]
+__all__ = ["CODE_VERSION", "SAFE_LOAD_TORCH", "Cache", "CacheIntegrityError", "Memory", "load_weights_only",
+           "recipe_key", "sha256_file"]
 
 #: Part of every key: bump it when the code that builds entries changes what a recipe produces.
 CODE_VERSION = "networks-4"  # 4: float64 data statistics, float64 recording, the network bank
@@ -47,6 +54,32 @@ CODE_VERSION = "networks-4"  # 4: float64 data statistics, float64 recording, th
 
 class CacheIntegrityError(RuntimeError):
     """A cache entry failed its checksum or held something other than tensors and plain values."""
+
+
+#: The first torch release whose ``torch.load(weights_only=True)`` has no known bypass: CVE-2025-32434
+#: (code execution, fixed in 2.6.0) and CVE-2026-24747 (GHSA-63cw-57p8-fm3p: memory corruption by crafted
+#: pickle opcodes and storage sizes, fixed in 2.10.0). pyproject.toml requires it.
+SAFE_LOAD_TORCH = "2.10"
+
+
+def _release(version: str) -> tuple[int, int]:
+    """(major, minor) of a version string such as ``"2.13.0+cpu"``."""
+    major, minor = version.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
+def load_weights_only(path: str | os.PathLike):
+    """``torch.load(path, map_location="cpu", weights_only=True)``, refused on a torch older than
+    :data:`SAFE_LOAD_TORCH`, whose ``weights_only`` can be bypassed by a crafted file.
+
+    Raises:
+        RuntimeError: torch is older than :data:`SAFE_LOAD_TORCH` (naming the advisories).
+    """
+    if _release(torch.__version__) < _release(SAFE_LOAD_TORCH):
+        raise RuntimeError(f"torch {torch.__version__} cannot load {path} safely: weights_only=True can be bypassed "
+                           f"before torch {SAFE_LOAD_TORCH} (CVE-2025-32434, CVE-2026-24747); install "
+                           f"torch>={SAFE_LOAD_TORCH}")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 #: The environment variables that choose the CPU kernels torch and numpy run (pinned to one level by
@@ -155,12 +188,13 @@ class Cache:
     def _read(self, entry: Path, sidecar: Path) -> dict:
         try:
             expected = json.loads(sidecar.read_text())["sha256"]
-        except (ValueError, KeyError, TypeError) as err:
-            raise CacheIntegrityError(f"unreadable sidecar {sidecar}: {err}") from None
-        if sha256_file(entry) != expected:
+            found = sha256_file(entry)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CacheIntegrityError(f"unreadable entry {entry} or sidecar: {err}") from None
+        if found != expected:
             raise CacheIntegrityError(f"{entry} does not match its recorded checksum; refusing to load it")
         try:
-            return torch.load(entry, map_location="cpu", weights_only=True)
+            return load_weights_only(entry)
         except Exception as err:  # noqa: BLE001 - any refusal or corruption makes the entry unusable
             raise CacheIntegrityError(f"{entry} refused by torch.load(weights_only=True): {err}") from None
 
@@ -178,12 +212,16 @@ class Cache:
         """The entry of ``recipe``: loaded when complete and intact, else built by ``build()`` and stored."""
         try:
             value = self.load(recipe)
-        except CacheIntegrityError as err:
+        except (CacheIntegrityError, OSError) as err:  # OSError: a folder this account may not read
             warnings.warn(f"rebuilding cache entry: {err}", stacklevel=2)
             value = None
         if value is None:
             value = build()
-            self.store(recipe, value)
+            try:
+                self.store(recipe, value)
+            except OSError as err:
+                warnings.warn(f"cache entry not stored ({err}); the built value is used, and the next run builds "
+                              f"it again", stacklevel=2)
         return value
 
 

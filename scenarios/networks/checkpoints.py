@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from scenarios.networks.cache import load_weights_only
+
 __all__ = ["CheckpointError", "build_architecture", "load_model", "load_state_dict"]
 
 LIBRARIES = ("torchvision", "timm")
@@ -77,7 +79,7 @@ def _read(path: Path) -> dict:
         safetensors_torch = _import("safetensors.torch", f"checkpoint {path}")
         return safetensors_torch.load_file(str(path), device="cpu")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return load_weights_only(path)
     except Exception as err:  # noqa: BLE001 - any refusal is reported as a bad checkpoint
         raise CheckpointError(f"checkpoint {path} could not be loaded with weights_only=True (only tensors "
                               f"and plain containers are accepted; re-save it as a state dict): {err}") from None
