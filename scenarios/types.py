@@ -67,6 +67,10 @@ class Case:
     ``aggregate`` set (``"max"`` or ``"mean"``, as ``metrics.Metric.over_layers`` takes it): X and Y are
     stacks [L, n, p] of layers and a measure's value is that aggregate over every pair of layers
     (``estimator.depth_null``: the maximum over layer pairs); None: X and Y are [n, p].
+    ``meta`` holds what the generator records of the case; two keys state what the case asks of a
+    measure's design, and the reports read them (``reports.design``): ``invariance`` (Y is X under a
+    transformation that this invariance of ``metrics.INVARIANCES`` contains) and ``reverse`` (the id of
+    the case that is this one with X and Y swapped).
     """
 
     family: str
