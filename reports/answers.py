@@ -138,16 +138,12 @@ def _entry(row) -> dict:
 
 def answers(scores: pd.DataFrame, shown: int = 3) -> pd.DataFrame:
     """One row per use case of :func:`use_case_scores`: ``use_case``, ``question``, ``counted`` (verdicts
-    per measure), ``best`` (the first ``shown`` measures and any tied with the last of them), ``avoid``
+    per measure), ``best`` (the first ``shown`` measures; :func:`how_sure` says how many tie), ``avoid``
     (the last ``shown``, best of them first, none of the best), ``sure`` (:func:`how_sure`)."""
     records = []
     for use_case, rows in scores.groupby("use_case", sort=False):
         rows = rows[rows["counted"] > 0]
-        head = rows.head(shown)
-        if len(head):
-            last = head.iloc[-1]
-            head = rows[(rows["position"] <= last["position"]) | ((rows["passed"] == last["passed"])
-                                                                  & (rows["counted"] == last["counted"]))]
+        head = rows.head(shown)  # measures tied with these are counted by how_sure, not listed
         tail = rows.drop(head.index).tail(shown)
         records.append({
             "use_case": use_case, "question": scores.loc[scores["use_case"] == use_case, "question"].iloc[0],
@@ -199,7 +195,7 @@ def ranking(verdicts: pd.DataFrame, n_resamples: int = 1000, seed: int = 0,
     for column, quantile in summary.items():
         table[column] = np.nan
         if finite.any():
-            table.loc[finite, column] = np.nanquantile(ranks[:, finite], quantile, axis=0)
+            table.loc[finite, column] = np.nanquantile(ranks[:, finite], quantile, axis=0, method="nearest")
     return table
 
 
