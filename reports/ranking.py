@@ -38,14 +38,13 @@ def ranking_figure(ranked: pd.DataFrame, draws: np.ndarray):
     positions = np.arange(count)
     kept = [i for i, column in enumerate(columns) if len(column)]
     if kept:
-        left.boxplot([columns[i] for i in kept], positions=positions[kept], vert=False, whis=(2.5, 97.5),
+        left.boxplot([columns[i] for i in kept], positions=positions[kept], orientation="horizontal", whis=(2.5, 97.5),
                      showfliers=False, widths=0.6, patch_artist=True, medianprops={"color": "black"},
                      boxprops={"facecolor": "#cfe2f3", "edgecolor": "#3d6b99"})  # fmt: skip
-    left.scatter(ranked["rank"].astype(float), positions, marker="D", s=12, color="#cf222e", zorder=3,
-                 label="rank in this run")  # fmt: skip
+    left.scatter(ranked["rank"].astype(float), positions, marker="D", s=12, color="#cf222e", zorder=3)
     left.set_xlim(0.5, count + 0.5)
-    left.set_xlabel("rank (1 = best): box the middle half, whiskers 95 % of the bootstrap over scenarios", fontsize=7)
-    left.legend(loc="lower right", fontsize=7, frameon=False)
+    left.set_xlabel("rank (1 = best; red diamond: this run): box the middle half, whiskers 95 % of the bootstrap "
+                    "over scenarios", fontsize=7)  # no legend: nothing is drawn over the data
     share = ranked["share"].to_numpy(float)
     errors = np.vstack([share - ranked["share_low"].to_numpy(float), ranked["share_high"].to_numpy(float) - share])
     right.errorbar(share, positions, xerr=np.nan_to_num(errors), fmt="o", markersize=3, color="#1a7f37",
