@@ -139,12 +139,13 @@ def _entry(row) -> dict:
 def answers(scores: pd.DataFrame, shown: int = 3) -> pd.DataFrame:
     """One row per use case of :func:`use_case_scores`: ``use_case``, ``question``, ``counted`` (verdicts
     per measure), ``best`` (the first ``shown`` measures; :func:`how_sure` says how many tie), ``avoid``
-    (the last ``shown``, best of them first, none of the best), ``sure`` (:func:`how_sure`)."""
+    (the last ``shown`` of those below the best share, best of them first), ``sure`` (:func:`how_sure`)."""
     records = []
     for use_case, rows in scores.groupby("use_case", sort=False):
         rows = rows[rows["counted"] > 0]
         head = rows.head(shown)  # measures tied with these are counted by how_sure, not listed
-        tail = rows.drop(head.index).tail(shown)
+        worse = rows.drop(head.index)
+        tail = worse[worse["share"] < head["share"].max()].tail(shown) if len(head) else worse  # never a tie of the best
         records.append({
             "use_case": use_case, "question": scores.loc[scores["use_case"] == use_case, "question"].iloc[0],
             "counted": int(rows["counted"].max()) if len(rows) else 0, "measures": len(rows),

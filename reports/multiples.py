@@ -133,6 +133,13 @@ class Grid:
         _, y = self.origin(row, 0)
         self.ax.text(-0.06, y + 0.5, text, ha="right", va="center", **{"fontsize": 6.5, **style})
 
+    def row_names(self, row: int, names) -> None:
+        """One label per matrix row of the panels in ``row`` (the first row of a matrix on top), left of the
+        first panel."""
+        _, y = self.origin(row, 0)
+        for i, name in enumerate(names):
+            self.ax.text(-0.04, y + 1 - (i + 0.5) / len(names), name, ha="right", va="center", fontsize=4.5)
+
     def column_label(self, column: int, text: str) -> None:
         x, _ = self.origin(0, column)
         self.ax.text(x + 0.5, 0.08, text, fontsize=6.5, ha="center", va="bottom", rotation=0, wrap=True)

@@ -103,7 +103,7 @@ def layer_heatmaps(table: pd.DataFrame, out_dir: str | Path,
             grid.image(row, 0, scale_into(stitch, low, high))
             grid.frame(row, 0)
             grid.title(row, 0, f"stitching (trained)\n{grid.range_label(low, high)}")
-            grid.row_label(row, "\n".join(names_x), fontsize=4.5)
+            grid.row_names(row, names_x)
         for i, (title, matrix, similarity) in enumerate(panels):
             row, column = divmod(i, per_row)
             values = matrix.to_numpy(dtype=float)

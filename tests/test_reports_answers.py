@@ -98,6 +98,8 @@ def test_answers_name_the_best_and_the_measures_to_avoid_with_k_of_n_and_an_inte
     assert [e["metric"] for e in row["avoid"]] == ["c"]
     assert row["best"][0]["share_low"] < 0.9 < row["best"][0]["share_high"]
     assert row["sure"].startswith("clear")  # a's interval lies above b's and c's share
+    tied = answers(use_case_scores(_verdicts().assign(verdict="pass"), {}), shown=1).iloc[0]
+    assert tied["avoid"] == [] and tied["sure"].startswith("no difference")  # a measure as good as the best: never "avoid"
 
 
 def test_how_sure_says_thin_with_few_verdicts_and_undeclared_use_cases_read_as_their_family():
