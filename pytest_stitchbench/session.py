@@ -22,12 +22,14 @@ import pandas as pd
 import pytest
 
 import metrics
+import scenarios
 from pytest_stitchbench.bank import rebuild_bank
 from pytest_stitchbench.options import DEFAULT_BASELINE
 from pytest_stitchbench.rows import merged_rows, worker_reports
 from pytest_stitchbench.selection import selected_specs
 from pytest_stitchbench.state import is_worker, run_of, under_root
-from reports.baseline import baseline_document, compare, write_baseline
+from reports.baseline import baseline_document, compare, read_baseline, write_baseline
+from reports.design import MeasureDesign
 from reports.html import BaselineComparison
 from reports.networks import bank_summary
 from reports.results import results_table
@@ -98,7 +100,17 @@ def _record(config, results: pd.DataFrame, interrupted: bool = False) -> RunReco
         code={**code_record(), "bank": bank_version,
               "options": {option: config.getoption(option) for option in VALUE_OPTIONS},
               "scenarios": {s.name: _definition(s) for s in specs}},
+        use_cases={s.name: _use_case(s.generator) for s in specs},
+        designs={name: MeasureDesign.from_info(metrics.get(name).info) for name in measures},
     )
+
+
+def _use_case(generator: str) -> str:
+    """The use case a spec's generator declares ("" when it is not registered: its cells hold the error)."""
+    try:
+        return scenarios.lookup(generator).use_case
+    except (KeyError, ValueError):
+        return ""
 
 
 def _compare_with_baseline(config, results: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[BaselineComparison, list[str], bool]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -34,21 +33,25 @@ import pandas as pd
 
 from runner.atomic import write_text
 from reports.baseline import Difference
-from reports.ranking import write_ranking
+from reports.figures import read_index
 from reports.scorecard import (
-    COUNT_MARKS, COUNTS, HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, MEDIAN_RANK, SET_ASIDE, SUMMARY, header_items,
-    measure_reference, overview_rows, rank_table, set_aside_table, verdict_mark,
+    COUNT_MARKS, COUNTS, DESIGN_MARK, HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, LEGEND, SET_ASIDE, SUMMARY,
+    edge_table, header_items, measure_reference, overview_rows, set_aside_table, verdict_mark,
 )  # fmt: skip
+from reports.trust import STATE_MARKS, difference_counts
 from runner.schema import REFERENCE_COLUMNS
 
 __all__ = ["COMPARISON_FILE", "BaselineComparison", "html_data", "read_comparison", "render_html", "write_html"]
 
 COMPARISON_FILE = "baseline_comparison.json"
-#: figures of the run embedded beyond the ranking figure, at most this many bytes in all (the rest are linked)
+#: figures of the run embedded, at most this many bytes in all (the rest are linked)
 FIGURE_BUDGET = 6_000_000
 #: the CSS class of each verdict
 VERDICT_CLASSES = {"fail": "fail", "error": "error", "undecided": "undecided", SET_ASIDE: "aside", "pass": "pass"}
-_MARK_CLASSES = {verdict_mark(verdict): css for verdict, css in VERDICT_CLASSES.items()}
+#: the CSS class of a failure by design
+DESIGN_CLASS = "design"
+#: the figure the Figures section shows first
+RANKING_FIGURE = "ranking.png"
 _DIGITS = 6
 
 _ENVIRONMENT = jinja2.Environment(
@@ -161,32 +164,48 @@ def _values(results: pd.DataFrame, scenarios: Mapping[str, dict]) -> tuple[dict,
     return values, failures
 
 
-def _overview_cell(cells: pd.DataFrame, metric: str, family: str) -> dict:
-    """One overview cell: its text, the value it sorts by, and its verdict's CSS class."""
+def share_colour(share: float, low: float, high: float) -> str:
+    """A cell's background: the share placed between the column's lowest and highest share (as
+    pytest-benchmark colours each column from its best to its worst), red (worst) .. green (best); ""
+    without a share.
+
+    Example:
+        >>> share_colour(1.0, 0.5, 1.0), share_colour(0.5, 0.5, 1.0)
+        ('hsl(120 55% 85%)', 'hsl(0 55% 85%)')
+    """
+    if share is None or not math.isfinite(share):
+        return ""
+    position = 0.5 if not high > low else (share - low) / (high - low)
+    return f"hsl({round(120 * position)} 55% 85%)"
+
+
+def _overview_cell(cells: pd.DataFrame, metric: str, family: str, bounds: tuple[float, float]) -> dict:
+    """One overview cell: its text (share and k/n), the value it sorts by, its colour and its counts."""
     if (metric, family) not in cells.index:
-        return {"text": "", "sort": "", "verdict": ""}
+        return {"text": "", "sort": "", "colour": "", "counts": []}
     row = cells.loc[(metric, family)]
-    text = f"{row['score']:.2f} {row['mark']}" if pd.notna(row["score"]) else row["mark"]
-    return {"text": text, "sort": _plain(row["score"]), "verdict": _MARK_CLASSES.get(row["mark"], "")}
+    text = f"{row['score']:.2f} ({row['passed']}/{row['expectations']})" if pd.notna(row["score"]) else row["mark"]
+    return {"text": text, "sort": _plain(row["score"]), "colour": share_colour(_plain(row["score"]), *bounds),
+            "counts": [int(row[count]) for count in COUNTS]}  # fmt: skip
 
 
 def _overview(scores: pd.DataFrame) -> tuple[list[str], list[dict]]:
-    """The overview's families and rows (measures by summary score, as in scorecard.md)."""
+    """The overview's families and rows (measures in the order of the one ranking, as in scorecard.md)."""
     headers, rows = overview_rows(scores)
     families = headers[2 : headers.index("summary")]
     cells = scores.set_index(["metric", "family"])
-    ranks = rank_table(scores)
+    bounds = {family: (float(group["score"].min()), float(group["score"].max()))
+              for family, group in scores.groupby("family")}  # fmt: skip
     table = []
     for position, metric, *_ in rows:
-        total = cells.loc[(metric, SUMMARY)]
         table.append({
             "position": position,
             "metric": metric,
-            "families": [(family, _overview_cell(cells, metric, family)) for family in families],
-            "summary": _overview_cell(cells, metric, SUMMARY),
-            "counts": [(count, int(total[count])) for count in COUNTS],
-            "median_rank": _plain(ranks.at[metric, MEDIAN_RANK]),
+            "families": [(family, _overview_cell(cells, metric, family, bounds[family])) for family in families],
+            "summary": _overview_cell(cells, metric, SUMMARY, bounds[SUMMARY]),
         })  # fmt: skip
+        table[-1]["counts"] = {"": table[-1]["summary"]["counts"],
+                               **{family: cell["counts"] for family, cell in table[-1]["families"]}}  # fmt: skip
     return families, table
 
 
@@ -194,20 +213,22 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _figures(figure_dir: Path, ranking: Path | None) -> tuple[dict | None, list[dict], list[str]]:
-    """The ranking figure, the other figures embedded within :data:`FIGURE_BUDGET`, and those left out."""
-    ranking_figure = {"name": ranking.name, "src": _data_uri(ranking.read_bytes())} if ranking else None
+def _figures(figure_dir: Path) -> tuple[list[dict], list[str]]:
+    """The figures embedded within :data:`FIGURE_BUDGET` (the ranking first), each with its caption
+    (``figures/index.json``), and those left out."""
+    captions = read_index(figure_dir)
+    paths = sorted(figure_dir.glob("*.png"), key=lambda p: (p.name != RANKING_FIGURE, p.name))
     embedded, linked, used = [], [], 0
-    for path in sorted(figure_dir.glob("*.png")) if figure_dir.is_dir() else []:
-        if ranking is not None and path.name == ranking.name:
-            continue
+    for path in paths:
         size = path.stat().st_size
         if used + size > FIGURE_BUDGET:
             linked.append(f"figures/{path.name}")
             continue
         used += size
-        embedded.append({"name": path.name, "src": _data_uri(path.read_bytes())})
-    return ranking_figure, embedded, linked
+        pdf = path.with_suffix(".pdf")
+        embedded.append({"name": path.name, "src": _data_uri(path.read_bytes()), "caption": captions.get(path.name, ""),
+                         "pdf": f"figures/{pdf.name}" if pdf.is_file() else ""})  # fmt: skip
+    return embedded, linked
 
 
 def html_data(
@@ -235,11 +256,23 @@ def html_data(
             "columns": list(order.columns),
             "rows": [[_plain(v) for v in row] for row in order.itertuples(index=False, name=None)],
         },
-        "marks": {verdict: verdict_mark(verdict) for verdict in VERDICT_CLASSES},
-        "classes": VERDICT_CLASSES,
+        "marks": {**{verdict: verdict_mark(verdict) for verdict in VERDICT_CLASSES}, DESIGN_CLASS: DESIGN_MARK},
+        "classes": {**VERDICT_CLASSES, DESIGN_CLASS: DESIGN_CLASS},
+        "counts": list(COUNTS),
         "differences": [{"kind": d.kind, "key": d.key, "baseline": _plain(d.baseline), "current": _plain(d.current),
                          "fails": d.fails} for d in comparison.differences],  # fmt: skip
     }
+
+
+def _answers(summary) -> dict:
+    """The answers and the ranking's first rows, ready for the template (empty without a summary)."""
+    if summary is None:
+        return {"rows": [], "ranking": [], "measures": 0}
+    ranking = [{"rank": int(r.rank), "metric": r.metric, "passed": int(r.passed), "counted": int(r.counted),
+                "share": _plain(r.share), "share_low": _plain(r.share_low), "share_high": _plain(r.share_high),
+                "rank_median": _plain(r.rank_median), "rank_low": _plain(r.rank_low), "rank_high": _plain(r.rank_high)}
+               for r in summary.ranked.head(10).itertuples()]  # fmt: skip
+    return {"rows": summary.table.to_dict("records"), "ranking": ranking, "measures": len(summary.ranked)}
 
 
 def render_html(
@@ -251,12 +284,15 @@ def render_html(
     sweeps: Mapping[str, str] | None = None,
     comparison: BaselineComparison | None = None,
     figure_dir: str | Path | None = None,
-    ranking: Path | None = None,
+    summary=None,
+    trust=(),
 ) -> str:
-    """scorecard.html as text (see the module docstring); figures come from ``figure_dir`` when given."""
+    """scorecard.html as text (see the module docstring); figures come from ``figure_dir`` when given,
+    the answers and the ranking from ``summary`` (``reports.answers.Answers``), the trust line from
+    ``trust`` (``reports.trust.trust_items``)."""
     comparison = comparison or BaselineComparison()
     families, overview = _overview(scores)
-    ranking_figure, figures, linked = _figures(Path(figure_dir), ranking) if figure_dir else (None, [], [])
+    figures, linked = _figures(Path(figure_dir)) if figure_dir else ([], [])
     plugin_errors = header.get(HEADER_PLUGIN_ERRORS) or {}
     aside = set_aside_table(verdicts)
     template = _ENVIRONMENT.get_template("scorecard.html.j2")
@@ -265,15 +301,18 @@ def render_html(
         families=families,
         overview=overview,
         counts=list(COUNT_MARKS.items()),
-        median_rank=MEDIAN_RANK,
+        legend=LEGEND,
+        trust=[{"label": t.label, "text": t.text, "state": t.state, "mark": STATE_MARKS[t.state], "anchor": t.anchor}
+               for t in trust],  # fmt: skip
+        answers=_answers(summary),
         set_aside=aside.to_dict("records"),
         set_aside_total=int((verdicts["verdict"] == SET_ASIDE).sum()),
+        edge=edge_table(verdicts).to_dict("records"),
         errors=errors.to_dict("records"),
         plugin_errors=sorted(plugin_errors.items()),
         comparison=comparison,
-        difference_kinds=sorted(Counter(d.kind for d in comparison.differences).items()),
+        difference_kinds=difference_counts(comparison.differences),
         failing=sum(d.fails for d in comparison.differences),
-        ranking=ranking_figure,
         figures=figures,
         linked_figures=linked,
         data=html_data(results, verdicts, header, sweeps or {}, comparison),
@@ -289,15 +328,17 @@ def write_html(
     out_dir: str | Path,
     figures: bool = True,
     comparison: BaselineComparison | None = None,
+    summary=None,
+    trust=(),
 ) -> list[Path]:
-    """Write scorecard.html into ``out_dir`` (and, with ``figures``, figures/ranking.png, embedded in it
-    with the other figures already in figures/); ``comparison`` defaults to :func:`read_comparison`.
+    """Write scorecard.html into ``out_dir``, with (``figures``) the figures already in figures/ embedded;
+    ``comparison`` defaults to :func:`read_comparison`; ``summary`` and ``trust`` as :func:`render_html`
+    takes them.
 
     ``record`` is the run's :class:`reports.run.RunRecord` (its header and sweeps are read).
     """
     out_dir = Path(out_dir)
     comparison = comparison if comparison is not None else read_comparison(out_dir)
-    ranking = write_ranking(scores, out_dir / "figures") if figures else None
     text = render_html(results, verdicts, scores, errors, record.header, record.sweeps, comparison,
-                       out_dir / "figures" if figures else None, ranking)  # fmt: skip
-    return [*([ranking] if ranking else []), write_text(out_dir / "scorecard.html", text)]
+                       out_dir / "figures" if figures else None, summary, trust)  # fmt: skip
+    return [write_text(out_dir / "scorecard.html", text)]

@@ -1,9 +1,9 @@
 """Networks-family figures and tables from the tidy results table with the cases' meta joined in.
 
-- ``layer_heatmaps``: per layer-pairs scenario, a layer x layer heat map per measure (mean over seeds)
-  beside the trained-stitching and direct-matching matrices (``figures/networks_layers_<scenario>.png``);
-- ``sparsity_curves``: per pruning method, each measure and stitching against the sparsity reached
-  (``figures/networks_sparsity.png``);
+- ``layer_heatmaps``: per layer-pairs scenario, a layer x layer heat map per measure (mean over seeds),
+  each on its own colour scale, beside the trained stitch (``figures/networks_layers_<scenario>.png``);
+  the pruning progressions are drawn with every other swept scenario (``reports.figures``: measure and
+  stitching against the sparsity reached);
 - ``layer_identification_table``: how often each measure (and stitching) picks a layer's counterpart in
   another seed as its most similar layer (Kornblith et al. 2019), measures x scenarios;
 - ``models_table``: every model the run used, one row per recipe hash (``networks_models.csv``).
@@ -16,23 +16,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-import matplotlib
-import numpy as np
+import math
+
 import pandas as pd
 
 from runner.atomic import write_text
-from reports.figures import grid, save
+from reports.figures import Figure, panel_range, save
+from reports.multiples import Grid, scale_into, value_range
 from reports.results import meta_table
 from reports.scales import MeasureScale
 from reports.analysis import layer_identification
 
-__all__ = ["MODEL_COLUMNS", "bank_summary", "with_meta", "layer_heatmaps", "sparsity_curves", "layer_identification_table",
+__all__ = ["HEATMAP_COLUMNS", "MODEL_COLUMNS", "bank_summary", "with_meta", "layer_heatmaps", "layer_identification_table",
            "models_table", "write_models", "write_networks"]
 
 KEYS = ["scenario", "case", "seed"]
 META = ["layer_x", "layer_y", "index_x", "index_y", "arch", "pair", "method", "step", "sparsity", "student",
         "model_x", "model_y", "conv", "sender"]
 
+#: panels per row of a layer heat-map figure: the trained stitch, then three measures
+HEATMAP_COLUMNS = 4
 #: The columns of ``networks_models.csv`` (``scenarios.networks.plan.model_fields`` per side of a case,
 #: plus the data set and the scenarios that used the model).
 MODEL_COLUMNS = ["recipe", "kind", "arch", "seed", "data", "variant", "epoch", "pruning", "sparsity", "accuracy",
@@ -73,61 +76,54 @@ def _matrix(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     return grid.pivot(index=["index_x", "layer_x"], columns=["index_y", "layer_y"], values=column)
 
 
-def layer_heatmaps(table: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """One figure per layer-pairs scenario: a heat map per measure, then stitching (trained, direct).
-
-    Every panel shares one color scale (at least [0, 1]) and one color bar, so that the panels compare;
-    layer names label the first column and the bottom panel of each column.
-    """
-    paths = []
+def layer_heatmaps(table: pd.DataFrame, out_dir: str | Path,
+                   scales: Mapping[str, MeasureScale] | None = None) -> list[Figure]:
+    """One figure per layer-pairs scenario: a heat map per measure, each on its own colour scale (its range
+    above it), in rows of panels that each begin with the trained stitch, so that every measure sits beside
+    the function it is held against; direct matching is the first measure-like panel. Distances are drawn
+    with the colours reversed, so that bright always reads "more similar"."""
+    figures = []
     rows = _layer_pairs(table)
+    scales = scales or {}
     for scenario, group in rows.groupby("scenario"):
         first = group.drop_duplicates(["case", "seed"])
         stitching = _matrix(first, "stitch")
-        panels = [(m, _matrix(g, "value").reindex(index=stitching.index, columns=stitching.columns))
-                  for m, g in group.groupby("metric")]
-        panels += [("stitching (trained)", stitching), ("stitching (direct)", _matrix(first, "stitch_direct"))]
-        values = [matrix.to_numpy(dtype=float) for _, matrix in panels]
-        low = min(0.0, *(np.nanmin(v) for v in values if np.isfinite(v).any()))
-        high = max(1.0, *(np.nanmax(v) for v in values if np.isfinite(v).any()))
-        columns = 4
-        figure, axes = grid(len(panels), columns, size=4.0)
+        panels = [("stitching (direct)", _matrix(first, "stitch_direct").reindex_like(stitching), True)]
+        panels += [(m, _matrix(g, "value").reindex(index=stitching.index, columns=stitching.columns),
+                    scales[m].higher_is_more_similar if m in scales else True)
+                   for m, g in group.groupby("metric")]  # fmt: skip
+        per_row = HEATMAP_COLUMNS - 1
+        grid = Grid(math.ceil(len(panels) / per_row), HEATMAP_COLUMNS, panel_width=1.5, panel_height=1.5,
+                    gap=0.35, left=0.9)  # fmt: skip
         names_x = [name for _, name in stitching.index]
         names_y = [name for _, name in stitching.columns]
-        for i, (ax, (title, _), value) in enumerate(zip(axes, panels, values)):
-            image = ax.imshow(value, cmap="viridis", origin="upper", vmin=low, vmax=high)
-            bottom = i + columns >= len(panels)
-            ax.set_xticks(range(len(names_y)), names_y if bottom else [], rotation=90, fontsize=7)
-            ax.set_yticks(range(len(names_x)), names_x if i % columns == 0 else [], fontsize=7)
-            ax.set_title(title, fontsize=9)
-        figure.colorbar(image, ax=axes[: len(panels)], fraction=0.02)
-        figure.suptitle(f"{scenario}: X layer (rows, seed s) x Y layer (columns, seed s + 1)")
-        paths.append(save(figure, Path(out_dir) / f"networks_layers_{scenario}.png"))
-    return paths
-
-
-def sparsity_curves(table: pd.DataFrame, out_dir: str | Path) -> Path | None:
-    """One panel per pruning method: each measure's mean (over seeds) against the sparsity reached,
-    stitching (trained) dashed black, direct matching dotted black."""
-    rows = table[(table["family"] == "networks") & table.get("method", pd.Series(dtype=object)).notna()]
-    if rows.empty:
-        return None
-    methods = sorted(rows["method"].unique())
-    figure, axes = grid(len(methods), 3, size=4.5)
-    for ax, method in zip(axes, methods):
-        group = rows[rows["method"] == method]
-        ax.set_prop_cycle(color=matplotlib.colormaps["tab20"].colors)
-        for metric, curve in group.groupby("metric"):
-            mean = curve.groupby("step")[["param", "value"]].mean()
-            ax.plot(mean["param"], mean["value"], marker="o", markersize=3, label=metric)
-        reference = group.drop_duplicates(["case", "seed"]).groupby("step")[
-            ["param", "stitch", "stitch_direct"]].mean()
-        ax.plot(reference["param"], reference["stitch"], "k--", label="stitching (trained)")
-        ax.plot(reference["param"], reference["stitch_direct"], "k:", label="stitching (direct)")
-        ax.set_title(f"{method} ({group['arch'].iloc[0]}, {group['layer_x'].iloc[0]})", fontsize=9)
-        ax.set_xlabel("sparsity")
-    axes[0].legend(fontsize=6, loc="lower left")
-    return save(figure, Path(out_dir) / "networks_sparsity.png")
+        stitch = stitching.to_numpy(dtype=float)
+        low, high = value_range(stitch)
+        for row in range(grid.rows):
+            grid.image(row, 0, scale_into(stitch, low, high))
+            grid.frame(row, 0)
+            grid.title(row, 0, f"stitching (trained)\n{grid.range_label(low, high)}")
+            grid.row_names(row, names_x)
+        for i, (title, matrix, similarity) in enumerate(panels):
+            row, column = divmod(i, per_row)
+            values = matrix.to_numpy(dtype=float)
+            low, high = panel_range(scales.get(title), values)
+            scaled = scale_into(values, low, high)
+            grid.image(row, column + 1, scaled if similarity else 1 - scaled)
+            grid.frame(row, column + 1)
+            grid.title(row, column + 1, f"{title}{'' if similarity else ' (distance)'}\n{grid.range_label(low, high)}")
+        for column in range(HEATMAP_COLUMNS):
+            grid.below(grid.rows - 1, column, names_y[0], names_y[-1])
+        drawn = grid.finish(f"{scenario}: X layer (rows, top first) x Y layer (columns, left first); each panel on "
+                            f"its own colour scale, bright = more similar")
+        path = save(drawn, Path(out_dir) / f"networks_layers_{scenario}.png")
+        figures.append(Figure(path, (
+            f"{scenario}: every layer pair, the X layer in rows ({', '.join(names_x)}; top first) and the Y layer "
+            f"in columns ({', '.join(names_y)}; left first), mean over seeds. Each row of panels begins with the "
+            f"trained stitch, the function every measure is held against; each panel has its own colour scale "
+            f"(its range above it; bright = its most similar value, distances reversed), so a measure agrees with "
+            f"stitching where its pattern matches the stitch's, whatever its values.")))
+    return figures
 
 
 def layer_identification_table(table: pd.DataFrame, scales: Mapping[str, MeasureScale] | None = None) -> pd.DataFrame:
@@ -144,21 +140,22 @@ def layer_identification_table(table: pd.DataFrame, scales: Mapping[str, Measure
 
 
 def write_networks(results: pd.DataFrame, out_dir: str | Path,
-                   scales: Mapping[str, MeasureScale] | None = None) -> list[Path]:
-    """All networks figures under ``out_dir/figures`` and ``out_dir/networks_layer_identification.md``."""
+                   scales: Mapping[str, MeasureScale] | None = None) -> tuple[list[Figure], list[Path]]:
+    """The networks figures under ``out_dir/figures`` and ``out_dir/networks_layer_identification.md``:
+    (the figures, the tables' paths)."""
     table = with_meta(results)
     if table.empty:
-        return []
+        return [], []
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    paths = layer_heatmaps(table, out / "figures")
-    curve = sparsity_curves(table, out / "figures")
+    figures = layer_heatmaps(table, out / "figures", scales)
     identification = layer_identification_table(table, scales)
+    tables = []
     if not identification.empty:
-        paths.append(write_text(out / "networks_layer_identification.md",
-                                "# Layer identification across seeds (Kornblith et al. 2019)\n\n"
-                                + identification.to_markdown(floatfmt=".3f") + "\n"))
-    return paths + ([curve] if curve else [])
+        tables.append(write_text(out / "networks_layer_identification.md",
+                                 "# Layer identification across seeds (Kornblith et al. 2019)\n\n"
+                                 + identification.to_markdown(floatfmt=".3f") + "\n"))
+    return figures, tables
 
 
 def models_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -1,66 +1,75 @@
-"""The ranking figures: every measure's rank per scenario family and per test, with the median rank.
+"""The ranking figures: the one ranking with its spread, and the measures on ReSi's and Ding's tests.
 
-Like ReSi's ranking figure (Klabunde et al. 2025): one row per measure, best median rank at the top, one
-column per family or test and a last column with the median; each cell holds the rank (1 = best; ties
-share the mean rank) on a colour scale from dark (best) to light (worst).
-
-- ``ranking.png``: ranks by score in each family (:func:`reports.scorecard.rank_table`).
-- ``ranking_tests.png`` and ``ranking_tests.md``: ranks by each test's own statistic (:func:`ranks_per_test`),
-  as ReSi ranks by its tests' numbers rather than by pass or fail. The tests are ReSi's and Ding's: the
-  expectations judged by ``separates_groups`` (AUPRC, higher is better) and
-  ``monotone_in_layer_distance`` (violation rate, lower is better), and those that track a functional
-  difference of two whole models or probes, ``accuracy_difference`` or ``agreement`` (Spearman, higher
-  is better); then the family ranks, and the median over the tests.
+- ``ranking.png``: the one ranking of the run (``reports.answers.ranking``): per measure, best at the
+  top, the distribution of its rank over the bootstrap resamples of the scenarios (box: the middle half,
+  whiskers: the 95 % interval, dot: the median) beside the share of counted verdicts it passed with its
+  95 % interval, as ReSi shows each measure's rank distribution rather than one number.
+- ``ranking_tests.png`` and ``ranking_tests.md``: each measure's statistic and rank on each of ReSi's and
+  Ding's tests (:func:`ranks_per_test`): the expectations judged by ``separates_groups`` (AUPRC, higher
+  is better), ``monotone_in_layer_distance`` (violation rate, lower is better) and those that track a
+  functional difference of two whole models or probes, ``accuracy_difference`` or ``agreement``
+  (Spearman, higher is better). Rows follow the one ranking; these are the tests' own numbers, not a
+  second ranking.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from runner.atomic import write_text
-from reports.figures import plt, save
-from reports.scorecard import MEDIAN_RANK, markdown_table, rank_table, verdict_mark
+from reports.answers import rank_draws
+from reports.figures import Figure, plt, save
+from reports.scorecard import markdown_table, verdict_mark
 from scenarios.kinds import KINDS
 
 __all__ = ["ranking_figure", "ranks_per_test", "table_per_test", "write_ranking", "write_ranking_per_test"]
 
 
-def _figure(ranks: pd.DataFrame, title: str, blocks: int = 0):
-    """Measures (rows) x columns of ranks as a heat map; white lines set apart the last column (the
-    median) and, with ``blocks``, the ``blocks`` columns before it."""
-    columns = list(ranks.columns)
-    values = ranks.to_numpy(float)
-    count = len(ranks)
-    figure, ax = plt.subplots(figsize=(1.1 * len(columns) + 2.6, 0.28 * count + 1.2))
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=1, vmax=max(count, 2), aspect="auto")
-    for (row, column), rank in np.ndenumerate(values):
-        if np.isfinite(rank):
-            light = image.norm(rank) > 0.6
-            ax.text(column, row, f"{rank:g}", ha="center", va="center", fontsize=7,
-                    color="black" if light else "white")  # fmt: skip
-    ax.set_xticks(range(len(columns)), columns, fontsize=8, rotation=30, ha="right")
-    ax.set_yticks(range(count), ranks.index, fontsize=8)
-    for position in {len(columns) - 1.5, len(columns) - 1.5 - blocks}:
-        ax.axvline(position, color="white", linewidth=3)
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(length=0)
-    bar = figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
-    bar.set_label("rank", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+def ranking_figure(ranked: pd.DataFrame, draws: np.ndarray):
+    """The one ranking (:func:`reports.answers.ranking`, best first) with the bootstrap ranks ``draws``
+    [resamples, measures] (:func:`reports.answers.rank_draws`, the same order) as a matplotlib figure."""
+    count = len(ranked)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.5, 0.24 * count + 1.4), sharey=True,
+                                         gridspec_kw={"width_ratios": [3, 2]})  # fmt: skip
+    columns = [column[np.isfinite(column)] for column in draws.T] if draws.size else [[] for _ in range(count)]
+    positions = np.arange(count)
+    kept = [i for i, column in enumerate(columns) if len(column)]
+    if kept:
+        left.boxplot([columns[i] for i in kept], positions=positions[kept], orientation="horizontal", whis=(2.5, 97.5),
+                     showfliers=False, widths=0.6, patch_artist=True, medianprops={"color": "black"},
+                     boxprops={"facecolor": "#cfe2f3", "edgecolor": "#3d6b99"})  # fmt: skip
+    left.scatter(ranked["rank"].astype(float), positions, marker="D", s=12, color="#cf222e", zorder=3)
+    left.set_xlim(0.5, count + 0.5)
+    left.set_xlabel("rank (1 = best; red diamond: this run): box the middle half, whiskers 95 % of the bootstrap "
+                    "over scenarios", fontsize=7)  # no legend: nothing is drawn over the data
+    share = ranked["share"].to_numpy(float)
+    errors = np.vstack([share - ranked["share_low"].to_numpy(float), ranked["share_high"].to_numpy(float) - share])
+    right.errorbar(share, positions, xerr=np.nan_to_num(errors), fmt="o", markersize=3, color="#1a7f37",
+                   ecolor="#8fd1a0", capsize=0)  # fmt: skip
+    right.set_xlim(0, 1)
+    right.set_xlabel("share of counted verdicts passed (95 % interval)", fontsize=7)
+    left.set_yticks(positions, ranked["metric"], fontsize=7)
+    left.invert_yaxis()
+    for ax in (left, right):
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", color="0.9")
+    figure.suptitle("the one ranking: every counted verdict of the run, with its spread", fontsize=9)
     figure.tight_layout()
     return figure
 
 
-def ranking_figure(scores: pd.DataFrame):
-    """The ranking figure of a score table (:func:`reports.scorecard.score_table`) as a matplotlib figure."""
-    return _figure(rank_table(scores), "measures ranked by score per family (1 = best); last column: " + MEDIAN_RANK)
-
-
-def write_ranking(scores: pd.DataFrame, out_dir: str | Path) -> Path:
-    """Write ``ranking.png`` into ``out_dir`` and return its path."""
-    return save(ranking_figure(scores), Path(out_dir) / "ranking.png")
+def write_ranking(ranked: pd.DataFrame, verdicts: pd.DataFrame, out_dir: str | Path) -> Figure:
+    """Write ``ranking.png`` (and its PDF) into ``out_dir``."""
+    draws = rank_draws(verdicts, list(ranked["metric"]))
+    path = save(ranking_figure(ranked, draws), Path(out_dir) / "ranking.png")
+    return Figure(path, "The one ranking of the run, best at the top: each measure's share of the counted verdicts "
+                        "it passed (right, with its 95 % Wilson interval; set-aside verdicts never count) and the "
+                        "spread of its rank when the scenarios are drawn again with replacement (left: box the "
+                        "middle half, whiskers 95 %, line the median; diamond the rank in this run). Measures whose "
+                        "boxes overlap are not told apart by this run.")
 
 
 def _tests(verdicts: pd.DataFrame) -> pd.DataFrame:
@@ -78,32 +87,29 @@ def _tests(verdicts: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(test=np.where(several, name + " [" + rows["reference"] + "]", name))
 
 
-def ranks_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Measures x (tests, families, :data:`MEDIAN_RANK`): the rank by each test's statistic (see the
-    module docstring), the rank by score per family (:func:`rank_table`), and the median over the
-    tests; rows sorted by that median, then name. Empty when no verdict is of a test kind."""
+def ranks_per_test(verdicts: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
+    """Measures x tests: the rank by each test's statistic (see the module docstring; 1 = best, ties
+    share the mean rank); rows in ``order`` (the one ranking), measures it lacks after them by name.
+    Empty when no verdict is of a test kind."""
     rows = _tests(verdicts)
     if rows.empty:
         return pd.DataFrame()
     estimates = rows.pivot_table(index="metric", columns="test", values="estimate", sort=True)
     direction = rows.drop_duplicates("test").set_index("test")["direction"]
     ranks = pd.DataFrame({test: estimates[test].rank(ascending=direction[test] < 0, method="average")
-                          for test in estimates.columns})
-    median = ranks.median(axis=1)
-    families = rank_table(scores).drop(columns=MEDIAN_RANK).reindex(ranks.index)
-    table = pd.concat([ranks, families.add_prefix("family: "), median.rename(MEDIAN_RANK)], axis=1)
-    order = pd.DataFrame({"median": median, "name": ranks.index}).sort_values(["median", "name"])
-    return table.loc[order.index]
+                          for test in estimates.columns})  # fmt: skip
+    index = [m for m in order if m in ranks.index] + sorted(set(ranks.index) - set(order))
+    return ranks.loc[index]
 
 
-def table_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> str:
-    """Markdown: per measure and test, the statistic with its verdict mark and rank, and the median rank."""
+def table_per_test(verdicts: pd.DataFrame, order: Sequence[str] = ()) -> str:
+    """Markdown: per measure (in ``order``) and test, the statistic with its verdict mark and rank."""
     rows = _tests(verdicts)
-    ranks = ranks_per_test(verdicts, scores)
+    ranks = ranks_per_test(verdicts, order)
     if ranks.empty:
         return ""
     cells = rows.set_index(["metric", "test"])
-    tests = sorted(rows["test"].unique())
+    tests = list(ranks.columns)
     statistics = rows.drop_duplicates("test").set_index("test")["statistic"]
     body = []
     for metric in ranks.index:
@@ -111,27 +117,50 @@ def table_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame) -> str:
         for test in tests:
             if (metric, test) in cells.index:
                 cell = cells.loc[(metric, test)]
-                line.append(f"{cell['estimate']:.3f} {verdict_mark(cell['verdict'])} ({ranks.at[metric, test]:g})")
+                design = cell.get("design", "") if isinstance(cell.get("design", ""), str) else ""
+                mark = verdict_mark(cell["verdict"], design)
+                line.append(f"{cell['estimate']:.3f} {mark} ({ranks.at[metric, test]:g})")
             else:
                 line.append("")
-        body.append([*line, f"{ranks.at[metric, MEDIAN_RANK]:g}"])
-    headers = ["measure", *(f"{test} ({statistics[test]})" for test in tests), MEDIAN_RANK]
+        body.append(line)
+    headers = ["measure", *(f"{test} ({statistics[test]})" for test in tests)]
     return markdown_table(headers, body)
 
 
-def write_ranking_per_test(verdicts: pd.DataFrame, scores: pd.DataFrame, out_dir: str | Path,
-                       figure: bool = True) -> list[Path]:
-    """``ranking_tests.md`` into ``out_dir`` and (with ``figure``) ``figures/ranking_tests.png``."""
-    ranks = ranks_per_test(verdicts, scores)
+def write_ranking_per_test(verdicts: pd.DataFrame, out_dir: str | Path, order: Sequence[str] = (),
+                           figure: bool = True) -> tuple[list[Path], list[Figure]]:  # fmt: skip
+    """``ranking_tests.md`` into ``out_dir`` and (with ``figure``) ``figures/ranking_tests.png``: (the
+    table's paths, the figures)."""
+    ranks = ranks_per_test(verdicts, order)
     if ranks.empty:
-        return []
+        return [], []
     out = Path(out_dir)
-    text = ("# Measures ranked per test\n\nEach cell: the test's statistic (mean over seeds), the verdict mark and "
-            "the rank among the measures (1 = best). Higher AUPRC and Spearman are better, a lower violation "
-            "rate is better.\n\n" + table_per_test(verdicts, scores) + "\n")
+    text = ("# Measures on ReSi's and Ding's tests\n\nEach cell: the test's statistic (mean over seeds), the verdict "
+            "mark and the measure's rank on that test (1 = best). Higher AUPRC and Spearman are better, a lower "
+            "violation rate is better. Rows follow the scorecard's one ranking (scorecard.md, Ranking): these are "
+            "the tests' own numbers, not a second ranking.\n\n" + table_per_test(verdicts, order) + "\n")
     paths = [write_text(out / "ranking_tests.md", text)]
-    if figure:
-        families = sum(column.startswith("family: ") for column in ranks.columns)
-        title = "measures ranked per test, then per family (1 = best); last column: " + MEDIAN_RANK + " over the tests"
-        paths.append(save(_figure(ranks, title, blocks=families), out / "figures" / "ranking_tests.png"))
-    return paths
+    if not figure:
+        return paths, []
+    count = len(ranks)
+    drawn, ax = plt.subplots(figsize=(0.9 * ranks.shape[1] + 2.6, 0.26 * count + 1.6))
+    image = ax.imshow(np.ma.masked_invalid(ranks.to_numpy(float)), cmap="viridis_r", vmin=1, vmax=max(count, 2),
+                      aspect="auto")  # fmt: skip
+    for (row, column), rank in np.ndenumerate(ranks.to_numpy(float)):
+        if np.isfinite(rank):
+            ax.text(column, row, f"{rank:g}", ha="center", va="center", fontsize=6,
+                    color="white" if image.norm(rank) > 0.55 else "black")  # fmt: skip
+    ax.set_xticks(range(ranks.shape[1]), ranks.columns, fontsize=7, rotation=30, ha="right")
+    ax.set_yticks(range(count), ranks.index, fontsize=7)
+    ax.tick_params(length=0)
+    ax.set_title("rank on each of ReSi's and Ding's tests (1 = best); rows in the order of the one ranking", fontsize=8)
+    bar = drawn.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("rank", fontsize=7)
+    drawn.tight_layout()
+    path = save(drawn, out / "figures" / "ranking_tests.png")
+    caption = ("Each measure's rank on each of ReSi's and Ding's tests by the test's own statistic (AUPRC of the "
+               "group tests, violation rate of layer monotonicity, Spearman with the accuracy difference or the "
+               "output agreement, and with the probe's accuracy under principal-component deletion), dark = best. "
+               "Rows follow the one ranking, so a row that is dark where its neighbours are light is a measure "
+               "that does better on these tests than over all verdicts.")
+    return paths, [Figure(path, caption)]

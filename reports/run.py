@@ -1,12 +1,13 @@
 """A run's record and the one function that turns a results table into every report.
 
 ``run.json`` (the record) holds what the reports need beyond the results table: the header (settings
-and versions), each measure's scale, each scenario's expectations, swept parameter and generator, the
-statistical settings, the code the run ran (``code``: ``runner.provenance.code_record``, with the bank
-version, the options that shape the values and a digest of each scenario's definition), and the row
-count and SHA-256 of the ``results.csv`` written beside it (``results``). With ``results.csv`` it is
-enough to rebuild every report (``python -m reports reports/out``); :func:`read_run` refuses a
-``results.csv`` that lacks a column or does not match its record.
+and versions), each measure's scale and declared design (symmetry, invariances), each scenario's
+expectations, swept parameter, generator and use case, the statistical settings, the code the run ran
+(``code``: ``runner.provenance.code_record``, with the bank version, the options that shape the values and
+a digest of each scenario's definition), and the row count and SHA-256 of the ``results.csv`` written
+beside it (``results``). With ``results.csv`` it is enough to rebuild every report (``python -m reports
+reports/out``); :func:`read_run` refuses a ``results.csv`` that lacks a column or does not match its
+record.
 
 The reports of a run are one set: :func:`write_reports` writes them into a staging folder beside the
 report folder and puts it in the folder's place whole (``runner.atomic.publish_folder``), so that a
@@ -29,14 +30,17 @@ import pandas as pd
 from runner.atomic import discard_folder, publish_folder, staging_folder, write_text
 from runner.schema import RESULT_COLUMNS
 from reports.disagreements import write_disagreements
-from reports.figures import write_figures
+from reports.answers import answers_markdown, ranking_markdown, summarise, write_exports
+from reports.figures import Figure, write_figures, write_index
 from reports.denoising import write_denoising
+from reports.design import MeasureDesign, mark_design
+from reports.trust import trust_items, trust_markdown
 from reports.networks import write_models, write_networks
-from reports.ranking import write_ranking_per_test
+from reports.ranking import write_ranking, write_ranking_per_test
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.html import BaselineComparison, read_comparison, write_html
-from reports.scorecard import error_summary, header_items, score_table, write_scorecard
+from reports.scorecard import HEADER_REFERENCES, error_summary, header_items, score_table, write_scorecard
 from reports.verdicts import VerdictSettings, evaluate
 from scenarios.types import Expectation
 
@@ -59,6 +63,8 @@ class RunRecord:
     settings: VerdictSettings = VerdictSettings()
     generators: dict[str, str] = field(default_factory=dict)  # scenario -> its generator (reports select by it)
     code: dict = field(default_factory=dict)  # what the run ran (module docstring; reports.merge compares it)
+    use_cases: dict[str, str] = field(default_factory=dict)  # scenario -> its generator's use case
+    designs: dict[str, MeasureDesign] = field(default_factory=dict)  # measure -> what it declares of itself
 
     def to_json(self, results: Mapping | None = None) -> str:
         """The record as a JSON document (with ``results``: the row count and checksum of the results.csv
@@ -72,6 +78,8 @@ class RunRecord:
             "generators": self.generators,
             "code": self.code,
             **({"results": dict(results)} if results is not None else {}),
+            "use_cases": self.use_cases,
+            "designs": {name: design.to_dict() for name, design in self.designs.items()},
         }
         return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -87,6 +95,8 @@ class RunRecord:
             settings=VerdictSettings(**document["settings"]),
             generators=document.get("generators", {}),  # absent from run.json files of earlier runs
             code=document.get("code", {}),
+            use_cases=document.get("use_cases", {}),
+            designs={name: MeasureDesign.from_dict(d) for name, d in document.get("designs", {}).items()},
         )
 
 
@@ -164,29 +174,49 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
         drawn = None
         if figures:  # drawn in another process (they need only the results) while this one judges
             pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
-            drawn = pool.submit(_write_figures, results, out_dir, record.sweeps, record.scales)
+            drawn = pool.submit(_write_figures, results, out_dir, record.sweeps, record.scales, record.use_cases)
         verdicts = evaluate(results, record.expectations, record.scales, record.settings)
+        verdicts = mark_design(verdicts, results, record.designs, record.expectations)
         scores = score_table(verdicts)
         errors = error_summary(results)
         comparison = compare(verdicts) if compare is not None else read_comparison(comparison_dir)
+        summary = summarise(verdicts, record.use_cases, seed=record.settings.seed)
+        trust = trust_items(record.header, comparison, verdicts)
+        opening = "\n".join([trust_markdown(trust), "", answers_markdown(summary.table), ranking_markdown(summary.ranked)])
         written = write_results(results, out_dir / "results.csv")
         paths = [written, write_text(out_dir / "run.json", record.to_json(results_check(written, len(results)))),
                  comparison.write(out_dir)]
-        paths += write_scorecard(scores, verdicts, record.header, errors, out_dir)
+        paths += write_scorecard(scores, verdicts, record.header, errors, out_dir, opening)
+        paths += write_exports(summary.ranked, summary.scores, summary.table, _references(record.header), out_dir)
         paths += write_models(results, out_dir) + write_denoising(results, out_dir)
-        paths += write_ranking_per_test(verdicts, scores, out_dir, figure=figures)
+        tables, captioned = write_ranking_per_test(verdicts, out_dir, list(summary.ranked["metric"]), figure=figures)
+        paths += tables
+        if figures:
+            captioned.append(write_ranking(summary.ranked, verdicts, out_dir / "figures"))
         paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
                                          seed=record.settings.seed))  # fmt: skip
         if drawn is not None:
-            paths += drawn.result()
+            drawn_figures, drawn_tables = drawn.result()
+            captioned += drawn_figures
+            paths += drawn_tables
+        if captioned:
+            paths += [path for figure in captioned for path in (figure.path, figure.path.with_suffix(".pdf"))]
+            paths.append(write_index(captioned, out_dir / "figures"))
     if html:
-        paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures, comparison=comparison)
+        paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures, comparison=comparison,
+                            summary=summary, trust=trust)  # fmt: skip
     return Reports(verdicts, scores, errors, paths)
 
 
-def _write_figures(results: pd.DataFrame, out_dir: Path, sweeps, scales) -> list[Path]:
-    """Every figure of a run, and the networks figures and layer-identification table."""
-    return write_figures(results, out_dir / "figures", sweeps) + write_networks(results, out_dir, scales)
+def _references(header: Mapping[str, object]) -> Mapping[str, str]:
+    references = header.get(HEADER_REFERENCES)
+    return references if isinstance(references, Mapping) else {}
+
+
+def _write_figures(results: pd.DataFrame, out_dir: Path, sweeps, scales, use_cases) -> tuple[list[Figure], list[Path]]:
+    """Every figure of a run, and the networks figures and layer-identification table: (figures, tables)."""
+    figures, tables = write_networks(results, out_dir, scales)
+    return write_figures(results, out_dir / "figures", sweeps, scales, use_cases) + figures, tables
 
 
 def read_run(out_dir: str | Path) -> tuple[pd.DataFrame, RunRecord]:

@@ -1,14 +1,15 @@
 """The scorecard: a score and a mark per (measure, family), every verdict's numbers, in tables that fit.
 
-A cell's score is the fraction of the family's counted expectations the measure passed (undecided and
-errors count as not passed). A verdict set aside because its premise failed (the functional reference
-itself did not do what the expectation says: verdict ``"premise failed"``, mark ⊘) counts neither as a
-pass nor as a failure: it is left out of the score and counted apart (``set_aside``). The mark is ✗ if
-any expectation failed, ! if none failed but the measure errored on one, ? if none failed or errored but
-one is undecided, ✓ when every counted one passed, and ⊘ when every one was set aside. The summary row
-(family :data:`SUMMARY`) does the same over all families. Measures are ranked within each family by
-their score (1 = best, ties share the mean rank) and overall by the median of their family ranks, as
-ReSi ranks measures over its tests.
+A cell's score is the fraction of the family's counted expectations the measure passed (undecided,
+errors and failures of either kind count as not passed). A verdict set aside because its premise failed
+(the functional reference itself did not do what the expectation says: verdict ``"premise failed"``,
+mark ⊘) counts neither as a pass nor as a failure: it is left out of the score and counted apart
+(``set_aside``). A failure is counted apart as ``by_design`` (mark ◇) when the measure's declarations
+alone decide it (``reports.design``: an invariance it does not claim, a direction a symmetric measure
+cannot give), as ``failed`` (✗) otherwise. The score table's mark is the worst verdict (✗, ◇, !, ?, ✓,
+⊘ in that order); the overview shows the share instead (scorecard.html colours it per column). The
+summary row (family :data:`SUMMARY`) does the same over all families, and orders the overview as the
+one ranking of the run does (``reports.answers.ranking``: share, then more counted verdicts, then name).
 
 scorecard.md puts measures in rows everywhere and splits any table wider than :data:`MAX_COLUMNS`, so it
 stays readable at 35 measures and 20 scenarios per family. scorecard.csv and scorecard.json hold the
@@ -33,9 +34,9 @@ from runner.atomic import atomic_path, write_text
 from reports.verdicts import MARKS
 
 __all__ = [
-    "COUNT_MARKS", "HEADER_PLUGIN_ERRORS", "HEADER_REFERENCES", "MAX_COLUMNS", "MEDIAN_RANK", "SCORE_COLUMNS",
-    "SET_ASIDE", "SUMMARY", "edge_table", "error_summary", "header_items", "header_lines", "mark", "markdown_table", "markdown_text",
-    "measure_reference",
+    "COUNT_MARKS", "DESIGN_MARK", "HEADER_PLUGIN_ERRORS", "HEADER_REFERENCES", "LEGEND", "MAX_COLUMNS",
+    "SCORE_COLUMNS", "SET_ASIDE", "SUMMARY", "by_design", "edge_table", "error_summary", "header_items",
+    "header_lines", "mark", "markdown_table", "markdown_text", "measure_reference",
     "overview_rows", "overview_table", "rank_table", "score_table", "scorecard_markdown", "set_aside_table",
     "verdict_mark", "write_scorecard",
 ]  # fmt: skip
@@ -46,25 +47,41 @@ SET_ASIDE_MARK = MARKS.get(SET_ASIDE, "⊘")
 NO_REFERENCE = "no reference"
 HEADER_REFERENCES = "measure references"
 HEADER_PLUGIN_ERRORS = "plugins not loaded"
-MEDIAN_RANK = "median rank"
 #: no markdown table of the scorecard has more columns than this (wider ones are split)
 MAX_COLUMNS = 12
-COUNTS = ("passed", "failed", "undecided", "errors", "set_aside")
+COUNTS = ("passed", "failed", "by_design", "undecided", "errors", "set_aside")
 SCORE_COLUMNS = ("metric", "family", "score", "mark", *COUNTS, "expectations")
 _COUNTED = {"passed": "pass", "failed": "fail", "undecided": "undecided", "errors": "error", "set_aside": SET_ASIDE}
-#: the mark each count of the score table counts
-COUNT_MARKS = {count: MARKS.get(verdict, SET_ASIDE_MARK) for count, verdict in _COUNTED.items()}
 
 
-def verdict_mark(verdict: str) -> str:
-    """The mark of one verdict (✓ ✗ ? ! ⊘)."""
+#: the mark of a failure the measure has by its declared design (``reports.design``), not empirically
+DESIGN_MARK = "◇"
+
+
+def verdict_mark(verdict: str, design: str = "") -> str:
+    """The mark of one verdict (✓ ✗ ? ! ⊘), and ◇ for a failure by design (``design``: its reason)."""
+    if verdict == "fail" and isinstance(design, str) and design:
+        return DESIGN_MARK
     return MARKS.get(verdict, SET_ASIDE_MARK if verdict == SET_ASIDE else "?")
 
 
-def mark(passed: int, failed: int, undecided: int, errors: int, set_aside: int = 0) -> str:
+#: the mark each count of the score table counts
+COUNT_MARKS = {**{count: verdict_mark(verdict) for count, verdict in _COUNTED.items()}, "by_design": DESIGN_MARK}
+COUNT_MARKS = {count: COUNT_MARKS[count] for count in COUNTS}
+
+
+def by_design(verdicts: pd.DataFrame) -> pd.Series:
+    """Which verdicts are failures by the measure's declared design (``design`` column, ``reports.design``)."""
+    design = verdicts["design"] if "design" in verdicts else pd.Series("", index=verdicts.index)
+    return verdicts["verdict"].eq("fail") & design.fillna("").astype(str).ne("")
+
+
+def mark(passed: int, failed: int, by_design: int, undecided: int, errors: int, set_aside: int = 0) -> str:
     """The cell's mark from its verdict counts (see the module docstring)."""
     if failed:
         return MARKS["fail"]
+    if by_design:
+        return DESIGN_MARK
     if errors:
         return MARKS["error"]
     if undecided:
@@ -79,7 +96,9 @@ def score_table(verdicts: pd.DataFrame) -> pd.DataFrame:
 
     ``expectations`` counts the verdicts that enter the score (every one but the set-aside ones).
     """
+    designed = by_design(verdicts)
     counted = verdicts.assign(**{count: verdicts["verdict"].eq(v) for count, v in _COUNTED.items()})
+    counted = counted.assign(failed=counted["failed"] & ~designed, by_design=designed)
     totals = list(COUNTS)
     per_family = counted.groupby(["metric", "family"], sort=True)[totals].sum().reset_index()
     overall = counted.groupby("metric", sort=True)[totals].sum().reset_index().assign(family=SUMMARY)
@@ -93,15 +112,11 @@ def score_table(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 def rank_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Measures x families: each measure's rank by score within the family (1 = best, ties share the mean
-    rank, NaN where it has no counted expectation), and :data:`MEDIAN_RANK` over the families; rows
-    sorted by median rank, then summary score, then name."""
+    rank, NaN where it has no counted expectation); rows in the order of the overview. The one ranking of
+    the run, with its spread, is ``reports.answers.ranking``."""
     families = scores[scores["family"] != SUMMARY]
     wide = families.pivot(index="metric", columns="family", values="score")
-    ranks = wide.rank(ascending=False, method="average")
-    ranks[MEDIAN_RANK] = ranks.median(axis=1)
-    summary = scores[scores["family"] == SUMMARY].set_index("metric")["score"].reindex(ranks.index)
-    order = pd.DataFrame({"median": ranks[MEDIAN_RANK], "summary": -summary.fillna(-1.0), "name": ranks.index})
-    return ranks.loc[order.sort_values(["median", "summary", "name"], na_position="last").index]
+    return wide.rank(ascending=False, method="average").reindex(_order(scores))
 
 
 def _cell(score: float, cell_mark: str) -> str:
@@ -154,28 +169,31 @@ def _families(scores: pd.DataFrame) -> list[str]:
 
 
 def _order(scores: pd.DataFrame, family: str = SUMMARY) -> list[str]:
-    """Measures by score in ``family`` (best first), then fewest failures, then name."""
+    """Measures by score in ``family`` (best first), then more counted verdicts, then name (the order of
+    ``reports.answers.ranking``)."""
     rows = scores[scores["family"] == family]
-    return list(rows.sort_values(["score", "failed", "metric"], ascending=[False, True, True],
+    return list(rows.sort_values(["score", "expectations", "metric"], ascending=[False, False, True],
                                  na_position="last", kind="stable")["metric"])  # fmt: skip
 
 
 def overview_rows(scores: pd.DataFrame, top: int | None = None) -> tuple[list[str], list[list]]:
-    """Headers and rows of the overview: measures by summary score, a cell per family, the summary,
-    the counts and the median rank; the first ``top`` measures only, when given."""
+    """Headers and rows of the overview: measures by summary score (the one ranking's order), a cell per
+    family (the share of its counted verdicts passed), the summary share and the counts; the first
+    ``top`` measures only, when given."""
     families = _families(scores)
-    ranks = rank_table(scores)
     order = _order(scores)[:top]
     cells = {(r.metric, r.family): r for r in scores.itertuples()}
     rows = []
     for position, metric in enumerate(order, start=1):
-        per_family = [_cell(cells[metric, f].score, cells[metric, f].mark) if (metric, f) in cells else ""
-                      for f in families]  # fmt: skip
+        per_family = [_share(cells[metric, f]) if (metric, f) in cells else "" for f in families]
         total = cells[metric, SUMMARY]
-        median = ranks.at[metric, MEDIAN_RANK]
-        rows.append([position, metric, *per_family, _cell(total.score, total.mark), _counts(total),
-                     f"{median:g}" if pd.notna(median) else ""])  # fmt: skip
-    return ["#", "measure", *families, "summary", "counts", MEDIAN_RANK], rows
+        rows.append([position, metric, *per_family, _share(total), _counts(total)])
+    return ["#", "measure", *families, "summary", "counts"], rows
+
+
+def _share(row) -> str:
+    """An overview cell: the share passed and k/n (no mark: the share, not the worst verdict, is the cell)."""
+    return f"{row.score:.2f} ({row.passed}/{row.expectations})" if pd.notna(row.score) else row.mark
 
 
 def overview_table(scores: pd.DataFrame, top: int | None = None) -> str:
@@ -184,10 +202,16 @@ def overview_table(scores: pd.DataFrame, top: int | None = None) -> str:
     return markdown_table(headers, rows, keep=2)
 
 
+def _design(row) -> str:
+    design = getattr(row, "design", "")
+    return design if isinstance(design, str) else ""
+
+
 def _verdict_cell(row) -> str:
+    symbol = verdict_mark(row.verdict, _design(row))
     if row.verdict in ("error", SET_ASIDE) or pd.isna(row.estimate):
-        return verdict_mark(row.verdict)
-    return f"{verdict_mark(row.verdict)} {row.estimate:.3g}"
+        return symbol
+    return f"{symbol} {row.estimate:.3g}"
 
 
 def _label(row) -> str:
@@ -199,7 +223,7 @@ def _family_table(scores: pd.DataFrame, ranks: pd.DataFrame, verdicts: pd.DataFr
     first failed expectations with their statistic."""
     cells = scores[scores["family"] == family].set_index("metric").to_dict("index")
     failures: dict[str, list[str]] = {}
-    for r in verdicts[verdicts["verdict"] == "fail"].itertuples():
+    for r in verdicts[(verdicts["verdict"] == "fail") & ~by_design(verdicts)].itertuples():
         text = f"{_label(r)} ({r.estimate:.3g})" if pd.notna(r.estimate) else _label(r)
         failures.setdefault(r.metric, []).append(text)
     rows = []
@@ -209,7 +233,7 @@ def _family_table(scores: pd.DataFrame, ranks: pd.DataFrame, verdicts: pd.DataFr
         rank = ranks.at[metric, family] if family in ranks.columns else float("nan")
         rows.append([metric, _cell(row["score"], row["mark"]), *(row[c] for c in COUNTS),
                      f"{rank:g}" if pd.notna(rank) else "", _md_text(shown, 120)])  # fmt: skip
-    headers = ["measure", "score", *(COUNT_MARKS[c] for c in COUNTS), "rank", "failed (statistic)"]
+    headers = ["measure", "score", *(COUNT_MARKS[c] for c in COUNTS), "rank", "failed empirically (statistic)"]
     return markdown_table(headers, rows)
 
 
@@ -338,22 +362,26 @@ def header_items(header: Mapping[str, object]) -> dict[str, str]:
     return items
 
 
+#: the legend of the marks, in three lines (scorecard.md, scorecard.html and README show it)
+LEGEND = (
+    f"{MARKS['pass']} pass · {MARKS['fail']} fails empirically · {DESIGN_MARK} fails by the measure's declared design "
+    f"(an invariance it does not claim, a direction a symmetric measure cannot give)",
+    f"{MARKS['undecided']} undecided (the spread over seeds cannot decide; never a pass) · {MARKS['error']} error "
+    f"(no usable value)",
+    f"{SET_ASIDE_MARK} set aside: the functional reference itself broke the expectation, so it counts neither way",
+)
+
 HOW_TO_READ = f"""\
 ## How to read this
 
 - Each scenario states what its functional reference (stitching) does across its cases; every expectation
   is judged for every measure over the scenario's seeds, by one rule per kind, the same for every measure.
-- A verdict is {MARKS["pass"]} pass, {MARKS["fail"]} fail, {MARKS["undecided"]} undecided (the spread over \
-seeds cannot decide; never a pass),
-  {MARKS["error"]} error (no usable value), or {SET_ASIDE_MARK} set aside (the reference itself broke the \
-expectation: counted neither way).
-- **Overview**: one row per measure, best summary score first. A cell is the fraction of the family's counted
-  expectations passed, then the worst mark; the counts are {" ".join(COUNT_MARKS.values())}; the median rank \
-is over the
-  families' rankings (1 = best).
-- **Families**: per family, the measures by score with their first failures, then (folded) per scenario the
-  mark and statistic of every verdict. Intervals, p-values and the cases: scorecard.html (click a cell),
-  verdicts.csv.
+""" + "".join(f"- {line}\n" for line in LEGEND) + f"""\
+- **Overview**: one row per measure in the order of the one ranking. A cell is the share of the family's
+  counted verdicts passed (k/n); the counts are {" ".join(COUNT_MARKS.values())}.
+- **Families**: per family, the measures by score with their first empirical failures, then (folded) per
+  scenario the mark and statistic of every verdict. Intervals, p-values and the cases: scorecard.html
+  (click a cell), verdicts.csv.
 """
 
 
@@ -373,16 +401,14 @@ def _measures_section(header: Mapping[str, object], scores: pd.DataFrame) -> lis
     return ["## Measures", "", markdown_table(["measure", "reference"], rows), ""]
 
 
-def scorecard_markdown(
-    scores: pd.DataFrame, verdicts: pd.DataFrame, header: Mapping[str, object], errors: pd.DataFrame
-) -> str:
-    """Render scorecard.md: header, how to read it, overview, families, set-aside, errors, measures."""
+def scorecard_markdown(scores: pd.DataFrame, verdicts: pd.DataFrame, header: Mapping[str, object],
+                       errors: pd.DataFrame, opening: str = "") -> str:  # fmt: skip
+    """Render scorecard.md: ``opening`` (the trust line, the answers and the ranking: ``reports.run``
+    renders them), how to read it, overview, families, set-aside, on the edge, errors, measures, the run."""
     lines = ["# stitchbench scorecard", ""]
-    lines += header_lines(header_items(header))
-    aside = int((verdicts["verdict"] == SET_ASIDE).sum())
-    if aside:
-        lines.append(f"- **set aside**: {aside} verdict(s) whose premise failed (see Set aside)")
-    lines += ["", HOW_TO_READ, "## Overview", "", overview_table(scores), "", "## Families", ""]
+    if opening:
+        lines += [opening, ""]
+    lines += [HOW_TO_READ, "## Overview", "", overview_table(scores), "", "## Families", ""]
     ranks = rank_table(scores)
     for family, group in verdicts.groupby("family", sort=True):
         expectations = len(group.drop_duplicates(["scenario", "expectation"]))
@@ -394,7 +420,11 @@ def scorecard_markdown(
     lines += _edge_section(verdicts)
     lines += _errors_section(errors, header.get(HEADER_PLUGIN_ERRORS) or {})
     lines += _measures_section(header, scores)
-    return "\n".join(lines)
+    lines += ["## Run", ""] + header_lines(header_items(header))
+    aside = int((verdicts["verdict"] == SET_ASIDE).sum())
+    if aside:
+        lines.append(f"- **set aside**: {aside} verdict(s) whose premise failed (see Set aside)")
+    return "\n".join(lines) + "\n"
 
 
 def write_scorecard(
@@ -403,10 +433,12 @@ def write_scorecard(
     header: Mapping[str, object],
     errors: pd.DataFrame,
     out_dir: str | Path,
+    opening: str = "",
 ) -> list[Path]:
-    """Write scorecard.md, scorecard.csv, scorecard.json and verdicts.csv into ``out_dir`` (atomically)."""
+    """Write scorecard.md (``opening`` first, :func:`scorecard_markdown`), scorecard.csv, scorecard.json and
+    verdicts.csv into ``out_dir`` (atomically)."""
     out_dir = Path(out_dir)
-    paths = [write_text(out_dir / "scorecard.md", scorecard_markdown(scores, verdicts, header, errors))]
+    paths = [write_text(out_dir / "scorecard.md", scorecard_markdown(scores, verdicts, header, errors, opening))]
     for name, table in (("scorecard.csv", scores), ("verdicts.csv", verdicts)):
         with atomic_path(out_dir / name) as tmp:
             table.to_csv(tmp, index=False)

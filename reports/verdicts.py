@@ -134,8 +134,8 @@ PREMISE_FAILED = "premise failed"
 MARKS = {"pass": "✓", "fail": "✗", "undecided": "?", "error": "!", PREMISE_FAILED: "⊘"}
 VERDICT_COLUMNS = (
     "metric", "family", "scenario", "expectation", "kind", "reference", "became", "premise", "premise_estimate",
-    "premise_ci_low", "premise_ci_high", "premise_edge", "verdict", "statistic", "estimate", "ci_low", "ci_high", "p_value",
-    "threshold", "n_seeds", "n_cases", "n_failed_cases", "detail", "reason",
+    "premise_ci_low", "premise_ci_high", "premise_edge", "verdict", "design", "statistic", "estimate", "ci_low", "ci_high",
+    "p_value", "threshold", "n_seeds", "n_cases", "n_failed_cases", "detail", "reason",
 )  # fmt: skip
 
 
@@ -519,6 +519,7 @@ def evaluate_expectation(
         "premise_ci_low": premise.ci_low,
         "premise_ci_high": premise.ci_high,
         "premise_edge": premise.edge,
+        "design": "",  # filled by reports.design.mark_design: why a failure holds by the measure's design
         "statistic": statistic,
         "n_seeds": len(data.seeds),
         "n_cases": len(data.cases),

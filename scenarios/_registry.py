@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from scenarios.types import Case, Scenario, Sweep
+from scenarios.use_cases import UNDECLARED, check_use_case
 
 __all__ = [
     "families",
@@ -45,7 +46,8 @@ GeneratorFn = Callable[[Scenario, int], Iterable[Case]]
 class Generator:
     """A registered generator: its parameters (name -> default; the default's type is the type),
     the allowed values of string parameters, an optional cross-parameter check raising ValueError,
-    and an optional function listing the case ids it will produce for (params, sweep)."""
+    an optional function listing the case ids it will produce for (params, sweep), and the use case its
+    scenarios answer (``scenarios.use_cases``; "" when it declares none)."""
 
     name: str
     family: str
@@ -54,6 +56,7 @@ class Generator:
     choices: dict[str, tuple[str, ...]]
     check: Callable[[dict[str, Any]], None] | None
     case_ids: Callable[[dict[str, Any], Sweep | None], list[str]] | None
+    use_case: str = UNDECLARED
 
     def expected_case_ids(self, params: dict[str, Any], sweep: Sweep | None) -> list[str]:
         """The declared case ids, or the default naming (``sweep=value`` per value, else ``base``)."""
@@ -67,18 +70,21 @@ _builtins_loaded = False
 def generator(name: str, *, family: str, params: dict[str, Any],
               choices: dict[str, Iterable[str]] | None = None,
               check: Callable[[dict[str, Any]], None] | None = None,
-              case_ids: Callable[[dict[str, Any], Sweep | None], list[str]] | None = None):
+              case_ids: Callable[[dict[str, Any], Sweep | None], list[str]] | None = None,
+              use_case: str = UNDECLARED):
     """Register ``fn(scenario, seed) -> Iterable[Case]`` under ``name`` (convention: ``family.what``).
 
     ``params`` maps each parameter to its default; specs are validated against them (type of the
     default; an int is accepted for a float). ``choices`` lists the allowed values of string
     parameters. ``check(params)`` raises ValueError for bad combinations. ``case_ids(params, sweep)``
     lists the case ids the generator yields (used to validate ``ordering`` expectations); leave it out
-    when the generator follows the default naming of :func:`sweep_points`.
+    when the generator follows the default naming of :func:`sweep_points`. ``use_case`` names the question
+    its scenarios answer (one of ``scenarios.use_cases.USE_CASES``), read by the scorecard's first table.
     """
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(f"generator {name!r}: a name is dot-separated lower-case words of letters, digits and "
                          f"underscores (family.what)")
+    check_use_case(use_case, f"generator {name!r}")
     if not FAMILY_PATTERN.match(family):
         raise ValueError(f"generator {name!r}: family {family!r} must be lower-case letters, digits and underscores")
     for key, default in params.items():
@@ -97,7 +103,7 @@ def generator(name: str, *, family: str, params: dict[str, Any],
             fn.__module__, fn.__qualname__)  # the same module imported again (e.g. by pytester)
         if previous is not None and not reimported:
             raise ValueError(f"generator {name!r} is already registered (by {_REGISTRY[name].fn.__module__})")
-        _REGISTRY[name] = Generator(name, family, dict(params), fn, allowed, check, case_ids)
+        _REGISTRY[name] = Generator(name, family, dict(params), fn, allowed, check, case_ids, use_case)
         return fn
 
     return register

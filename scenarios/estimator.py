@@ -71,7 +71,7 @@ def independent_pair(scenario: Scenario, seed: int, params: dict) -> tuple[Pair,
 
 
 @generator("estimator.independent", family="estimator", params={**TASK_PARAMS, "n": 256, "p": 64},
-           choices=TASK_CHOICES, check=_check_task)
+           choices=TASK_CHOICES, check=_check_task, use_case="synthetic")
 def independent(scenario: Scenario, seed: int):
     """Independent representations; stitching at chance (``meta['chance']``)."""
     yield from _generate(scenario, seed, independent_pair)
@@ -109,7 +109,7 @@ def outlier_pair(scenario: Scenario, seed: int, params: dict) -> tuple[Pair, dic
 
 
 @generator("estimator.outliers", family="estimator", params=OUTLIER_PARAMS, choices=TASK_CHOICES,
-           check=_check_outliers)
+           check=_check_outliers, use_case="synthetic")
 def outliers(scenario: Scenario, seed: int):
     """Outliers in Y along irrelevant channels; stitching stays 1 in both directions."""
     yield from _generate(scenario, seed, outlier_pair)
@@ -151,7 +151,7 @@ def low_variance_pair(scenario: Scenario, seed: int, params: dict) -> tuple[Pair
 
 
 @generator("estimator.low_variance_pcs", family="estimator", params=LOW_VARIANCE_PARAMS, choices=TASK_CHOICES,
-           check=_check_low_variance)
+           check=_check_low_variance, use_case="synthetic")
 def low_variance_pcs(scenario: Scenario, seed: int):
     """X lacks Y's ``deleted`` lowest-variance components; stitching X -> Y falls, Y -> X stays 1."""
     yield from _generate(scenario, seed, low_variance_pair)
@@ -203,7 +203,8 @@ def width_null_pair(scenario: Scenario, seed: int, params: dict) -> Pair:
 
 
 @generator("estimator.width_null", family="estimator", params=NULL_PARAMS,
-           choices={**TASK_CHOICES, "correspondence": CORRESPONDENCES}, check=_check_null)
+           choices={**TASK_CHOICES, "correspondence": CORRESPONDENCES}, check=_check_null,
+           use_case="synthetic")
 def width_null(scenario: Scenario, seed: int):
     """No correspondence between X and Y at any width; stitching at chance."""
     for point in sweep_points(scenario.params, scenario.sweep):
@@ -221,7 +222,8 @@ def _check_depth(params: dict) -> None:
         raise ValueError("layers must be >= 1")
 
 
-@generator("estimator.depth_null", family="estimator", params=DEPTH_PARAMS, choices=TASK_CHOICES, check=_check_depth)
+@generator("estimator.depth_null", family="estimator", params=DEPTH_PARAMS, choices=TASK_CHOICES, check=_check_depth,
+           use_case="synthetic")
 def depth_null(scenario: Scenario, seed: int):
     """L independent layers per side; the value is the maximum over the L x L pairs; every pair's
     stitching is at chance, and the case records the mean over pairs (no selection, no bias)."""

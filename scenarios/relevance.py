@@ -89,7 +89,7 @@ def signal_pair(scenario: Scenario, seed: int, params: dict) -> Pair:
 
 
 @generator("relevance.signal_and_irrelevant", family="relevance", params=SIGNAL_PARAMS,
-           choices=SIGNAL_CHOICES, check=check_signal_params)
+           choices=SIGNAL_CHOICES, check=check_signal_params, use_case="synthetic")
 def signal_and_irrelevant(scenario: Scenario, seed: int):
     """One case per sweep point of :func:`signal_pair`; stitching is 1 in both directions in all."""
     for point in sweep_points(scenario.params, scenario.sweep):

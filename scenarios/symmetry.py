@@ -36,11 +36,15 @@ Affine = Callable[[np.random.Generator, np.ndarray, float], tuple[np.ndarray, np
 class Transform:
     """An affine transformation family x -> x M + t drawn by ``affine(rng, x, strength)``.
 
+    ``invariance`` is the smallest invariance of the measures' vocabulary (``metrics.INVARIANCES``) that
+    contains it; its cases record it (``meta["invariance"]``), so the reports can tell a measure that does
+    not declare that invariance, and fails by design, from one that fails empirically.
     ``strength`` names its parameter (None when it has none), with its ``default``, the ``neutral``
     value that leaves x unchanged, and the ``minimum`` it must exceed (or equal, when ``inclusive``).
     """
 
     affine: Affine
+    invariance: str
     strength: str | None = None
     default: float | None = None
     neutral: float | None = None
@@ -86,12 +90,14 @@ def _invertible_linear(rng, x, condition):
 #: translation in units of X's spread (rms distance of a row to the centroid); ``condition`` is the
 #: ratio of the largest to the smallest scale factor (anisotropic) or singular value (invertible).
 TRANSFORMS = {
-    "permutation": Transform(_permutation),
-    "orthogonal": Transform(_orthogonal),
-    "isotropic_scaling": Transform(_isotropic_scaling, "scale", 3.0, 1.0, 0.0),
-    "translation": Transform(_translation, "distance", 1.0, 0.0, 0.0, inclusive=True),
-    "anisotropic_scaling": Transform(_anisotropic_scaling, "condition", 10.0, 1.0, 1.0, inclusive=True),
-    "invertible_linear": Transform(_invertible_linear, "condition", 10.0, 1.0, 1.0, inclusive=True),
+    "permutation": Transform(_permutation, "permutation"),
+    "orthogonal": Transform(_orthogonal, "orthogonal"),
+    "isotropic_scaling": Transform(_isotropic_scaling, "isotropic_scaling", "scale", 3.0, 1.0, 0.0),
+    "translation": Transform(_translation, "translation", "distance", 1.0, 0.0, 0.0, inclusive=True),
+    "anisotropic_scaling": Transform(_anisotropic_scaling, "invertible_linear", "condition", 10.0, 1.0, 1.0,
+                                     inclusive=True),
+    "invertible_linear": Transform(_invertible_linear, "invertible_linear", "condition", 10.0, 1.0, 1.0,
+                                   inclusive=True),
 }
 
 
@@ -130,7 +136,7 @@ def _register_transform(name: str, transform: Transform) -> None:
         return ["identity"] + [point.case for point in _transform_points(name, transform, values, sweep)]
 
     @generator(f"symmetry.{name}", family="symmetry", params=params, choices=BASE_CHOICES, check=check,
-               case_ids=case_ids)
+               case_ids=case_ids, use_case="synthetic")
     def generate(scenario: Scenario, seed: int):
         x, readout = _base(scenario, seed, scenario.params)
         yield make_case(scenario, seed, "identity", transform.neutral, Pair(x, x, readout, readout),
@@ -140,7 +146,7 @@ def _register_transform(name: str, transform: Transform) -> None:
             matrix, shift = transform.affine(rng_for(scenario.name, seed, "transform"), x,
                                              point.params.get(transform.strength))
             yield make_case(scenario, seed, point.case, point.param, transformed_pair(x, readout, matrix, shift),
-                            transform=name)
+                            transform=name, invariance=transform.invariance)
 
     generate.__doc__ = f"An ``identity`` case and {name} case(s) of generic data; stitching is 1 in all."
 
@@ -178,13 +184,14 @@ def _check_containment(params: dict) -> None:
 
 
 @generator("symmetry.containment", family="symmetry", params={**BASE_PARAMS, "extra_channels": 16},
-           choices=BASE_CHOICES, check=_check_containment, case_ids=_containment_ids)
+           choices=BASE_CHOICES, check=_check_containment, case_ids=_containment_ids, use_case="synthetic")
 def containment(scenario: Scenario, seed: int):
     """Two cases per point: ``superset_to_subset`` (x = [X, Z], y = X: stitch 1) and
-    ``subset_to_superset`` (x = X, y = [X, Z]: stitch < 1)."""
+    ``subset_to_superset`` (x = X, y = [X, Z]: stitch < 1), each the other one reversed
+    (``meta["reverse"]``: a symmetric measure gives both the same value by its design)."""
     for point in sweep_points(scenario.params, scenario.sweep):
         pair = containment_pair(scenario, seed, point.params)
         prefix = f"{point.case}:" if scenario.sweep else ""
-        for role, oriented in zip(CONTAINMENT_ROLES, (pair.swapped(), pair)):
+        for role, reverse, oriented in zip(CONTAINMENT_ROLES, CONTAINMENT_ROLES[::-1], (pair.swapped(), pair)):
             yield make_case(scenario, seed, prefix + role, point.param, oriented, role=role,
-                            extra_channels=point.params["extra_channels"])
+                            reverse=prefix + reverse, extra_channels=point.params["extra_channels"])

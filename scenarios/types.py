@@ -70,6 +70,10 @@ class Case:
     ``error`` set: the generator could not make this case (X and Y are None; a layer pair of a user's
     model that failed): every measure gets an error row with this message, and the scenario's other
     cases are measured as usual.
+    ``meta`` holds what the generator records of the case; two keys state what the case asks of a
+    measure's design, and the reports read them (``reports.design``): ``invariance`` (Y is X under a
+    transformation that this invariance of ``metrics.INVARIANCES`` contains) and ``reverse`` (the id of
+    the case that is this one with X and Y swapped).
     """
 
     family: str

@@ -17,7 +17,7 @@ ALLOWED = {
     "metrics": set(),
     "runner": {"metrics"},
     "scenarios": {"metrics", "runner"},
-    "reports": {"runner", "scenarios.types", "scenarios.kinds"},
+    "reports": {"runner", "scenarios.types", "scenarios.kinds", "scenarios.use_cases"},
     "pytest_stitchbench": {"metrics", "runner", "scenarios", "reports"},
 }
 

@@ -45,11 +45,11 @@ def test_networks_figures_and_table(tmp_path):
     identification = networks.layer_identification_table(joined)
     assert identification.loc["cka_linear", "networks_layer_pairs_cnn"] == 1.0
     assert identification.loc["svcca", "networks_layer_pairs_cnn"] == pytest.approx(1 / 3)
-    paths = networks.write_networks(table, tmp_path)
-    names = sorted(p.name for p in paths)
-    assert names == ["networks_layer_identification.md", "networks_layers_networks_layer_pairs_cnn.png",
-                     "networks_sparsity.png"]
-    assert all(p.stat().st_size > 0 for p in paths)
+    figures, tables = networks.write_networks(table, tmp_path)
+    assert [t.name for t in tables] == ["networks_layer_identification.md"]
+    assert [f.path.name for f in figures] == ["networks_layers_networks_layer_pairs_cnn.png"]
+    assert figures[0].path.with_suffix(".pdf").is_file() and "stitch" in figures[0].caption
+    assert all(p.stat().st_size > 0 for p in [*tables, figures[0].path])
 
 
 def test_layer_identification():

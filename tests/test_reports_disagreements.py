@@ -121,6 +121,7 @@ def test_an_unbounded_distance_is_read_relative_to_its_farthest_value_on_the_fam
 
 
 def test_the_references_figure_compares_the_references_over_the_network_cases(tmp_path):
-    path = references_figure(results(), tmp_path)
-    assert path == tmp_path / "references.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figure = references_figure(results(), tmp_path)
+    assert figure.path == tmp_path / "references.png" and figure.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "references.pdf").is_file() and "diagonal" in figure.caption
     assert references_figure(results().assign(family="symmetry"), tmp_path / "none") is None

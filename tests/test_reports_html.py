@@ -1,6 +1,8 @@
 """The scorecard at the suite's full size: markdown tables that fit, and scorecard.html, checked as a file
-(self-contained, every measure, the evidence as one JSON document) and in headless Chromium (sorting
-reorders the rows, a cell opens its cases, the filters hide rows).
+(self-contained, every measure, the evidence as one JSON document, the answers and the trust line first)
+and in headless Chromium (sorting reorders the rows, a cell opens its cases, the filters hide rows and
+recount; at a desktop, a laptop and a phone size, clicking a header, a family cell and a verdict keeps the
+panel and the clicked row in view, screenshots in the test's output).
 
 The browser tests need Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and
 selenium; without them they are skipped, except under CI (env ``CI=true``), where they fail.
@@ -19,12 +21,14 @@ import pandas as pd
 import pytest
 
 from reports.baseline import Difference
+from reports.answers import Answers, summarise
 from reports.html import BaselineComparison, read_comparison, render_html, write_html
 from reports.ranking import write_ranking
 from reports.scorecard import (
-    HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, MAX_COLUMNS, MEDIAN_RANK, SET_ASIDE, SUMMARY, error_summary, mark,
+    COUNTS, DESIGN_MARK, HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, MAX_COLUMNS, SET_ASIDE, SUMMARY, error_summary, mark,
     markdown_table, rank_table, score_table, scorecard_markdown,
 )  # fmt: skip
+from reports.trust import trust_items
 from reports.verdicts import VERDICT_COLUMNS
 from runner.schema import REFERENCE_COLUMNS
 
@@ -41,6 +45,7 @@ class FakeRun:
     errors: pd.DataFrame
     header: dict
     sweeps: dict
+    summary: Answers
 
 
 def fake_run(measures: int = 35, scenarios: int = 20, cases: int = 5, seeds: int = 3, seed: int = 0) -> FakeRun:
@@ -76,6 +81,7 @@ def fake_run(measures: int = 35, scenarios: int = 20, cases: int = 5, seeds: int
                     "estimate": float(rng.uniform()), "ci_low": 0.1, "ci_high": 0.9, "p_value": 0.01,
                     "threshold": 0.05, "n_seeds": seeds, "n_cases": cases, "n_failed_cases": 0, "detail": "",
                     "reason": f"what the reference does in {scenario}",
+                    "design": "symmetric" if verdict == "fail" and family == "symmetry" and metric < "measure_05" else "",
                 })  # fmt: skip
     verdicts = pd.DataFrame(records).reindex(columns=list(VERDICT_COLUMNS))
     references = {metric: f"Author et al. {2000 + i}" for i, metric in enumerate(names)}
@@ -87,7 +93,9 @@ def fake_run(measures: int = 35, scenarios: int = 20, cases: int = 5, seeds: int
         HEADER_PLUGIN_ERRORS: {BROKEN_PLUGIN: "ImportError: no module named broken_plugin"},
     }
     sweeps = {scenario: "k" for _, scenario in grid}
-    return FakeRun(results, verdicts, score_table(verdicts), error_summary(results), header, sweeps)
+    use_cases = {scenario: {"networks": "pruned", "symmetry": "synthetic"}.get(family, "") for family, scenario in grid}
+    return FakeRun(results, verdicts, score_table(verdicts), error_summary(results), header, sweeps,
+                   summarise(verdicts, use_cases, n_resamples=100))
 
 
 @pytest.fixture(scope="module")
@@ -156,23 +164,25 @@ def test_set_aside_verdicts_count_neither_way():
     assert (m["passed"], m["failed"], m["set_aside"], m["expectations"], m["score"]) == (1, 1, 2, 2, 0.5)
     n = scores.loc[("n", SUMMARY)]
     assert n["expectations"] == 0 and pd.isna(n["score"]) and n["mark"] == "⊘"
-    assert mark(passed=1, failed=0, undecided=0, errors=0, set_aside=3) == "✓"
+    assert mark(passed=1, failed=0, by_design=0, undecided=0, errors=0, set_aside=3) == "✓"
+    assert mark(passed=1, failed=0, by_design=1, undecided=1, errors=0) == DESIGN_MARK
 
 
-def test_rank_table_ranks_per_family_and_takes_the_median():
+def test_rank_table_ranks_per_family():
     scores = pd.DataFrame({
         "metric": ["a", "b", "c"] * 3, "family": ["f"] * 3 + ["g"] * 3 + [SUMMARY] * 3,
-        "score": [0.9, 0.5, 0.5, 0.2, 0.8, np.nan, 0.6, 0.6, 0.5],
+        "score": [0.9, 0.5, 0.5, 0.2, 0.8, np.nan, 0.6, 0.6, 0.5], "expectations": [4] * 9,
     })  # fmt: skip
     ranks = rank_table(scores)
     assert ranks.loc["a", "f"] == 1 and ranks.loc["b", "f"] == ranks.loc["c", "f"] == 2.5  # ties share the mean
     assert ranks.loc["b", "g"] == 1 and pd.isna(ranks.loc["c", "g"])  # no score: no rank
-    assert list(ranks[MEDIAN_RANK]) == [1.5, 1.75, 2.5] and list(ranks.index) == ["a", "b", "c"]
+    assert list(ranks.index) == ["a", "b", "c"]  # the overview's order: summary score
 
 
-def test_ranking_figure_is_a_png(run, tmp_path):
-    path = write_ranking(run.scores, tmp_path)
-    assert path.name == "ranking.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_ranking_figure_is_a_png_with_a_pdf_and_a_caption(run, tmp_path):
+    figure = write_ranking(run.summary.ranked, run.verdicts, tmp_path)
+    assert figure.path.name == "ranking.png" and figure.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "ranking.pdf").read_bytes()[:5] == b"%PDF-" and "rank" in figure.caption
 
 
 def _data(html: str) -> dict:
@@ -180,13 +190,29 @@ def _data(html: str) -> dict:
     return json.loads(blob)
 
 
+def _render(run, out) -> str:
+    """The fake run's page, with its ranking figure, answers and trust line."""
+    figures = out / "figures"
+    write_ranking(run.summary.ranked, run.verdicts, figures)
+    return render_html(run.results, run.verdicts, run.scores, run.errors, run.header, run.sweeps,
+                       figure_dir=figures, summary=run.summary,
+                       trust=trust_items(run.header, BaselineComparison(), run.verdicts))  # fmt: skip
+
+
+def test_the_page_opens_with_the_trust_line_and_the_answers(run, tmp_path):
+    html = _render(run, tmp_path)
+    assert html.index('id="trust"') < html.index('id="answers"') < html.index('id="overview"')
+    answers = html.split('id="answers-table"')[1].split("</table>")[0]
+    assert "a pruned network against its dense parent" in answers and "other estimator scenarios" in answers
+    assert "not compared" in html.split('id="trust"')[1].split("</ul>")[0]
+
+
 def test_html_is_self_contained_and_carries_the_evidence_as_one_json_document(run, tmp_path):
-    figures = tmp_path / "figures"
-    write_ranking(run.scores, figures)
-    html = render_html(run.results, run.verdicts, run.scores, run.errors, run.header, run.sweeps,
-                       figure_dir=figures, ranking=figures / "ranking.png")  # fmt: skip
-    links = re.findall(r'(?:src|href)="([^"]*)"', html)
-    assert links and all(link.startswith(("data:", "#")) for link in links), "the page loads nothing from elsewhere"
+    html = _render(run, tmp_path)
+    sources = re.findall(r'src="([^"]*)"', html)
+    assert sources and all(link.startswith("data:") for link in sources), "the page loads nothing from elsewhere"
+    links = re.findall(r'href="([^"]*)"', html)
+    assert all(link.startswith(("#", "figures/")) for link in links), "links lead within the page or to its PDFs"
     assert not re.search(r"<(?:link|iframe)\b|@import|url\(", html)
     data = _data(html)
     assert data["measures"] == sorted(run.results["metric"].unique())
@@ -260,11 +286,7 @@ def chromium(width: int = 1500, height: int = 1000):
 def page(run, tmp_path_factory):
     """The fake run's scorecard.html open in headless Chromium."""
     out = tmp_path_factory.mktemp("html")
-    figures = out / "figures"
-    write_ranking(run.scores, figures)
-    html = render_html(run.results, run.verdicts, run.scores, run.errors, run.header, run.sweeps,
-                       figure_dir=figures, ranking=figures / "ranking.png")  # fmt: skip
-    (out / "scorecard.html").write_text(html, encoding="utf-8")
+    (out / "scorecard.html").write_text(_render(run, out), encoding="utf-8")
     driver = chromium()
     driver.set_page_load_timeout(60)
     try:
@@ -322,7 +344,7 @@ def test_browser_opening_a_cell_shows_its_evidence_and_cases(page, run):
     assert not panel.is_displayed()
 
 
-def test_browser_filters_by_measure_and_family(page):
+def test_browser_filters_by_measure_and_family(page, run):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -338,7 +360,13 @@ def test_browser_filters_by_measure_and_family(page):
     assert shown == ["symmetry"]
     hidden = page.find_elements(By.CSS_SELECTOR, "#overview-table thead th.hidden")
     assert sorted(th.get_attribute("data-family") for th in hidden) == ["estimator", "networks", "relevance"]
+    row = page.find_element(By.CSS_SELECTOR, '#overview-table tr[data-metric="measure_07"]')
+    counts = [int(cell.text) for cell in row.find_elements(By.CSS_SELECTOR, "td.count")]
+    symmetry = run.scores.set_index(["metric", "family"]).loc[("measure_07", "symmetry")]
+    assert counts == [int(symmetry[c]) for c in COUNTS], "the counts follow the family filter"
     Select(page.find_element(By.ID, "family-filter")).select_by_value("")
+    total = run.scores.set_index(["metric", "family"]).loc[("measure_07", SUMMARY)]
+    assert [int(cell.text) for cell in row.find_elements(By.CSS_SELECTOR, "td.count")] == [int(total[c]) for c in COUNTS]
 
 
 def test_browser_on_the_page_write_reports_writes(tmp_path):
@@ -374,5 +402,56 @@ def test_browser_on_the_page_write_reports_writes(tmp_path):
         rows = driver.find_elements(By.CSS_SELECTOR, "#evidence-cases tbody tr")
         assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["scale=1", "scale=2", "scale=5"]
         assert "✓ pass" in driver.find_element(By.ID, "evidence").text
+    finally:
+        driver.quit()
+
+
+def _in_view(driver, element) -> bool:
+    """Whether ``element`` lies in the window, below the sticky header and outside the evidence panel."""
+    return driver.execute_script("""
+        const box = arguments[0].getBoundingClientRect(), header = document.querySelector('header.top');
+        const panel = document.getElementById('evidence');
+        const top = Math.max(0, header.getBoundingClientRect().bottom);
+        let right = window.innerWidth, bottom = window.innerHeight;
+        if (!panel.hidden) {
+            const sheet = panel.getBoundingClientRect();
+            if (sheet.left <= 1) bottom = sheet.top; else right = sheet.left;
+        }
+        return box.top >= top - 1 && box.bottom <= bottom + 1 && box.left >= -1 && box.left + 10 <= right;
+    """, element)
+
+
+@pytest.mark.parametrize("width, height", [(1440, 1000), (1024, 768), (412, 915)], ids=["desktop", "laptop", "phone"])
+def test_browser_header_family_cell_and_verdict_stay_in_view(run, tmp_path, width, height):
+    """At each window size: a header link lands its section below the sticky header, a family cell shows
+    the measure's row of the family's grid, and a verdict opens the panel with the clicked cell still in
+    view; the page never scrolls sideways and the panel fits the window. Screenshots in tmp_path."""
+    from selenium.webdriver.common.by import By
+
+    (tmp_path / "scorecard.html").write_text(_render(run, tmp_path), encoding="utf-8")
+    driver = chromium(width, height)
+    try:
+        driver.set_window_size(width, height)
+        driver.get((tmp_path / "scorecard.html").as_uri())
+        assert driver.execute_script("return document.body.dataset.ready") == "true"
+        overflow = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        driver.find_element(By.CSS_SELECTOR, 'nav a[href="#verdicts"]').click()
+        heading = driver.find_element(By.CSS_SELECTOR, "#verdicts h2")
+        assert _in_view(driver, heading), "the anchor lands below the sticky header"
+        cell = driver.find_element(By.CSS_SELECTOR, '#overview-table tr[data-metric="measure_20"] td[data-family="relevance"]')
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+        cell.click()
+        row = driver.find_element(By.CSS_SELECTOR, '#grid-relevance tr[data-metric="measure_20"]')
+        assert "highlight" in row.get_attribute("class") and _in_view(driver, row.find_element(By.CSS_SELECTOR, "td.name"))
+        button = row.find_elements(By.CSS_SELECTOR, "button.cell")[5]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'nearest'})", button)
+        button.click()
+        panel = driver.find_element(By.ID, "evidence")
+        assert panel.is_displayed() and _in_view(driver, button), "the clicked verdict stays in view beside the panel"
+        box = driver.execute_script("const b = arguments[0].getBoundingClientRect(); return [b.left, b.right, "
+                                    "arguments[0].scrollWidth - arguments[0].clientWidth]", panel)  # fmt: skip
+        assert box[0] >= 0 and box[1] <= width + 1 and box[2] <= 0, "the panel fits the window, nothing sideways"
+        assert driver.execute_script(overflow) <= 0, "the page does not scroll sideways"
+        driver.save_screenshot(str(tmp_path / f"scorecard_{width}x{height}.png"))
     finally:
         driver.quit()

@@ -2,14 +2,12 @@
 a networks run used (networks_models.csv)."""
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from reports.results import results_table
 from reports.networks import MODEL_COLUMNS, models_table
 from reports.ranking import ranks_per_test, write_ranking_per_test
-from reports.scorecard import MEDIAN_RANK, score_table
 
 
 def _verdict(metric, scenario, kind, estimate, verdict="pass", family="networks", reference="stitch", became=""):
@@ -33,24 +31,25 @@ def _verdicts():
 
 def test_each_test_ranks_by_its_own_statistic_the_right_way_round():
     verdicts = _verdicts()
-    ranks = ranks_per_test(verdicts, score_table(verdicts))
-    assert list(ranks.columns) == ["accuracy", "groups", "layers", "family: networks", "family: symmetry", MEDIAN_RANK]
+    ranks = ranks_per_test(verdicts, ["c", "a"])
+    assert list(ranks.columns) == ["accuracy", "groups", "layers"]
     assert ranks.loc["a", "groups"] == 1 and ranks.loc["c", "groups"] == 3  # AUPRC: higher is better
     assert ranks.loc["b", "layers"] == 1 and ranks.loc["a", "layers"] == 3  # violations: lower is better
     assert ranks.loc["b", "accuracy"] == 1
-    assert ranks.loc["b", MEDIAN_RANK] == pytest.approx(np.median([1, 2, 1]))
-    assert list(ranks.index) == ["b", "a", "c"]  # by median rank
+    assert list(ranks.index) == ["c", "a", "b"]  # the one ranking's order, then the measures it lacks
 
 
 def test_the_ranking_per_test_is_written_as_markdown_and_figure(tmp_path):
-    verdicts = _verdicts()
-    paths = write_ranking_per_test(verdicts, score_table(verdicts), tmp_path)
-    assert [p.name for p in paths] == ["ranking_tests.md", "ranking_tests.png"]
+    verdicts = _verdicts().assign(design="")
+    verdicts.loc[(verdicts["metric"] == "c") & (verdicts["scenario"] == "groups"), ["verdict", "design"]] = [
+        "fail", "symmetric"]
+    paths, figures = write_ranking_per_test(verdicts, tmp_path, ["a", "b", "c"])
+    assert [p.name for p in paths] == ["ranking_tests.md"] and [f.path.name for f in figures] == ["ranking_tests.png"]
     text = paths[0].read_text()
-    assert "0.900 ✓ (1)" in text and "groups (auprc)" in text
-    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "0.900 ✓ (1)" in text and "groups (auprc)" in text and "0.300 ◇ (3)" in text  # by design: ◇
+    assert figures[0].path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figures[0].caption
     no_tests = verdicts[verdicts["kind"] == "invariant"]
-    assert write_ranking_per_test(no_tests, score_table(no_tests), tmp_path / "none") == []
+    assert write_ranking_per_test(no_tests, tmp_path / "none") == ([], [])
 
 
 def test_models_table_lists_each_model_once_with_the_scenarios_that_used_it():

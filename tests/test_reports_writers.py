@@ -71,7 +71,8 @@ def test_every_report_file_is_written(written):
     out, _, _, reports = written
     expected = ["results.csv", "run.json", "scorecard.md", "scorecard.csv", "scorecard.json", "verdicts.csv",
                 "disagreements.md", "scorecard.html", "figures/stitching_scatter.png", "figures/sweeps_estimator.png",
-                "figures/ranking.png"]  # fmt: skip
+                "figures/ranking.png", "figures/ranking.pdf", "figures/index.json", "ranking.csv", "ranking.tex",
+                "use_cases.csv", "use_cases.tex"]  # fmt: skip
     for name in expected:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert (out / "figures/sweeps_estimator.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -86,8 +87,8 @@ def test_scorecard_has_header_overview_marks_and_the_errors(written):
     overview = text.split("## Overview")[1].split("## Families")[0]
     line = next(line for line in overview.splitlines() if "| correlation " in line)
     # correlation: monotone and tracking pass in estimator; it moves with irrelevant channels in relevance
-    assert "1.00 ✓" in line and "0.00 ✗" in line and "0.67 ✗" in line
-    assert "| broken" in overview and "0.00 !" in overview
+    assert "1.00 (2/2)" in line and "0.00 (0/1)" in line and "0.67 (2/3)" in line  # the share, k/n
+    assert "| broken" in overview and "0.00 (0/" in overview
     assert "## Errors" in text and "plugin exploded" in text
 
 
@@ -104,10 +105,11 @@ def test_scorecard_csv_and_json_hold_the_same_tidy_table(written):
 
 
 def test_mark_precedence():
-    assert mark(passed=3, failed=0, undecided=0, errors=0) == "✓"
-    assert mark(passed=3, failed=1, undecided=1, errors=1) == "✗"
-    assert mark(passed=3, failed=0, undecided=1, errors=1) == "!"
-    assert mark(passed=3, failed=0, undecided=1, errors=0) == "?"
+    assert mark(passed=3, failed=0, by_design=0, undecided=0, errors=0) == "✓"
+    assert mark(passed=3, failed=1, by_design=1, undecided=1, errors=1) == "✗"
+    assert mark(passed=3, failed=0, by_design=1, undecided=1, errors=1) == "◇"
+    assert mark(passed=3, failed=0, by_design=0, undecided=1, errors=1) == "!"
+    assert mark(passed=3, failed=0, by_design=0, undecided=1, errors=0) == "?"
 
 
 def test_disagreements_report_correlations_and_discordant_cases(written):

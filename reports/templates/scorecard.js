@@ -83,6 +83,10 @@
     document.querySelectorAll("tr[data-metric]").forEach(function (row) {
       row.classList.toggle("hidden", !measureMatches(row.dataset.metric));
     });
+    document.querySelectorAll("#overview-table tr[data-counts]").forEach(function (row) {
+      var counts = JSON.parse(row.dataset.counts)[family] || [];
+      row.querySelectorAll("td.count").forEach(function (cell, i) { cell.textContent = counts[i] === undefined ? "" : counts[i]; });
+    });
   }
   familyFilter.addEventListener("change", applyFilters);
   measureFilter.addEventListener("input", applyFilters);
@@ -92,6 +96,9 @@
   VERDICTS.forEach(function (v) { byKey[[v.metric, v.scenario, v.expectation].join("\u0001")] = v; });
   var measuresInOrder = Array.prototype.map.call(
     document.querySelectorAll("#overview-table tbody tr"), function (row) { return row.dataset.metric; });
+
+  // a failure the measure has by its declared design shows apart from an empirical one
+  function verdictKind(v) { return v.verdict === "fail" && v.design ? "design" : v.verdict; }
 
   function buildGrids() {
     var container = document.getElementById("grids");
@@ -118,9 +125,10 @@
           var v = byKey[[metric, parts[0], parts[1]].join("\u0001")];
           if (!v) { row.appendChild(el("td", { "data-sort": "" })); return; }
           var estimate = typeof v.estimate === "number" ? " " + fmt(v.estimate, 3) : "";
-          var button = el("button", { type: "button", className: "cell " + (DATA.classes[v.verdict] || ""),
+          var kind = verdictKind(v);
+          var button = el("button", { type: "button", className: "cell " + (DATA.classes[kind] || ""),
             "data-metric": metric, "data-scenario": parts[0], "data-expectation": parts[1],
-            title: v.verdict + estimate, text: DATA.marks[v.verdict] || "?" });
+            title: (kind === "design" ? "fails by design: " + v.design : v.verdict) + estimate, text: DATA.marks[kind] || "?" });
           button.addEventListener("click", function () { openEvidence(v, button); });
           row.appendChild(el("td", { "data-sort": String(ORDER.indexOf(v.verdict)) }, button));
         });
@@ -138,6 +146,7 @@
   var panelBody = document.getElementById("evidence-body");
   function closeEvidence() {
     panel.hidden = true;
+    document.body.classList.remove("panel-open");
     document.querySelectorAll("button.cell.open").forEach(function (b) { b.classList.remove("open"); });
   }
   document.getElementById("evidence-close").addEventListener("click", closeEvidence);
@@ -156,7 +165,9 @@
     var judged = v.reference || "stitch";
     panelBody.textContent = "";
     panelBody.appendChild(el("h3", {}, v.metric + " on " + v.scenario + ": " + v.expectation + " ",
-      el("span", { className: "badge " + (DATA.classes[v.verdict] || ""), text: (DATA.marks[v.verdict] || "") + " " + v.verdict })));
+      el("span", { className: "badge " + (DATA.classes[verdictKind(v)] || ""),
+        text: (DATA.marks[verdictKind(v)] || "") + " " + (verdictKind(v) === "design" ? "fails by design" : v.verdict) })));
+    if (v.design) panelBody.appendChild(el("p", { className: "hint", text: "By design: " + v.design }));
     if (v.reason) panelBody.appendChild(el("p", { className: "hint", text: v.reason }));
     var facts = [
       ["family", v.family],
@@ -203,22 +214,42 @@
       body.appendChild(row);
     });
     panelBody.appendChild(el("h3", { text: "cases (mean over seeds)" }));
-    panelBody.appendChild(el("table", { id: "evidence-cases" }, el("thead", {}, head), body));
+    panelBody.appendChild(el("div", { className: "wide" }, el("table", { id: "evidence-cases" }, el("thead", {}, head), body)));
     panel.hidden = false;
+    panel.scrollTop = 0;
+    document.body.classList.add("panel-open");
+    if (button) keepVisible(button);
   }
 
-  // The scenario's figure for this measure: its values (mean, bars min..max over seeds) on the left axis,
-  // the functional references (dashed; the judged one in black) on the right axis.
+  // The clicked cell stays in view beside (wide windows) or above (narrow: the panel is a bottom sheet) the
+  // panel, below the sticky header.
+  function keepVisible(node) {
+    var box = node.getBoundingClientRect();
+    var sheet = panel.hidden ? { left: window.innerWidth, top: window.innerHeight } : panel.getBoundingClientRect();
+    var top = Math.max(0, document.querySelector("header.top").getBoundingClientRect().bottom) + 8;
+    var bottom = sheet.left <= 1 ? sheet.top - 8 : window.innerHeight - 8;
+    if (box.top < top || box.bottom > bottom) window.scrollBy(0, box.top - top - Math.max(0, (bottom - top - box.height) / 3));
+    var grid = node.tagName === "BUTTON" ? node.closest(".grid-block") : null;  // a row only scrolls vertically
+    if (grid) {
+      var right = sheet.left <= 1 ? window.innerWidth : sheet.left;
+      if (box.right > right - 8) grid.scrollLeft += box.right - right + 40;
+      else if (box.left < grid.getBoundingClientRect().left + 8) grid.scrollLeft -= grid.getBoundingClientRect().left - box.left + 40;
+    }
+  }
+
+  // The scenario's figure for this measure: two panels on one x axis, each with its own labelled y axis
+  // (never two scales on one panel): the measure (mean, bars min..max over seeds) above, the functional
+  // references below (0..1 at least; the judged one in black). Title and legend are HTML, outside the chart.
   function figure(v, scenario, values, references, judged) {
     var NS = "http://www.w3.org/2000/svg";
-    var W = 560, H = 230, L = 52, R = 52, T = 14, B = 46;
+    var W = 560, P = 120, L = 56, R = 12, T = 8, GAP = 14, B = 44, H = T + 2 * P + GAP + B;
     function svg(tag, attrs, text) {
       var node = document.createElementNS(NS, tag);
       Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
       if (text !== undefined) node.textContent = text;
       return node;
     }
-    var root = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img" });
+    var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", width: "100%", "aria-label": v.metric + " and references" });
     var n = scenario.cases.length;
     var params = scenario.params;
     var numeric = n > 1 && params.every(function (p) { return typeof p === "number"; }) &&
@@ -229,7 +260,7 @@
     var xs = scenario.cases.map(function (_, i) { return xValue(i); });
     var xMin = Math.min.apply(null, xs), xMax = Math.max.apply(null, xs);
     if (xMin === xMax) { xMin -= 1; xMax += 1; }
-    function X(i) { return L + (xValue(i) - xMin) / (xMax - xMin) * (W - L - R); }
+    function X(i) { return L + 6 + (xValue(i) - xMin) / (xMax - xMin) * (W - L - R - 12); }
     function range(numbers) {
       var finite = numbers.filter(function (x) { return typeof x === "number"; });
       if (!finite.length) return [0, 1];
@@ -238,45 +269,48 @@
       var pad = 0.06 * (high - low);
       return [low - pad, high + pad];
     }
+    function panelAxis(top, axis, label, colour) {
+      root.appendChild(svg("rect", { x: L, y: top, width: W - L - R, height: P, fill: "none", stroke: "#d0d7de" }));
+      [0, 0.5, 1].forEach(function (f) {
+        var a = axis[0] + f * (axis[1] - axis[0]);
+        root.appendChild(svg("text", { x: L - 4, y: top + (1 - f) * P + 4, "text-anchor": "end", "font-size": 10, fill: colour }, fmt(a, 3)));
+      });
+      root.appendChild(svg("text", { x: 10, y: top + P / 2, "font-size": 10, fill: colour, "text-anchor": "middle",
+        transform: "rotate(-90 10 " + (top + P / 2) + ")" }, label));
+      return function (value) { return top + (1 - (value - axis[0]) / (axis[1] - axis[0])) * P; };
+    }
     var measured = [];
     values.forEach(function (value) { if (value) measured.push(value[1], value[2]); });
-    var left = range(measured);
+    var Ym = panelAxis(T, range(measured), "measure", "#0969da");
     var referenced = [];
     references.forEach(function (ref) { referenced = referenced.concat(scenario.references[ref]); });
-    var right = range(referenced.concat([0, 1]).filter(function (x) { return typeof x === "number"; }));
-    function Y(value, axis) { return T + (1 - (value - axis[0]) / (axis[1] - axis[0])) * (H - T - B); }
-    root.appendChild(svg("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "none", stroke: "#d0d7de" }));
-    [0, 0.5, 1].forEach(function (f) {
-      var a = left[0] + f * (left[1] - left[0]), b = right[0] + f * (right[1] - right[0]);
-      root.appendChild(svg("text", { x: L - 4, y: Y(a, left) + 4, "text-anchor": "end", "font-size": 10, fill: "#0969da" }, fmt(a, 3)));
-      root.appendChild(svg("text", { x: W - R + 4, y: Y(b, right) + 4, "font-size": 10 }, fmt(b, 3)));
-    });
+    var Yr = panelAxis(T + P + GAP, range(referenced.concat([0, 1])), "references", "#1f2328");
+    var bottom = T + 2 * P + GAP;
     scenario.cases.forEach(function (name, i) {
       var label = numeric ? fmt(params[i], 3) : name;
-      var text = svg("text", { x: X(i), y: H - B + 12, "font-size": 9, "text-anchor": numeric ? "middle" : "end",
-        transform: numeric ? "" : "rotate(-30 " + X(i) + " " + (H - B + 12) + ")" }, label.length > 18 ? label.slice(0, 17) + "…" : label);
-      root.appendChild(text);
+      root.appendChild(svg("text", { x: X(i), y: bottom + 12, "font-size": 9, "text-anchor": numeric ? "middle" : "end",
+        transform: numeric ? "" : "rotate(-30 " + X(i) + " " + (bottom + 12) + ")" }, label.length > 18 ? label.slice(0, 17) + "…" : label));
     });
     references.forEach(function (ref) {
       var points = [];
-      scenario.references[ref].forEach(function (value, i) { if (typeof value === "number") points.push(X(i) + "," + Y(value, right)); });
+      scenario.references[ref].forEach(function (value, i) { if (typeof value === "number") points.push(X(i) + "," + Yr(value)); });
       root.appendChild(svg("polyline", { points: points.join(" "), fill: "none", stroke: ref === judged ? "#000" : "#8c959f",
-        "stroke-width": ref === judged ? 2 : 1.2, "stroke-dasharray": "5 3" }));
+        "stroke-width": ref === judged ? 2 : 1.2, "stroke-dasharray": ref === judged ? "" : "5 3" }));
     });
     var line = [];
     values.forEach(function (value, i) {
       if (!value) return;
-      root.appendChild(svg("line", { x1: X(i), x2: X(i), y1: Y(value[1], left), y2: Y(value[2], left), stroke: "#0969da" }));
-      root.appendChild(svg("circle", { cx: X(i), cy: Y(value[0], left), r: 3, fill: "#0969da" }));
-      line.push(X(i) + "," + Y(value[0], left));
+      root.appendChild(svg("line", { x1: X(i), x2: X(i), y1: Ym(value[1]), y2: Ym(value[2]), stroke: "#0969da" }));
+      root.appendChild(svg("circle", { cx: X(i), cy: Ym(value[0]), r: 3, fill: "#0969da" }));
+      line.push(X(i) + "," + Ym(value[0]));
     });
     root.appendChild(svg("polyline", { points: line.join(" "), fill: "none", stroke: "#0969da", "stroke-width": 1.5 }));
-    root.appendChild(svg("text", { x: L, y: 10, "font-size": 10, fill: "#0969da" }, v.metric + " (mean, min..max over seeds)"));
-    root.appendChild(svg("text", { x: W - R, y: 10, "font-size": 10, "text-anchor": "end" },
-      "- - " + references.join(", ") + (references.length ? " (bold: " + judged + ")" : "")));
     if (numeric) root.appendChild(svg("text", { x: (L + W - R) / 2, y: H - 4, "font-size": 10, "text-anchor": "middle" },
       (scenario.sweep || "sweep parameter") + (logScale ? " (log scale)" : "")));
-    return root;
+    var caption = el("p", { className: "chart-title", text: v.metric + " (top: mean, bar min..max over seeds) and the " +
+      "functional references (bottom: " + (references.length ? judged + " judged, solid black; others dashed grey: " +
+      references.filter(function (r) { return r !== judged; }).join(", ") : "none recorded") + ")" });
+    return el("div", { className: "chart" }, caption, root);
   }
 
   // ---- baseline differences ----
@@ -294,7 +328,8 @@
       });
     }
     filter.addEventListener("change", render);
-    render();
+    var details = document.getElementById("difference-details");
+    details.addEventListener("toggle", function () { if (details.open && !table.tBodies[0].rows.length) render(); });
   }
 
   // ---- overview family cells lead to the family's grid, the measure's row highlighted ----
@@ -306,8 +341,8 @@
         if (!block) return;
         document.querySelectorAll("tr.highlight").forEach(function (r) { r.classList.remove("highlight"); });
         var row = block.querySelector('tr[data-metric="' + metric + '"]');
-        if (row) row.classList.add("highlight");
         block.scrollIntoView({ block: "start" });
+        if (row) { row.classList.add("highlight"); keepVisible(row); }
       });
     });
   }
@@ -317,5 +352,11 @@
   buildDifferences();
   linkOverview();
   applyFilters();
+  // anchors land below the sticky header, whatever its height at this width
+  function headerHeight() {
+    document.documentElement.style.setProperty("--header", document.querySelector("header.top").offsetHeight + "px");
+  }
+  window.addEventListener("resize", headerHeight);
+  headerHeight();
   document.body.dataset.ready = "true";
 })();

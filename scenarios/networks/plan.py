@@ -254,10 +254,12 @@ def _plan_recipes(plan: Plan, setup: Setup) -> Iterable[Recipe]:
 def networks_generator(name: str, params: dict, choices: dict | None = None, *,
                        plan: Callable[[Scenario, Setup, int], Plan] | None = None,
                        check: Callable[[dict], None] | None = None,
-                       case_ids: Callable[[dict, Sweep | None], list[str]] | None = None):
+                       case_ids: Callable[[dict, Sweep | None], list[str]] | None = None,
+                       use_case: str = ""):
     """Register generator ``networks.<name>`` (``scenarios.generator``, family ``networks``) with
-    :data:`COMMON_PARAMS` and :data:`COMMON_CHOICES` added to ``params`` and ``choices``; ``check`` and
-    ``case_ids`` as ``scenarios.generator`` takes them. Every seed's recipes are built before the seed's
+    :data:`COMMON_PARAMS` and :data:`COMMON_CHOICES` added to ``params`` and ``choices``; ``check``,
+    ``case_ids`` and ``use_case`` (the question it answers, ``scenarios.use_cases``) as
+    ``scenarios.generator`` takes them. Every seed's recipes are built before the seed's
     cases are made (:func:`planned`). Two forms:
 
     - without ``plan``, the decorated function ``planned_cases(scenario, setup, seed) ->
@@ -276,6 +278,6 @@ def networks_generator(name: str, params: dict, choices: dict | None = None, *,
             generate = planned(plan, _plan_recipes, fn)
         return generator(f"networks.{name}", family="networks", params={**COMMON_PARAMS, **params},
                          choices={**COMMON_CHOICES, **(choices or {})}, check=check,
-                         case_ids=case_ids)(functools.wraps(fn)(generate))
+                         case_ids=case_ids, use_case=use_case)(functools.wraps(fn)(generate))
 
     return register

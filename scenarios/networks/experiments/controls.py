@@ -33,7 +33,7 @@ def _control_ids(params: dict, sweep) -> list[str]:
 
 
 @networks_generator("controls", {"arch": "cnn", "layers": "", "noise_scale": 1.0}, {"arch": ARCH_CHOICES},
-                    check=_check_controls, case_ids=_control_ids)
+                    check=_check_controls, case_ids=_control_ids, use_case="training")
 def controls(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Controls that stitching can fool: senders that carry no learned function, and a trained one, each
     (X) against the trained receiver M_s (Y) at the same layer, case ``<sender>/<layer>``:

@@ -12,7 +12,7 @@ __all__ = ["distillation"]
 
 
 @networks_generator("distillation", {"arch": "cnn", "student": "cnn_small", "temperature": 4.0, "alpha": 0.9},
-                    {"arch": ARCH_CHOICES, "student": ARCH_CHOICES})
+                    {"arch": ARCH_CHOICES, "student": ARCH_CHOICES}, use_case="distilled")
 def distillation(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Experiment 4: teacher M_s (X) against, layer by layer (Y): ``distilled`` (the student
     architecture trained on Hinton et al.'s loss), ``scratch`` (the same student trained on labels

@@ -67,7 +67,7 @@ def _deletion_plan(scenario: Scenario, setup: Setup, seed: int) -> Plan:
 
 
 @networks_generator("pc_deletion", {"arch": "cnn", "layer": "", "k": 1}, {"arch": ARCH_CHOICES},
-                    plan=_deletion_plan, check=_check_deletion, case_ids=_deletion_ids)
+                    plan=_deletion_plan, check=_check_deletion, case_ids=_deletion_ids, use_case="edits")
 def pc_deletion(scenario: Scenario, setup: Setup, seed: int, plan: Plan) -> Iterator[Case]:
     """Principal-component deletion on a trained layer (Ding et al. 2021): X = ``layer`` of M_s on the probe
     set, Y = X with its ``k`` top (case ``top=k``) or bottom (``bottom=k``) principal components deleted,
@@ -116,7 +116,8 @@ def _denoising_plan(scenario: Scenario, setup: Setup, seed: int) -> Plan:
 
 
 @networks_generator("pruning_denoising", {"arch": "cnn", "layer": "", "scale": 1.0}, {"arch": ARCH_CHOICES},
-                    plan=_denoising_plan, check=_check_denoising, case_ids=_denoising_ids)
+                    plan=_denoising_plan, check=_check_denoising, case_ids=_denoising_ids,
+                    use_case="edits")
 def pruning_denoising(scenario: Scenario, setup: Setup, seed: int, plan: Plan) -> Iterator[Case]:
     """The relevance-of-relevance hypotheses on ``layer`` of M_s (module docstring): Y keeps X's relevant
     part X P and replaces its irrelevant part (cases ``h3/scale=f`` for each swept ``scale``,

@@ -22,7 +22,8 @@ def _check_progression(params: dict) -> None:
 
 
 @networks_generator("pruning_progression", {"arch": "cnn", "layer": "", "method": "imp", "step": 1},
-                    {"arch": ARCH_CHOICES, "method": METHOD_CHOICES}, check=_check_progression)
+                    {"arch": ARCH_CHOICES, "method": METHOD_CHOICES}, check=_check_progression,
+                    use_case="pruned")
 def pruning_progression(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Experiment 3: M_s against M_s pruned by ``method`` at each swept ``step`` (case ``step=k``;
     ``param`` is the sparsity reached: the fraction of prunable weights, or of parameters, removed).
@@ -40,7 +41,8 @@ def pruning_progression(scenario: Scenario, setup: Setup, seed: int) -> list[Pla
             for step in swept(p, scenario.sweep, "step")]
 
 
-@networks_generator("training_progression", {"arch": "cnn", "layer": "", "epoch": 1}, {"arch": ARCH_CHOICES})
+@networks_generator("training_progression", {"arch": "cnn", "layer": "", "epoch": 1}, {"arch": ARCH_CHOICES},
+                    use_case="checkpoints")
 def training_progression(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Experiment 3 over training time: the checkpoint of M_s's training run after each swept ``epoch`` (X)
     against the trained M_s (Y), case ``epoch=e``, ``param`` e (the last epoch is M_s itself). The trained

@@ -42,7 +42,7 @@ def _removal_ids(params: dict, sweep) -> list[str]:
 
 
 @networks_generator("layer_removal", {"arch": "resnet", "remove": "block1_2,block2_2"}, {"arch": ARCH_CHOICES},
-                    check=_check_removal, case_ids=_removal_ids)
+                    check=_check_removal, case_ids=_removal_ids, use_case="pruned")
 def layer_removal(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Every layer of M_s (X) against every kept layer of M_s with the stages ``remove`` removed and
     fine-tuned with the fine-tuning schedule (Y), case ``<layer_x>-><layer_y>``."""

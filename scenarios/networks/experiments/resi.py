@@ -54,7 +54,8 @@ def _grouped(setup: Setup, arch: str, seed: int, factor: str, level: float) -> T
 
 @networks_generator("groups",
                     {"arch": "cnn", "layer": "", "factor": "label_noise", "levels": "0,0.25,0.5,0.75,1"},
-                    {"arch": ARCH_CHOICES, "factor": FACTORS}, check=_check_groups, case_ids=_group_ids)
+                    {"arch": ARCH_CHOICES, "factor": FACTORS}, check=_check_groups, case_ids=_group_ids,
+                    use_case="training")
 def groups(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's grouping tests: ``layer`` (default: the last stitchable one) of ``arch`` trained from seed
     s at level a of ``factor`` (X) against seed s + 1 at level b (Y), for every a <= b of ``levels``
@@ -72,7 +73,8 @@ def _check_monotonicity(params: dict) -> None:
         raise ValueError(f"{params['arch']!r} has fewer than 3 stitchable layers: no layer triple to test")
 
 
-@networks_generator("layer_monotonicity", {"arch": "cnn"}, {"arch": ARCH_CHOICES}, check=_check_monotonicity)
+@networks_generator("layer_monotonicity", {"arch": "cnn"}, {"arch": ARCH_CHOICES}, check=_check_monotonicity,
+                    use_case="layers")
 def layer_monotonicity(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's layer monotonicity: every layer pair i < j of M_s (X = layer i, Y = layer j of the same
     model), case ``<layer_i>-><layer_j>``, ``param`` j - i."""
@@ -137,7 +139,7 @@ def _mixed_ids(params: dict, sweep) -> list[str]:
 
 @networks_generator("mixed_quality",
                     {"arch": "cnn", "layer": "", "models": "trained,epoch=1,epoch=2,label_noise=0.5,imp=3"},
-                    {"arch": ARCH_CHOICES}, check=_check_mixed, case_ids=_mixed_ids)
+                    {"arch": ARCH_CHOICES}, check=_check_mixed, case_ids=_mixed_ids, use_case="training")
 def mixed_quality(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's accuracy and output correlation: model a of seed s (X) against model b of seed s + 1 (Y)
     at ``layer``, for every a <= b of ``models`` (:func:`model_named`), case ``a~b``."""

@@ -28,7 +28,7 @@ def _check_pairs(params: dict) -> None:
 
 
 @networks_generator("seed_pairs", {"arch": "cnn", "pairs": "dense,pruned"}, {"arch": ARCH_CHOICES},
-                    check=_check_pairs)
+                    check=_check_pairs, use_case="seeds")
 def seed_pairs(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Experiment 1: each layer of seeds s and s + 1, both dense (``dense/<layer>``) and both pruned by
     ``imp_rounds`` IMP rounds (``pruned/<layer>``)."""
@@ -45,7 +45,7 @@ def _identity_ids(params: dict, sweep) -> list[str]:
 
 
 @networks_generator("pruning_identity", {"arch": "cnn", "layer": ""}, {"arch": ARCH_CHOICES},
-                    case_ids=_identity_ids)
+                    case_ids=_identity_ids, use_case="pruned")
 def pruning_identity(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Experiment 2, "pruning keeps identity": ``same_seed`` = (M_s, IMP(M_s)), ``other_seed`` =
     (IMP(M_s+1), M_s), at ``layer`` (default: the last stitchable one)."""
@@ -59,7 +59,7 @@ def pruning_identity(scenario: Scenario, setup: Setup, seed: int) -> list[Planne
 
 
 @networks_generator("layer_pairs", {"arch": "cnn", "pair": "dense"},
-                    {"arch": ARCH_CHOICES, "pair": ("dense", "pruned")})
+                    {"arch": ARCH_CHOICES, "pair": ("dense", "pruned")}, use_case="layers")
 def layer_pairs(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """Experiments 5 and 6: every (layer of seed s, layer of seed s + 1), case ``<layer_x>-><layer_y>``,
     both models dense or both pruned by ``imp_rounds`` IMP rounds; ``meta`` holds the layer indices."""

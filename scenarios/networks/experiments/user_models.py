@@ -423,7 +423,7 @@ def _check(params: dict) -> None:
 
 
 @generator("networks.user_models", family="networks", params=PARAMS,
-           choices={"conv": ("flatten", "positions", "pool")}, check=_check)
+           choices={"conv": ("flatten", "positions", "pool")}, check=_check, use_case="own")
 def user_models(scenario: Scenario, seed: int) -> Iterable[Case]:
     """The user's networks (``factory(seed)``), every pair stitched both ways and compared; see the
     module docstring for the contract and the errors (a pair that fails is a case with its error)."""
