@@ -97,6 +97,13 @@ def column_sq_norms(x: torch.Tensor) -> torch.Tensor:
     return x.square().sum(dim=0)
 
 
+def column_means(x: torch.Tensor) -> torch.Tensor:
+    """The mean row (numpy's reduction over rows on the CPU: torch's was 2x slower at 5000 x 512)."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(x.numpy().mean(axis=0))
+    return x.mean(dim=0)
+
+
 def take_columns(x: torch.Tensor, index) -> torch.Tensor:
     """The columns ``x[:, index]`` (numpy's take on the CPU: 4x faster than torch's gather of a row-major
     matrix's columns)."""
