@@ -28,6 +28,7 @@ import importlib.metadata
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import metrics
+from reports.peers import peers_table
 
 #: Environment variable naming each local checkout, and the repository it holds.
 CHECKOUTS = {
@@ -207,28 +209,13 @@ def test_peer(shape, pair, peer):
                       rounds=_rounds(shape), **timing))
 
 
-def peers_table(rows: list[dict], absent: dict[str, str]) -> str:
-    """Markdown: per shape, every (measure, peer) with both times, the ratio and its spread; then the absent peers."""
-    lines = ["# The field's code against ours (one thread, interleaved, fastest call)", "",
-             "ratio = peer / ours in CPU time (above 1: ours is faster), [lowest, highest] of the per-round "
-             "ratios; wall-time ratio beside it.", ""]
-    for shape in sorted({tuple(row["shape"]) for row in rows}):
-        lines += [f"## n={shape[0]}, p1={shape[1]}, p2={shape[2]}", "",
-                  "| measure | peer | version | ours s | peer s | ratio | spread | wall ratio | value | difference |",
-                  "|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
-        for row in sorted((row for row in rows if tuple(row["shape"]) == shape), key=lambda r: (r["measure"], r["peer"])):
-            lines.append(f"| {row['measure']} | {row['peer']} | {row['version']} | {row['ours_s']:.4f} | "
-                         f"{row['peer_s']:.4f} | {row['ratio']:.2f} | [{row['ratio_low']:.2f}, {row['ratio_high']:.2f}] "
-                         f"| {row['ratio_wall']:.2f} | {row['value']:.6g} | {row['difference']:.1e} |")
-        lines.append("")
-    if absent:
-        lines += ["## Absent peers", ""] + [f"- {peer}: {why}" for peer, why in sorted(absent.items())] + [""]
-    return "\n".join(lines)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _write_field_report(benchmark_report):
     yield
     if _rows or _absent:
-        benchmark_report("field_peers.json", json.dumps({"rows": _rows, "absent": _absent}, indent=1, default=float))
-        benchmark_report("field_peers.md", peers_table(_rows, _absent))
+        run = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or
+               platform.machine(), "cpus": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
+               "threads": 1, "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+        data = {"run": run, "rows": _rows, "absent": _absent}
+        benchmark_report("field_peers.json", json.dumps(data, indent=1, default=float) + "\n")
+        benchmark_report("field_peers.md", peers_table(data))
