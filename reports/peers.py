@@ -51,5 +51,11 @@ def speed_page(path: str | Path) -> str:
         "Each peer computes the same value as ours (the benchmark asserts it before timing), is called on the raw "
         "inputs with the preprocessing its function leaves to the caller, and alternates with ours in one process "
         "on one thread (`benchmarks/test_peers_field.py`).", "",
+        "To run it: POT is a dependency; the other peers are local checkouts named by environment variables "
+        "(absent ones are skipped and listed at the end): `STITCHBENCH_PEER_GULP=path/to/GULP "
+        "STITCHBENCH_PEER_RESI=path/to/resi STITCHBENCH_PEER_NETREP=path/to/netrep pytest "
+        "benchmarks/test_peers_field.py --report-dir reports/out` (serially: under xdist it is skipped), then "
+        "`cp reports/out/field_peers.json reports/peers.json` and the command above. `--profile full` adds the "
+        "largest shape.", "",
         peers_table(data),
     ])
