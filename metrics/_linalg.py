@@ -9,7 +9,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from metrics._inputs import InputError
+from metrics._inputs import NUMPY_MIN_ENTRIES, InputError
 
 
 # Products of at least this many multiply-adds run through numpy's BLAS on the CPU; smaller ones, and
@@ -18,8 +18,8 @@ from metrics._inputs import InputError
 # leaves its threads spinning after a call, and a 500 x 64 procrustes took 12 ms instead of 1 ms while
 # torch's and the BLAS's thread pools competed for the cores.
 NUMPY_MIN_MULTIPLY_ADDS = 1 << 28
-# The same rule for a reduction over one matrix, by its number of entries.
-NUMPY_MIN_ENTRIES = 1 << 18
+# The same rule for a reduction over one matrix, by its number of entries: metrics._inputs.NUMPY_MIN_ENTRIES
+# (the input checks follow it too).
 
 
 def _numpy_path(x: torch.Tensor, multiply_adds: int) -> bool:

@@ -66,7 +66,6 @@ def test_row_blocks(monkeypatch, name):
     x, y = _tied_pair(12)
     expected = route(name)(x, y)
     monkeypatch.setattr(neighbors, "_BLOCK_ELEMENTS", 7 * len(x))
-    monkeypatch.setattr(neighbors, "_SEARCHES", neighbors.SearchCache(0))  # searched here, not found from before
     assert math.isclose(metrics.get(name)(x, y), expected, rel_tol=PLATFORM_RTOL)
 
 
@@ -317,9 +316,7 @@ def test_second_order_cosine_refuses_a_sample_orthogonal_to_its_neighbours():
 NEIGHBOUR_MEASURES = ["knn_jaccard", "mutual_knn", "rank_similarity", "second_order_cosine", "cknna"]
 
 
-def test_measures_on_one_case_share_the_search_and_keep_their_values(monkeypatch):
-
-    monkeypatch.setattr(neighbors, "_SEARCHES", neighbors.SearchCache(neighbors.SEARCH_CACHE_BYTES))
+def test_measures_on_one_case_share_the_search_and_keep_their_values():
     x, y = correlated_pair(np.random.default_rng(31), 80, 6, 5)
     alone = {}
     for name in NEIGHBOUR_MEASURES:
@@ -335,7 +332,6 @@ def test_measures_on_one_case_share_the_search_and_keep_their_values(monkeypatch
 
 
 def test_search_cache_is_bounded(monkeypatch):
-
     x, _ = correlated_pair(np.random.default_rng(32), 60, 4, 4)
     entry = 6 * 60 * 10 * 8  # lists and cosines of one cosine search, n = 60, k = 10
     monkeypatch.setattr(neighbors, "_SEARCHES", neighbors.SearchCache(2 * entry))
