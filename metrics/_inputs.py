@@ -6,6 +6,7 @@ as an :class:`InputError` that the registry prefixes with the measure's name.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,36 @@ def _column_extremes(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return t.amin(dim=0), t.amax(dim=0)
 
 
+#: From this many entries a reduction over a CPU matrix goes through numpy (the input checks here, and
+#: metrics._linalg's reductions): torch's thread pool then stays asleep between the numpy products of the
+#: large path (see metrics._linalg.NUMPY_MIN_MULTIPLY_ADDS).
+NUMPY_MIN_ENTRIES = 1 << 18
+
+
+def _extremes(t: torch.Tensor) -> tuple[float, float]:
+    """The smallest and the largest entry of the whole matrix: torch.aminmax (one pass), numpy's min and max
+    for large CPU matrices."""
+    if t.device.type == "cpu" and t.numel() >= NUMPY_MIN_ENTRIES:
+        a = t.numpy()
+        return float(a.min()), float(a.max())
+    low, high = torch.aminmax(t)
+    return float(low), float(high)
+
+
+def _is_constant(t: torch.Tensor, magnitude: float) -> bool:
+    """Whether every column spans at most 8 eps times its largest magnitude (zero variance up to rounding).
+
+    Decided in O(p) for almost every input: a column in which the last row differs from the first by more
+    than 8 eps times the largest magnitude of the whole matrix spans more than its own 8 eps; only inputs
+    without such a column take the pass over every column.
+    """
+    tolerance = 8 * torch.finfo(t.dtype).eps
+    if float((t[-1] - t[0]).abs().max()) > tolerance * magnitude:
+        return False
+    low, high = _column_extremes(t)
+    return bool(((high - low) <= tolerance * torch.maximum(low.abs(), high.abs())).all())
+
+
 def prepare_pair(
     x: Any,
     y: Any,
@@ -143,12 +174,11 @@ def prepare_pair(
     if n < min_samples:
         raise InputError(f"needs at least {min_samples} samples, got n = {n}")
     for which, t in (("X", tx), ("Y", ty)):
-        low, high = _column_extremes(t)  # NaN and Inf propagate into the extremes
-        if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):
+        low, high = _extremes(t)  # NaN and Inf propagate into both
+        if not (math.isfinite(low) and math.isfinite(high)):
             bad = int((~torch.isfinite(t)).sum())
             raise InputError(f"{which} contains NaN or Inf ({bad} entries); clean or drop those samples")
-        magnitude = torch.maximum(low.abs(), high.abs())
-        if check_constant and bool(((high - low) <= 8 * torch.finfo(t.dtype).eps * magnitude).all()):
+        if check_constant and _is_constant(t, max(-low, high)):
             raise InputError(
                 f"{which} is constant (zero variance across samples); no similarity is defined"
             )

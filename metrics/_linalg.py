@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
+import scipy.linalg
 import torch
 
-from metrics._inputs import InputError
+from metrics._inputs import NUMPY_MIN_ENTRIES, InputError
 
 
 # Products of at least this many multiply-adds run through numpy's BLAS on the CPU; smaller ones, and
@@ -17,8 +18,8 @@ from metrics._inputs import InputError
 # leaves its threads spinning after a call, and a 500 x 64 procrustes took 12 ms instead of 1 ms while
 # torch's and the BLAS's thread pools competed for the cores.
 NUMPY_MIN_MULTIPLY_ADDS = 1 << 28
-# The same rule for a reduction over one matrix, by its number of entries.
-NUMPY_MIN_ENTRIES = 1 << 18
+# The same rule for a reduction over one matrix, by its number of entries: metrics._inputs.NUMPY_MIN_ENTRIES
+# (the input checks follow it too).
 
 
 def _numpy_path(x: torch.Tensor, multiply_adds: int) -> bool:
@@ -94,6 +95,13 @@ def column_sq_norms(x: torch.Tensor) -> torch.Tensor:
         a = x.numpy()
         return torch.from_numpy(np.einsum("ij,ij->j", a, a))
     return x.square().sum(dim=0)
+
+
+def column_means(x: torch.Tensor) -> torch.Tensor:
+    """The mean row (numpy's reduction over rows on the CPU: torch's was 2x slower at 5000 x 512)."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(x.numpy().mean(axis=0))
+    return x.mean(dim=0)
 
 
 def take_columns(x: torch.Tensor, index) -> torch.Tensor:
@@ -175,6 +183,70 @@ def factor(xc: torch.Tensor) -> Factor:
     if rank == 0:
         raise InputError("input has zero variance")
     return Factor(q, r, u, s, rank)
+
+
+#: The relative error a value computed by the Gram route (:func:`gram_basis`) may carry and still be
+#: returned: 2^-36 (1.5e-11), a tenth of what the tests allow across platforms (1e-10). A measure estimates
+#: its value's error from the two bases' :attr:`GramBasis.error` and the conditioning of its own formula,
+#: and takes the rank-revealing QR route (:func:`factor`) where the estimate is larger.
+GRAM_ROUTE_ERROR = 2.0**-36
+#: eps kappa^2 at most this (kappa the condition number of Xc, at most 64 in float64) for :func:`gram_basis`.
+GRAM_ROUTE_CONDITION = 2.0**-40
+
+
+class GramBasis(NamedTuple):
+    """Xc = B T with B [n, p] orthonormal (never formed) and T = B^T Xc [p, p], from the p x p Gram matrix
+    Xc^T Xc = T^T T: T = L^T of its Cholesky factor L, or T = diag(s) V^T from its eigendecomposition
+    V diag(s^2) V^T (``singular=True``: ``s`` the singular values of Xc, descending; B its left singular
+    vectors). ``error`` = eps kappa^2 (kappa = s_max / s_min): the relative accuracy of what is computed
+    from it.
+    """
+
+    t: np.ndarray
+    s: np.ndarray
+    error: float
+    singular: bool
+
+
+def gram_basis(xc: torch.Tensor, singular: bool = False) -> GramBasis | None:
+    """The factor T of a centered Xc [n, p] = B T (B orthonormal) from its Gram matrix: one syrk and a p x p
+    factorization (Cholesky and the eigenvalues, or the eigendecomposition), against a QR of the whole n x p
+    matrix for :func:`factor`. Squaring the matrix squares its condition number, so the route is taken only
+    on the CPU for p < n and eps kappa^2 at most :data:`GRAM_ROUTE_CONDITION` (every singular value is then
+    far above the rank tolerance: the rank is p); otherwise None, and the caller takes :func:`factor`. Scale
+    Xc first (:func:`center_unit`): its squares must neither overflow nor underflow.
+    """
+    n, p = xc.shape
+    if p >= n or xc.device.type != "cpu":
+        return None
+    a = xc.numpy()
+    g = a.T @ a  # numpy's syrk: half the multiply-adds of torch's gemm, and no torch dispatch at small sizes
+    if singular:
+        values, vectors = np.linalg.eigh(g)
+        values, vectors = values[::-1], vectors[:, ::-1]
+    else:
+        values = np.linalg.eigvalsh(g)[::-1]
+    eps = np.finfo(g.dtype).eps
+    smallest, largest = float(values[-1]), float(values[0])
+    if not (smallest > 0 and math.isfinite(largest) and eps * largest <= GRAM_ROUTE_CONDITION * smallest):
+        return None
+    s = np.sqrt(values)
+    t = s[:, None] * vectors.T if singular else scipy.linalg.cholesky(g, lower=False, check_finite=False)
+    return GramBasis(t, s, eps * largest / smallest, singular)
+
+
+def _solve_right(a: np.ndarray, basis: GramBasis) -> np.ndarray:
+    """a T^-1 (T upper triangular, or diag(s) V^T)."""
+    if basis.singular:
+        return (a @ basis.t.T) / basis.s**2  # T^-1 = V diag(s)^-1 = T^T diag(s)^-2
+    return scipy.linalg.solve_triangular(basis.t, a.T, trans="T", lower=False, check_finite=False).T
+
+
+def gram_cross(bx: GramBasis, by: GramBasis, xc: torch.Tensor, yc: torch.Tensor) -> np.ndarray:
+    """B_X^T B_Y = T_X^-T (Xc^T Yc) T_Y^-1, the cross product of the two orthonormal bases (for singular
+    bases in the coordinates of the singular directions, those of :func:`factor`'s ``q u``), from the
+    p1 x p2 product Xc^T Yc (numpy's BLAS) alone."""
+    return np.ascontiguousarray(_solve_right(_solve_right(xc.numpy().T @ yc.numpy(), by).T, bx).T)
 
 
 # ----------------------------------------------------------------------------------------------------

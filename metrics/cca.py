@@ -13,7 +13,7 @@ import torch
 from metrics import _formulas, _naive
 from metrics._formulas import kept_directions
 from metrics._inputs import InputError, check_not_saturated
-from metrics._linalg import Factor, center, factor
+from metrics._linalg import GRAM_ROUTE_ERROR, Factor, center, center_unit, factor, gram_basis, gram_cross
 from metrics._registry import register
 
 RAGHU_2017 = "Raghu et al. 2017, SVCCA: Singular Vector Canonical Correlation Analysis (NeurIPS)"
@@ -161,12 +161,18 @@ def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     h_i are the orthonormal canonical variates of X (the first argument), x_j the columns of Xc. With
     Xc = Q R and the canonical directions U of X in Q's coordinates, H^T Xc = U^T R.
 
+    Routes: where X and Y are well conditioned from the p x p products and two Cholesky factors
+    (:func:`_pwcca_from_gram`), else, and for correlations near 1, by the QR route below.
+
     We follow the paper (Morcos et al. 2018): the weights come from the first argument, on centred data.
     Google's released ``compute_pwcca`` (google/svcca, pwcca.py) instead weights by whichever side keeps
     fewer neurons after its epsilon filter, so its direction depends on the widths; in that branch it
     builds the second side's canonical directions from ``acts1`` (the wrong matrix when the widths
     differ), and it adds the neuron means back before orthonormalizing.
     """
+    fast = _pwcca_from_gram(center_unit(x), center_unit(y))
+    if fast is not None:
+        return fast
     fx, fy, qxqy = _factors(x, y)
     n = x.shape[0]
     u, rho = _canonical_correlations(fx, fy, qxqy, fx.rank, fy.rank, n)
@@ -185,3 +191,28 @@ def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     projections = (fx.basis_coordinates() @ u).T @ fx.r
     weights = projections.abs().sum(dim=1)
     return (weights * rho).sum() / weights.sum()
+
+
+#: Canonical correlations within this of 1 are left to the QR route, which tells an exactly shared subspace
+#: (refused by ``pwcca``) from rounding; the Gram route's correlations carry errors of e_X + e_Y.
+GRAM_ROUTE_MAX_CORRELATION = 1 - 2.0**-20
+
+
+def _pwcca_from_gram(xc: torch.Tensor, yc: torch.Tensor) -> float | None:
+    """PWCCA by the Gram route (:func:`metrics._linalg.gram_basis`: X^T X, Y^T Y, X^T Y and two Cholesky
+    factors, no n x p basis): with Xc = B_X T_X and B_X^T B_Y = U diag(rho) V^T, the canonical variates of
+    X are H = B_X U and H^T Xc = U^T T_X. None where the route cannot promise
+    :data:`metrics._linalg.GRAM_ROUTE_ERROR` (the weights and correlations carry relative errors of about
+    e_X + e_Y, the value at most 4 (e_X + e_Y)) or a correlation is near 1."""
+    bx, by = gram_basis(xc), gram_basis(yc)
+    if bx is None or by is None:
+        return None
+    n = xc.shape[0]
+    check_not_saturated("X", bx.s.size, n)
+    check_not_saturated("Y", by.s.size, n)
+    u, rho, _ = np.linalg.svd(gram_cross(bx, by, xc, yc), full_matrices=False)
+    if rho[0] >= GRAM_ROUTE_MAX_CORRELATION:
+        return None
+    weights = np.abs(u.T @ bx.t).sum(axis=1)
+    value = float(weights @ rho / weights.sum())
+    return value if 4 * (bx.error + by.error) <= GRAM_ROUTE_ERROR * value else None

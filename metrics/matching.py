@@ -16,6 +16,7 @@ from metrics._bounds import TRANSPORT_MAX_ITERATIONS, transport_cost
 from metrics._formulas import Derived
 from metrics._inputs import InputError, _column_extremes
 from metrics._linalg import (
+    CANCELLATION_FRACTION,
     center,
     center_unit,
     column_sq_norms,
@@ -227,8 +228,9 @@ def soft_matching(x: torch.Tensor, y: torch.Tensor) -> float:
     The plan comes from POT's exact solver (``ot.emd``, network simplex) on the cost
     max_jk x_j . y_k - x_j . y_k, which has the same optimal plans as ||x_j - y_k||^2 (the norms add a
     constant per row and per column, and the marginals are fixed); the cost of that plan is then summed
-    from the differences x_j - y_k themselves (at most p1 + p2 - 1 pairs carry mass), which does not
-    cancel: identical inputs give exactly 0. A metric; invariant to permuting the units and to
+    over its at most p1 + p2 - 1 pairs from the norms and the cross product, each pair that would lose more
+    than 10 bits to cancellation from the difference x_j - y_k itself (:func:`_pair_costs`): identical
+    inputs give exactly 0. A metric; invariant to permuting the units and to
     translation, not to rotations or scaling (it is in the data's units: soft_matching(s X, s Y) =
     s soft_matching(X, Y) for every s > 0, from 1e-150 to 1e150; both sides are multiplied by one power
     of two before the products, and the cost handed to the solver is scaled to a largest entry of 1,
@@ -237,8 +239,22 @@ def soft_matching(x: torch.Tensor, y: torch.Tensor) -> float:
     xc, yc = center(x), center(y)
     exponent = magnitude_exponent(xc, yc)  # one power of two for both sides: the distance is in their units
     xc, yc = scale_by_power_of_two_(xc, exponent), scale_by_power_of_two_(yc, exponent)
-    plan = _optimal_plan(cross(xc, yc))
+    xy = cross(xc, yc)
+    plan = _optimal_plan(xy)
     rows, cols = np.nonzero(plan)
     mass = torch.as_tensor(plan[rows, cols], dtype=xc.dtype, device=xc.device)
-    pair_costs = column_sq_norms(take_columns(xc, rows) - take_columns(yc, cols))
-    return math.ldexp(math.sqrt(float((mass * pair_costs).sum())), exponent)
+    return math.ldexp(math.sqrt(float((mass * _pair_costs(xc, yc, xy, rows, cols)).sum())), exponent)
+
+
+def _pair_costs(xc: torch.Tensor, yc: torch.Tensor, xy: torch.Tensor, rows, cols) -> torch.Tensor:
+    """||x_j - y_k||^2 for the pairs (rows[i], cols[i]): ||x_j||^2 + ||y_k||^2 - 2 x_j . y_k from the cross
+    product already formed, and, where that loses more than 10 bits to cancellation
+    (:data:`metrics._linalg.CANCELLATION_FRACTION`: nearly equal units), from the differences themselves,
+    so each cost is within about 2^10 units of rounding and identical units cost exactly 0."""
+    sq_x, sq_y = column_sq_norms(xc)[rows], column_sq_norms(yc)[cols]
+    norms = sq_x + sq_y
+    costs = norms - 2.0 * xy[rows, cols]
+    lost = np.flatnonzero((costs < norms * CANCELLATION_FRACTION).numpy(force=True))
+    if lost.size:
+        costs[lost] = column_sq_norms(take_columns(xc, rows[lost]) - take_columns(yc, cols[lost]))
+    return costs

@@ -31,7 +31,9 @@ with duplicated rows in two orders.)
 """
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -271,9 +273,71 @@ def neighbour_pair(x: torch.Tensor, y: torch.Tensor, k: int, metric: str) -> Nei
                     f"row(s) {zero[:5].tolist()} of {side} are zero; the cosine similarity to a zero row is "
                     "undefined (drop those samples, or use the Euclidean knn_jaccard)"
                 )
-    order, first_x, first_y = common_order(x, y)
-    sides = _side(x[order], metric, first_x), _side(y[order], metric, first_y)
-    return NeighbourPair(*_search(sides, k, metric == _COSINE))
+    key = _search_key(x, y, k, metric)
+    pair = _SEARCHES.get(key)
+    if pair is None:
+        order, first_x, first_y = common_order(x, y)
+        sides = _side(x[order], metric, first_x), _side(y[order], metric, first_y)
+        pair = _SEARCHES.put(key, NeighbourPair(*_search(sides, k, metric == _COSINE)))
+    return pair
+
+
+# ----------------------------------------------------------------------------------------------------
+# One search for the measures scored on the same case
+# ----------------------------------------------------------------------------------------------------
+#: Bytes of neighbour lists and cosines kept for the next measure on the same inputs (n k 8 bytes per list,
+#: six per cosine search: 2.4 MB at n = 5,000, k = 10), the least recently used evicted first.
+SEARCH_CACHE_BYTES = 64 << 20
+
+
+class SearchCache:
+    """The last neighbour searches, keyed by the digest of their inputs (blake2b of X's and Y's bytes,
+    shapes and dtypes, with k and the metric), at most ``limit`` bytes. A hit returns the very tensors a
+    search returned before: the measures only read them. A measure called alone computes exactly as
+    without it (one pass over X and Y for the digest)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.hits, self.misses = limit, 0, 0
+        self._entries: OrderedDict[bytes, tuple[NeighbourPair, int]] = OrderedDict()
+
+    @property
+    def size(self) -> int:
+        return sum(size for _, size in self._entries.values())
+
+    def get(self, key: bytes | None) -> NeighbourPair | None:
+        if key is not None and key in self._entries:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return self._entries[key][0]
+        self.misses += 1
+        return None
+
+    def put(self, key: bytes | None, pair: NeighbourPair) -> NeighbourPair:
+        size = sum(t.numel() * t.element_size() for t in (pair.nx, pair.ny, *(pair.cosines or ())))
+        if key is not None and size <= self.limit:
+            self._entries[key] = (pair, size)
+            while self.size > self.limit:
+                self._entries.popitem(last=False)
+        return pair
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.hits = self.misses = 0
+
+
+_SEARCHES = SearchCache(SEARCH_CACHE_BYTES)
+
+
+def _search_key(x: torch.Tensor, y: torch.Tensor, k: int, metric: str) -> bytes | None:
+    """The digest of a search's inputs; None (not cached) for tensors off the CPU."""
+    if x.device.type != "cpu" or y.device.type != "cpu":
+        return None
+    digest = hashlib.blake2b(f"{k}|{metric}".encode(), digest_size=20)
+    for z in (x, y):
+        a = np.ascontiguousarray(z.numpy())
+        digest.update(f"{a.shape}|{a.dtype}".encode())
+        digest.update(a.data)
+    return digest.digest()
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -17,7 +17,19 @@ import torch
 
 from metrics import _formulas, _naive
 from metrics._inputs import InputError, check_not_saturated
-from metrics._linalg import center, center_unit, cross, factor, row_sq_norms, sum_sq, take_columns, unit_scaled
+from metrics._linalg import (
+    GRAM_ROUTE_ERROR,
+    center,
+    center_unit,
+    cross,
+    factor,
+    gram_basis,
+    gram_cross,
+    row_sq_norms,
+    sum_sq,
+    take_columns,
+    unit_scaled,
+)
 from metrics._registry import register, snap_tolerance
 
 DING_2021 = "Ding, Denain, Steinhardt 2021, Grounding Representation Similarity with Statistical Testing (NeurIPS)"
@@ -267,6 +279,9 @@ def shape_metric(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.5) -> float:
     Xc = U diag(s) V^T, phi(X) = U diag(alpha s / s_rms + 1 - alpha) V^T; only the Us and the weights
     enter, through the SVD of the QR factor of Xc (no covariance is formed, no condition number squared).
 
+    Where both sides are well conditioned the singular directions come from X^T X, Y^T Y and X^T Y
+    (:func:`_shape_metric_from_gram`), else, and for angles too small for that route, from the QR factor.
+
     - alpha = 1: the angular Procrustes distance (``procrustes_angular``, whose route it then takes).
     - alpha = 0: arccos(sum_i rho_i / sqrt(rank Xc rank Yc)), rho the canonical correlations: arccos of
       ``cca_mean`` when both ranks are equal, and refused, like CCA, when a side spans all n - 1 centered
@@ -285,10 +300,30 @@ def shape_metric(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.5) -> float:
     _check_alpha(alpha)
     if alpha == 1.0:  # nothing is whitened: the nuclear norm of Xc^T Yc, without the two QRs (4x faster)
         return procrustes_angular.fn(x, y)
-    fx, fy = factor(center(x)), factor(center(y))
+    xc, yc = center_unit(x), center_unit(y)  # each times a power of two: exact, and the angle does not see it
+    fast = _shape_metric_from_gram(xc, yc, alpha)
+    if fast is not None:
+        return fast
+    fx, fy = factor(xc), factor(yc)
     _check_alpha_zero_not_saturated(alpha, fx.rank, fy.rank, x.shape[0])
     bases = fx.basis_coordinates().T @ cross(fx.q, fy.q) @ fy.basis_coordinates()
     return _shape_angle(bases, fx.s[: fx.rank], fy.s[: fy.rank], alpha, x.shape[0])
+
+
+def _shape_metric_from_gram(xc: torch.Tensor, yc: torch.Tensor, alpha: float) -> float | None:
+    """The shape metric by the Gram route (:func:`metrics._linalg.gram_basis` with the singular directions:
+    X^T X, Y^T Y, X^T Y and two p x p eigendecompositions, no n x p basis). None where the route cannot
+    promise :data:`metrics._linalg.GRAM_ROUTE_ERROR`: the cosine carries an error of about 4 (e_X + e_Y),
+    the angle that error over sin(angle), so small angles are left to the QR route."""
+    bx, by = gram_basis(xc, singular=True), gram_basis(yc, singular=True)
+    if bx is None or by is None:
+        return None
+    _check_alpha_zero_not_saturated(alpha, bx.s.size, by.s.size, xc.shape[0])
+    bases = torch.from_numpy(gram_cross(bx, by, xc, yc))
+    value = _shape_angle(bases, torch.from_numpy(bx.s), torch.from_numpy(by.s), alpha, xc.shape[0])
+    if not 4 * (bx.error + by.error) <= GRAM_ROUTE_ERROR * value * math.sin(value):
+        return None
+    return value
 
 
 def _best_matching(cross_product: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import torch
 
 from metrics import _naive
 from metrics._inputs import InputError
-from metrics._linalg import center, row_sq_norms, sq_distance_blocks, symmetric_sum
+from metrics._linalg import center, column_means, row_sq_norms, sq_distance_blocks, symmetric_sum
 from metrics._registry import register
 
 KLABUNDE_2025 = (
@@ -57,7 +57,7 @@ def magnitude_difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     Invariant to rotations and permutations of the features; moved by translation and by scaling.
     """
-    return (torch.linalg.vector_norm(x.mean(dim=0)) - torch.linalg.vector_norm(y.mean(dim=0))).abs()
+    return abs(float(torch.linalg.vector_norm(column_means(x))) - float(torch.linalg.vector_norm(column_means(y))))
 
 
 def _concentricity(a: torch.Tensor, which: str) -> torch.Tensor:

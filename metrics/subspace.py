@@ -6,12 +6,14 @@ QR, then the SVD of the small R): no n x n matrix is ever formed.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from metrics import _naive
 from metrics._inputs import InputError, check_not_saturated
-from metrics._linalg import Factor, center, factor
+from metrics._linalg import GRAM_ROUTE_ERROR, Factor, center_unit, factor, gram_basis, gram_cross
 from metrics._registry import register
 
 MAY_2019 = (
@@ -69,10 +71,11 @@ def eigenspace_overlap(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return _basis_cross(fx, fy).square().sum() / max(fx.rank, fy.rank)
 
 
-def _ridge_weights(f: Factor, lam: float) -> torch.Tensor:
+def _ridge_weights(s, lam: float):
     """Eigenvalues s_i^2 / (s_i^2 + lam sum_j s_j^2) of H = A (A^T A + n lam I)^-1 A^T, A = Xc scaled to
-    ||A||_F^2 = n (then A's squared singular values are n s_i^2 / sum_j s_j^2); 0 beyond the rank."""
-    s_sq = f.s[: f.rank].square()
+    ||A||_F^2 = n (then A's squared singular values are n s_i^2 / sum_j s_j^2), from the nonzero singular
+    values s of Xc."""
+    s_sq = s**2
     return s_sq / (s_sq + lam * s_sq.sum())
 
 
@@ -115,7 +118,7 @@ def _reference_gulp(x, y, lam: float = 0.0) -> float:
     # the residual of Y's basis (two n x p x r products) and its Gram matrix: three Qx^T Y-sized products
     speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Rx)", "svd(Ry)") + ("Qx^T Y",) * 3,
 )
-def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
+def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor | float:
     """GULP distance ||H_X - H_Y||_F (Boix-Adsera et al. 2022), H = A (A^T A + n lam I)^-1 A^T for each
     side A = Xc centered and scaled to ||A||_F = sqrt(n).
 
@@ -131,6 +134,10 @@ def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
     ReSi copies) returns ||H_X - H_Y||_F^2, the square of this value; ReSi also normalizes as here
     (centred, ||A||_F = sqrt(n)).
 
+    Routes: where X and Y are well conditioned (kappa <= 64, p < n) from X^T X, Y^T Y, X^T Y and p x p
+    factorizations (:func:`_gulp_from_gram`), as GULP's own code does, with an error estimate that hands
+    over to the rank-revealing QR route of both sides wherever it cannot promise 1.5e-11 relative.
+
     Declared invariances are those of the default lam = 0 (invertible linear maps, translation); for
     lam > 0 they shrink to orthogonal maps, isotropic scaling and translation. Refused for p >= n (and, at
     lam = 0, for a side spanning all n - 1 centered dimensions), where the projections coincide whatever
@@ -138,15 +145,50 @@ def gulp(x: torch.Tensor, y: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
     """
     if not lam >= 0:
         raise InputError(f"lam must be >= 0, got {lam}")
-    fx, fy = factor(center(x)), factor(center(y))
+    xc, yc = center_unit(x), center_unit(y)  # each times a power of two: exact, and GULP does not see it
+    fast = _gulp_from_gram(xc, yc, lam)
+    if fast is not None:
+        return fast
+    fx, fy = factor(xc), factor(yc)
     if lam == 0:
         check_not_saturated("X", fx.rank, x.shape[0])
         check_not_saturated("Y", fy.rank, x.shape[0])
-    wx, wy = _ridge_weights(fx, lam), _ridge_weights(fy, lam)
     g = _basis_cross(fx, fy)
-    s = _orthogonal_part_gram(fx, fy, g)
+    return _gulp_squared(_ridge_weights(fx.s[: fx.rank], lam), _ridge_weights(fy.s[: fy.rank], lam), g,
+                         _orthogonal_part_gram(fx, fy, g)).clamp(min=0).sqrt()  # fmt: skip
+
+
+def _gulp_squared(wx, wy, g, s):
+    """||H_X - H_Y||_F^2 = ||diag(f_X) - G F_Y G^T||_F^2 + 2 tr(G F_Y S F_Y G^T) + tr(F_Y S F_Y S) (see ``gulp``;
+    torch tensors or numpy arrays)."""
     g_fy = g * wy  # G F_Y
-    within = torch.diag(wx) - g_fy @ g.T
+    within = -(g_fy @ g.T)
+    within[range(len(wx)), range(len(wx))] += wx  # diag(f_X) - G F_Y G^T
     s_fy = s * wy  # S F_Y
-    squared = within.square().sum() + 2 * (g_fy @ s * g_fy).sum() + (s_fy * s_fy.T).sum()
-    return squared.clamp(min=0).sqrt()
+    return (within**2).sum() + 2 * (g_fy @ s * g_fy).sum() + (s_fy * s_fy.T).sum()
+
+
+def _gulp_from_gram(xc: torch.Tensor, yc: torch.Tensor, lam: float) -> float | None:
+    """GULP by the Gram route (:func:`metrics._linalg.gram_basis`: X^T X, Y^T Y, X^T Y and p x p
+    factorizations, no n x p basis); None where the route cannot promise
+    :data:`metrics._linalg.GRAM_ROUTE_ERROR`. At lam = 0 the projections' distance is
+    r_X + r_Y - 2 ||B_X^T B_Y||_F^2 in any orthonormal bases (Cholesky ones); for lam > 0 the formula of
+    ``gulp`` in the singular bases, with S = I - G^T G. G carries the relative error e_X + e_Y of the two
+    bases, so the squared distance moves by at most about 4 (e_X + e_Y) (sum f_X^2 + sum f_Y^2); it cancels
+    where the spaces nearly coincide, so near 0 (GULP(X, X)) the QR route decides."""
+    bx, by = gram_basis(xc, singular=lam > 0), gram_basis(yc, singular=lam > 0)
+    if bx is None or by is None:
+        return None
+    if lam == 0:
+        check_not_saturated("X", bx.s.size, xc.shape[0])
+        check_not_saturated("Y", by.s.size, xc.shape[0])
+    g = gram_cross(bx, by, xc, yc)
+    wx, wy = _ridge_weights(bx.s, lam), _ridge_weights(by.s, lam)
+    total = float(wx @ wx + wy @ wy)
+    if lam == 0:
+        squared = total - 2 * float(np.vdot(g, g))
+    else:
+        squared = float(_gulp_squared(wx, wy, g, np.eye(g.shape[1]) - g.T @ g))
+    if not 4 * (bx.error + by.error) * total <= 2 * GRAM_ROUTE_ERROR * squared:  # d's relative error: half d^2's
+        return None
+    return math.sqrt(squared)

@@ -17,7 +17,7 @@ SPEED_SHAPES = {
     "full": [(1000, 64, 64), (5000, 512, 512), (10000, 2048, 2048)],
 }
 #: Benchmark modules that time code and need the whole machine: under xdist they are skipped.
-SERIAL_ONLY = ("test_speed.py", "test_streaming.py", "test_peers.py", "test_retrain.py")
+SERIAL_ONLY = ("test_speed.py", "test_streaming.py", "test_peers.py", "test_peers_field.py", "test_retrain.py")
 
 
 def selected_specs(config) -> list:

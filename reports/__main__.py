@@ -5,7 +5,9 @@
 - ``python -m reports merge DIR [DIR ...] --out OUT``: merge the report folders of several shares of
   one grid (pytest-split groups, cluster jobs) into the reports of the whole grid in OUT;
 - ``python -m reports confounds DIR [--output PATH]``: the width and depth confounds of the run in DIR
-  as markdown (``reports.confounds``; docs/confounds.md is made so).
+  as markdown (``reports.confounds``; docs/confounds.md is made so);
+- ``python -m reports speed FILE [--output PATH]``: the speed page of a peers run (``reports.peers``;
+  docs/peers.md is made so from reports/peers.json).
 """
 from __future__ import annotations
 
@@ -15,16 +17,19 @@ import sys
 from runner.atomic import staging_folder, write_text
 from reports.confounds import confound_page
 from reports.merge import MergeError, merge_runs
+from reports.peers import speed_page
 from reports.run import RunFolderError, read_run, write_reports
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["confounds"]:
-        parser = argparse.ArgumentParser(prog="python -m reports confounds", description="the confounds page")
-        parser.add_argument("folder", help="the run's report folder (results.csv, verdicts.csv, run.json)")
+    if argv[:1] in (["confounds"], ["speed"]):
+        what = {"confounds": "the run's report folder (results.csv, verdicts.csv, run.json)",
+                "speed": "a peers run (field_peers.json of benchmarks/test_peers_field.py; reports/peers.json)"}
+        parser = argparse.ArgumentParser(prog=f"python -m reports {argv[0]}", description=f"the {argv[0]} page")
+        parser.add_argument("folder", help=what[argv[0]])
         parser.add_argument("--output", default=None, help="write the page here (default: standard output)")
         options = parser.parse_args(argv[1:])
-        page = confound_page(options.folder)
+        page = (confound_page if argv[0] == "confounds" else speed_page)(options.folder)
         if options.output is None:
             sys.stdout.write(page)
             return 0

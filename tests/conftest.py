@@ -83,3 +83,12 @@ def _own_cache(tmp_path_factory):
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _fresh_neighbour_searches(monkeypatch):
+    """Each test starts with an empty cache of neighbour searches (metrics.neighbors.SearchCache): a search
+    cached by an earlier test would spare a later one the code it checks (its products, its row blocks)."""
+    from metrics import neighbors
+
+    monkeypatch.setattr(neighbors, "_SEARCHES", neighbors.SearchCache(neighbors.SEARCH_CACHE_BYTES))

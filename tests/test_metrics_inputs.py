@@ -275,3 +275,14 @@ def test_standard_shape_fits_every_measure():
     for name in NAMES:
         m = metrics.get(name)
         assert n >= smallest_n(m) and min(p1, p2) >= min_features(m) and p1 + p2 < n - 1
+
+
+def test_constant_check_looks_past_equal_first_and_last_rows():
+    """The O(p) shortcut compares the first and last rows only; equal ones leave the decision to every
+    column: varying in between is not constant, rounding-level spread is."""
+    x = np.ones((6, 3))
+    x[2, 1] = 2.0
+    assert metrics.get("cka_linear")(x, np.random.default_rng(0).normal(size=(6, 2))) >= 0.0
+    almost = np.ones((6, 3)) + np.finfo(float).eps * np.arange(6)[:, None]
+    with pytest.raises(ValueError, match="constant"):
+        metrics.get("cka_linear")(almost, np.random.default_rng(0).normal(size=(6, 2)))

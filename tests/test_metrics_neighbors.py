@@ -308,3 +308,34 @@ def test_second_order_cosine_refuses_a_sample_orthogonal_to_its_neighbours():
     """+-e1, +-e2, +-e3 and k = 4: the four neighbours of each axis point are orthogonal to it."""
     axes = np.vstack([np.eye(3), -np.eye(3)])
     assert_refused(metrics.get("second_order_cosine"), axes, axes, k=4, match="orthogonal")
+
+
+# ----------------------------------------------------------------------------------------------------
+# One search for the measures scored on one case
+# ----------------------------------------------------------------------------------------------------
+NEIGHBOUR_MEASURES = ["knn_jaccard", "mutual_knn", "rank_similarity", "second_order_cosine", "cknna"]
+
+
+def test_measures_on_one_case_share_the_search_and_keep_their_values():
+    x, y = correlated_pair(np.random.default_rng(31), 80, 6, 5)
+    alone = {}
+    for name in NEIGHBOUR_MEASURES:
+        neighbors._SEARCHES.clear()
+        alone[name] = metrics.get(name)(x, y)
+    neighbors._SEARCHES.clear()
+    together = {name: metrics.get(name)(x, y) for name in NEIGHBOUR_MEASURES}
+    assert together == alone  # the very same lists: exactly the same values
+    # knn_jaccard searches Euclidean neighbours, the four others one cosine search between them
+    assert (neighbors._SEARCHES.misses, neighbors._SEARCHES.hits) == (2, 3)
+    metrics.get("mutual_knn")(x, y + np.finfo(float).eps * 4 * np.abs(y).max())  # other inputs: a new search
+    assert neighbors._SEARCHES.misses == 3
+
+
+def test_search_cache_is_bounded(monkeypatch):
+    x, _ = correlated_pair(np.random.default_rng(32), 60, 4, 4)
+    entry = 6 * 60 * 10 * 8  # lists and cosines of one cosine search, n = 60, k = 10
+    monkeypatch.setattr(neighbors, "_SEARCHES", neighbors.SearchCache(2 * entry))
+    for shift in range(4):
+        metrics.get("mutual_knn")(x, x[:, ::-1] + shift)
+        assert neighbors._SEARCHES.size <= 2 * entry
+    assert len(neighbors._SEARCHES._entries) == 2

@@ -6,6 +6,7 @@ import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 import numpy as np
 import pytest
+import scipy.linalg
 import torch
 from hypothesis import given
 from scipy.stats import rankdata, spearmanr
@@ -212,6 +213,7 @@ def test_failed_decomposition_is_a_measure_error_never_a_score(name, monkeypatch
     expected = m(x, y)
     for routine in ("svd", "svdvals", "qr", "eigh", "eigvalsh", "cholesky", "lstsq", "solve", "inv"):
         monkeypatch.setattr(torch.linalg, routine, _fail)
+    _fail_numpy_decompositions(monkeypatch)
     try:
         value = m(x, y)
     except metrics.MeasureError as err:
@@ -220,11 +222,19 @@ def test_failed_decomposition_is_a_measure_error_never_a_score(name, monkeypatch
         assert value == expected, f"{name} returned {value} while the decompositions fail"
 
 
-@pytest.mark.parametrize("name", ["cca_mean", "svcca", "pwcca", "procrustes", "nbs", "ols_r2"])
+def _fail_numpy_decompositions(monkeypatch) -> None:
+    """numpy's and scipy's decompositions fail too (the Gram route of metrics._linalg.gram_basis takes them)."""
+    for routine in ("svd", "eigh", "eigvalsh", "cholesky"):
+        monkeypatch.setattr(np.linalg, routine, _fail)
+    monkeypatch.setattr(scipy.linalg, "cholesky", _fail)
+
+
+@pytest.mark.parametrize("name", ["cca_mean", "svcca", "pwcca", "procrustes", "nbs", "ols_r2", "gulp", "shape_metric"])
 def test_measures_built_on_svd_report_its_failure(name, monkeypatch):
     x, y = correlated_pair(np.random.default_rng(10), 40, 5, 7)
     monkeypatch.setattr(torch.linalg, "svd", _fail)
     monkeypatch.setattr(torch.linalg, "svdvals", _fail)
+    _fail_numpy_decompositions(monkeypatch)
     with pytest.raises(metrics.MeasureError, match=f"^{name}: "):
         metrics.get(name)(x, y)
 

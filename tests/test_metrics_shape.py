@@ -82,6 +82,17 @@ def test_soft_matching_splits_units_between_unequal_layers():
     assert_close(metrics.get("soft_matching")(x, np.hstack([x, -x])), expected, RTOL, what="copy and negation")
 
 
+def test_soft_matching_of_nearly_equal_units_costs_their_differences():
+    """Y = X + 1e-9 D: the plan is the identity, and each pair's cost, ||d_j||^2 (1e-18 against norms of
+    1e2), must come from the difference itself; from the norms and the cross product it would be rounding
+    (1e-14)."""
+    rng = np.random.default_rng(12)
+    x, d = rng.normal(size=(200, 10)), 1e-9 * rng.normal(size=(200, 10))
+    dc = d - d.mean(axis=0)
+    expected = math.sqrt(float(np.sum(dc**2)) / 10)
+    assert_close(metrics.get("soft_matching")(x, x + d), expected, 1e-6, what="nearly equal units")  # x + d rounds d to 1e-7 relative
+
+
 # ----------------------------------------------------------------------------------------------------
 # The shape metric: alpha = 1 is the Procrustes angle, alpha = 0 the CCA angle; explicit square roots
 # ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,221 @@
+"""The field's own code for our measures, called alternately with ours: the value first, then the time.
+
+Peers (each row records the peer's version: the package's, or the checkout's git commit, else a sha256 of
+the file called):
+- POT (a dependency): ``ot.emd2`` on ``ot.dist`` for ``soft_matching``;
+- local checkouts named by environment variables (their code is never copied here):
+  ``STITCHBENCH_PEER_GULP`` (sgstepaniants/GULP: ``predictor_dist``, ``cca_decomp`` + ``pwcca_dist``,
+  ``lin_cka_dist``), ``STITCHBENCH_PEER_RESI`` (mklabunde/resi: ``gulp``, ``magnitude_difference``),
+  ``STITCHBENCH_PEER_NETREP`` (ahwillia/netrep: ``LinearMetric``).
+A peer whose checkout is not named, or does not import, is skipped with the reason; ``field_peers.md``
+lists it under "absent".
+
+Values first: each peer is called on the raw X, Y with the preprocessing its function leaves to the
+caller (centering, GULP's normalization ||A||_F = sqrt(n), netrep's inputs scaled to unit RMS singular
+value), which is timed with it; where it returns another view of the number (a squared distance, 1 -
+similarity) the conversion is stated in ``convention`` and applied; the values must agree to the stated
+tolerance before anything is timed. Timing: one warm-up call each, then ours and the peer called
+alternately in one process, numpy's BLAS and torch limited to one thread (threadpoolctl,
+``torch.set_num_threads(1)``), the minimum over the rounds of each counted, in process CPU time (steadier
+than wall time on a shared machine) and wall time; the ratio is peer / ours (above 1: ours is faster),
+with the spread of the per-round ratios. Nothing fails for speed. Serial only (``SERIAL_ONLY``).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+
+import metrics
+from reports.peers import peers_table
+
+#: Environment variable naming each local checkout, and the repository it holds.
+CHECKOUTS = {
+    "GULP": ("STITCHBENCH_PEER_GULP", "sgstepaniants/GULP"),
+    "ReSi": ("STITCHBENCH_PEER_RESI", "mklabunde/resi"),
+    "netrep": ("STITCHBENCH_PEER_NETREP", "ahwillia/netrep"),
+}
+_rows: list[dict] = []
+_absent: dict[str, str] = {}
+
+
+def _source(peer: str) -> tuple[Path, str]:
+    """The checkout's path (skips, recording why, when it is not named or not there) and its version."""
+    variable, repository = CHECKOUTS[peer]
+    where = os.environ.get(variable)
+    if not where or not Path(where).is_dir():
+        _absent[peer] = f"{repository}: set {variable} to a checkout" + (f" ({where} is not a folder)" if where else "")
+        pytest.skip(_absent[peer])
+    path = Path(where)
+    commit = subprocess.run(["git", "-C", str(path), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return path, (f"{repository}@{commit.stdout.strip()}" if commit.returncode == 0 else f"{repository} (no git)")
+
+
+def _module(peer: str, name: str):
+    """Module ``name`` of a peer's checkout, and the peer's version (with the file's sha256 if no git)."""
+    path, version = _source(peer)
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+    try:
+        module = importlib.import_module(name)
+    except Exception as err:  # a checkout that does not import is absent, not a failure
+        _absent[peer] = f"{CHECKOUTS[peer][1]}: import {name} failed ({type(err).__name__}: {err})"
+        pytest.skip(_absent[peer])
+    if version.endswith("(no git)"):
+        version += " sha256:" + hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:12]
+    return module, version
+
+
+def _centered(a: np.ndarray) -> np.ndarray:
+    return a - a.mean(axis=0)
+
+
+def _gulp_normalized(a: np.ndarray) -> np.ndarray:
+    """GULP's convention (its cifar_experiments/compute_dists.py): features x samples, centered, ||A||_F = sqrt(n)."""
+    a = _centered(a).T
+    return a * (math.sqrt(a.shape[1]) / np.linalg.norm(a))
+
+
+def _unit_rms(a: np.ndarray) -> np.ndarray:
+    """Xc / s_rms with s_rms = ||Xc||_F / sqrt(p): our shape metric's scaling for full-rank inputs (the
+    benchmark's are)."""
+    a = _centered(a)
+    return a * (math.sqrt(a.shape[1]) / np.linalg.norm(a))
+
+
+def gulp_predictor_dist(x, y):
+    module, version = _module("GULP", "distance_functions")
+    return (lambda: math.sqrt(max(module.predictor_dist(_gulp_normalized(x), _gulp_normalized(y)), 0.0))), version
+
+
+def gulp_pwcca(x, y):
+    module, version = _module("GULP", "distance_functions")
+
+    def call():
+        a, b = _centered(x).T, _centered(y).T
+        _, rho, _, transformed_a, _ = module.cca_decomp(a, b)
+        return 1.0 - module.pwcca_dist(a, rho, transformed_a)
+
+    return call, version
+
+
+def gulp_lin_cka(x, y):
+    module, version = _module("GULP", "distance_functions")
+    return (lambda: 1.0 - module.lin_cka_dist(_centered(x).T, _centered(y).T)), version
+
+
+def resi_gulp(x, y):
+    module, version = _module("ReSi", "repsim.measures.gulp")
+    return (lambda: math.sqrt(max(module.gulp(x, y, shape="nd"), 0.0))), version
+
+
+def resi_magnitude(x, y):
+    module, version = _module("ReSi", "repsim.measures.statistics")
+    return (lambda: module.magnitude_difference(x, y, shape="nd")), version
+
+
+def netrep_linear_metric(x, y):
+    module, version = _module("netrep", "netrep.metrics")
+    return (lambda: module.LinearMetric(alpha=0.5, score_method="angular").fit_score(_unit_rms(x), _unit_rms(y))), version
+
+
+def pot_emd2(x, y):
+    ot = pytest.importorskip("ot")
+
+    def call():
+        xc, yc = _centered(x), _centered(y)
+        p1, p2 = xc.shape[1], yc.shape[1]
+        cost = ot.dist(xc.T, yc.T)  # squared Euclidean distances between the units
+        return math.sqrt(max(ot.emd2(np.full(p1, 1 / p1), np.full(p2, 1 / p2), cost, numItermax=10**8), 0.0))
+
+    return call, f"POT {importlib.metadata.version('POT')}"
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    measure: str
+    make: Callable  # make(x, y) -> (call() -> value, version)
+    tolerance: float  # relative agreement required before timing (why, in ``convention``)
+    convention: str
+
+
+PEERS = [
+    Peer("GULP predictor_dist", "gulp", gulp_predictor_dist, 1e-8, "returns the squared distance: sqrt taken"),
+    Peer("ReSi gulp", "gulp", resi_gulp, 1e-8, "GULP's predictor_dist after ReSi's normalization: sqrt taken"),
+    Peer("GULP cca_decomp + pwcca_dist", "pwcca", gulp_pwcca, 1e-8,
+         "weights from the first argument, as ours; returns 1 - PWCCA"),
+    Peer("GULP lin_cka_dist", "cka_linear", gulp_lin_cka, 1e-10, "on centered inputs; returns 1 - CKA"),
+    Peer("netrep LinearMetric(0.5, angular)", "shape_metric", netrep_linear_metric, 1e-8,
+         "inputs scaled to unit RMS singular value (our convention, Williams et al. whiten unscaled data)"),
+    Peer("POT emd2(ot.dist)", "soft_matching", pot_emd2, 1e-8, "sqrt of the optimal transport cost"),
+    Peer("ReSi magnitude_difference", "magnitude_difference", resi_magnitude, 1e-10, "same formula"),
+]
+
+
+def _rounds(shape) -> int:
+    return 20 if shape[0] * shape[1] <= 1000 * 64 else 5 if shape[0] * shape[1] <= 5000 * 512 else 3
+
+
+def interleaved(ours: Callable[[], float], peer: Callable[[], float], rounds: int) -> dict:
+    """Ours and the peer called alternately ``rounds`` times after one warm-up call each: the fastest
+    call of each (CPU time of the process and wall time), and the spread of the per-round CPU ratios."""
+    ours(), peer()
+    times = {"ours_s": [], "peer_s": [], "ours_wall_s": [], "peer_wall_s": []}
+    for _ in range(rounds):
+        for who, call in (("ours", ours), ("peer", peer)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            call()
+            times[f"{who}_s"].append(time.process_time() - cpu)
+            times[f"{who}_wall_s"].append(time.perf_counter() - wall)
+    ratios = np.array(times["peer_s"]) / np.maximum(np.array(times["ours_s"]), 1e-9)
+    fastest = {key: min(values) for key, values in times.items()}
+    return {**fastest, "ratio": fastest["peer_s"] / max(fastest["ours_s"], 1e-9),
+            "ratio_wall": fastest["peer_wall_s"] / max(fastest["ours_wall_s"], 1e-9),
+            "ratio_low": float(ratios.min()), "ratio_high": float(ratios.max())}
+
+
+@pytest.mark.parametrize("peer", PEERS, ids=[peer.name for peer in PEERS])
+def test_peer(shape, pair, peer):
+    x, y = pair
+    measure = metrics.get(peer.measure)
+    call, version = peer.make(x, y)
+    ours_value, peer_value = measure(x, y), call()
+    assert peer_value == pytest.approx(ours_value, rel=peer.tolerance), f"{peer.name}: not our {peer.measure}"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            timing = interleaved(lambda: measure(x, y), call, _rounds(shape))
+    finally:
+        torch.set_num_threads(threads)
+    _rows.append(dict(shape=list(shape), measure=peer.measure, peer=peer.name, version=version,
+                      value=ours_value, difference=peer_value - ours_value, convention=peer.convention,
+                      rounds=_rounds(shape), **timing))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _write_field_report(benchmark_report):
+    yield
+    if _rows or _absent:
+        run = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or
+               platform.machine(), "cpus": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
+               "threads": 1, "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+        data = {"run": run, "rows": _rows, "absent": _absent}
+        benchmark_report("field_peers.json", json.dumps(data, indent=1, default=float) + "\n")
+        benchmark_report("field_peers.md", peers_table(data))

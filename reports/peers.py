@@ -1,0 +1,61 @@
+"""The field's code against ours: the table of ``benchmarks/test_peers_field.py``'s run, and the docs' speed
+page made from a committed run.
+
+The benchmark writes ``field_peers.json`` (``{"run": {...}, "rows": [...], "absent": {...}}``) and
+``field_peers.md`` under ``--report-dir``. The committed run is ``reports/peers.json`` (a copy of such a
+file) and ``docs/peers.md`` is made from it, never typed::
+
+    pytest benchmarks/test_peers_field.py --report-dir reports/out
+    cp reports/out/field_peers.json reports/peers.json
+    python -m reports speed reports/peers.json --output docs/peers.md
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+COMMAND = "python -m reports speed reports/peers.json --output docs/peers.md"
+
+
+def peers_table(data: dict) -> str:
+    """Markdown: per shape, every (measure, peer) with both fastest CPU times, the ratio peer / ours and the
+    spread of the per-round ratios, the wall-time ratio, the value and the peer's difference; the absent peers."""
+    rows, absent = data.get("rows", []), data.get("absent", {})
+    lines = ["ratio = peer / ours in CPU time, fastest call of each (above 1: ours is faster); spread = "
+             "[lowest, highest] of the per-round ratios; wall-time ratio beside it.", ""]
+    for shape in sorted({tuple(row["shape"]) for row in rows}):
+        lines += [f"### n={shape[0]}, p1={shape[1]}, p2={shape[2]}", "",
+                  "| measure | peer | version | ours s | peer s | ratio | spread | wall ratio | value | difference |",
+                  "|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
+        for row in sorted((r for r in rows if tuple(r["shape"]) == shape), key=lambda r: (r["measure"], r["peer"])):
+            lines.append(f"| {row['measure']} | {row['peer']} | {row['version']} | {row['ours_s']:.4f} | "
+                         f"{row['peer_s']:.4f} | {row['ratio']:.2f} | [{row['ratio_low']:.2f}, {row['ratio_high']:.2f}] "
+                         f"| {row['ratio_wall']:.2f} | {row['value']:.6g} | {row['difference']:.1e} |")
+        lines.append("")
+    if absent:
+        lines += ["### Absent peers", ""] + [f"- {peer}: {why}" for peer, why in sorted(absent.items())] + [""]
+    return "\n".join(lines)
+
+
+def speed_page(path: str | Path) -> str:
+    """docs/peers.md: how the committed run was made, under which conditions, and its table."""
+    data = json.loads(Path(path).read_text())
+    run = data.get("run", {})
+    load = run.get("load_average")
+    conditions = ", ".join(f"{key} {value}" for key, value in run.items() if key != "load_average")
+    return "\n".join([
+        "# Speed against the field's code", "",
+        f"Generated from the committed run by `{COMMAND}`; do not edit by hand. The run: {conditions}"
+        + (f"; load average {load} (above the CPU count, the machine was shared and every time is noisy)"
+           if load else "") + ".", "",
+        "Each peer computes the same value as ours (the benchmark asserts it before timing), is called on the raw "
+        "inputs with the preprocessing its function leaves to the caller, and alternates with ours in one process "
+        "on one thread (`benchmarks/test_peers_field.py`).", "",
+        "To run it: POT is a dependency; the other peers are local checkouts named by environment variables "
+        "(absent ones are skipped and listed at the end): `STITCHBENCH_PEER_GULP=path/to/GULP "
+        "STITCHBENCH_PEER_RESI=path/to/resi STITCHBENCH_PEER_NETREP=path/to/netrep pytest "
+        "benchmarks/test_peers_field.py --report-dir reports/out` (serially: under xdist it is skipped), then "
+        "`cp reports/out/field_peers.json reports/peers.json` and the command above. `--profile full` adds the "
+        "largest shape.", "",
+        peers_table(data),
+    ])
