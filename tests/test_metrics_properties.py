@@ -58,11 +58,19 @@ def test_declared_invariance_holds(name, transform, side, seed, data):
 @given(seed=seeds, data=st.data())
 def test_undeclared_invariance_is_violated(name, transform, side, seed, data):
     m = metrics.get(name)
-    x, y, t = violation_case(transform, side, np.random.default_rng(seed), *data.draw(shapes(m), label="n, p1, p2"))
-    before = m(x, y)
-    after = m(*on_side(side, t, x, y))
-    assert relative_difference(before, after) > VIOLATION, (
-        f"{name} did not move under {transform} of {side.upper()} ({before!r} -> {after!r}) although it "
+    shape = data.draw(shapes(m), label="n, p1, p2")
+    # Not invariant means some generic input moves it. A count (mutual kNN at small n and p) can sit at
+    # the same value after the shift by chance on one draw (about 1 % here), so three independent draws:
+    # a measure that is in truth invariant stays put on all three, a chance tie on all three is ~1e-6.
+    moves = []
+    for rng in np.random.default_rng(seed).spawn(3):
+        x, y, t = violation_case(transform, side, rng, *shape)
+        before, after = m(x, y), m(*on_side(side, t, x, y))
+        moves.append((before, after))
+        if relative_difference(before, after) > VIOLATION:
+            return
+    raise AssertionError(
+        f"{name} did not move under {transform} of {side.upper()} on three draws ({moves!r}) although it "
         "does not declare that invariance: declare it, or the measure is wrong"
     )
 
