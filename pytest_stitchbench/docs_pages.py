@@ -133,6 +133,12 @@ def measures_index(names: list[str]) -> str:
                       ""])  # fmt: skip
 
 
+def _relative(source: str) -> str:
+    """A spec's source file relative to the repository (the page must not depend on where it was made)."""
+    path = Path(source)
+    return path.relative_to(ROOT).as_posix() if path.is_absolute() and path.is_relative_to(ROOT) else str(source)
+
+
 def scenarios_page(specs) -> str:
     """Every scenario of the specs, per family: generator, use case, what it builds, its sweep and each
     expectation with its reason."""
@@ -148,7 +154,7 @@ def scenarios_page(specs) -> str:
                       f"- generator `{spec.generator}`; use case: {question(use_case, family)}",
                       f"- seeds: {len(spec.seeds)}" + (f"; sweep `{spec.sweep.name}` over "
                                                         f"{', '.join(map(str, spec.sweep.values))}" if spec.sweep else ""),
-                      f"- source: {spec.source}" if spec.source else "", ""]  # fmt: skip
+                      f"- source: `{_relative(spec.source)}`" if spec.source else "", ""]  # fmt: skip
             for expectation in spec.expectations:
                 what = expectation.kind + (f" ({expectation.higher} > {expectation.lower})" if expectation.higher else "")
                 against = "" if expectation.reference == "stitch" else f" against `{expectation.reference}`"

@@ -65,3 +65,9 @@ def test_bank_size_counts_the_manifests_entries_and_the_folders_files(tmp_path):
     (tmp_path / "weights" / "x.safetensors").write_bytes(b"0" * 2_000_000)
     assert _bank_size(tmp_path) == "2 entries in 2 files, 2.0 MB"
     assert _bank_size(tmp_path / "absent") == "no network bank"
+
+
+def test_the_generated_pages_do_not_depend_on_where_the_checkout_is():
+    # a page that names this checkout's absolute path is stale in every other clone
+    for page in [DOCS / "scenarios.md", DOCS / "results.md", *(DOCS / "measures").glob("*.md")]:
+        assert str(ROOT) not in page.read_text(encoding="utf-8"), page
