@@ -34,7 +34,8 @@ seed, then decides with a bootstrap interval over seeds (and a permutation test 
 
 The unit of a measure is its bound width; for a measure with an infinite bound it is the scale-free
 extent of :meth:`MeasureScale.unit` (the largest ``|value - finite bound|`` over the scenario's cases and
-seeds, floored at sqrt(eps) times the same over the whole run), so a spread is a relative change.
+seeds, floored at 1e-6 times the same over the whole run: rounding never decides a verdict), so a
+spread is a relative change.
 
 **Premises.** Every expectation names a functional reference (``Expectation.reference``, one of
 ``runner.schema.REFERENCE_COLUMNS``, default ``stitch``). Before any measure is judged, the

@@ -383,6 +383,22 @@ def test_an_unbounded_measure_within_rounding_of_its_bound_is_invariant():
     assert verdict["verdict"] == "pass"
 
 
+def test_rounding_of_a_measure_that_reaches_far_elsewhere_never_decides_an_invariance():
+    # GULP under a translation: 2e-14 .. 2.6e-13 of float64 rounding, where the measure reaches 16 in the
+    # run; with a floor of sqrt(eps) this read as a spread of 1e-6, the tolerance itself, and the verdict
+    # flipped between CPU kernels
+    rounding = {"identity": [2e-14, 1.8e-14, 2.1e-14, 1.9e-14, 2e-14],
+                "distance=100": [2.6e-13, 2.2e-13, 2.4e-13, 1.7e-13, 2.5e-13]}
+    run = np.array([0.0, 2.6e-13, 3.0, 16.0])
+    data = scenario_values(results_table(_rows(rounding)))
+    verdict = evaluate_expectation(Expectation("invariant", tolerance=1e-6), data, UNBOUNDED, SETTINGS, context=run)
+    assert verdict["verdict"] == "pass" and verdict["ci_high"] < 1e-7
+    # a real change of a few millionths of that extent keeps the scenario's own extent as its unit
+    real = scenario_values(results_table(_rows({"a": [0.0] * SEEDS, "b": [5e-5] * SEEDS})))
+    changed = evaluate_expectation(Expectation("invariant", tolerance=0.05), real, UNBOUNDED, SETTINGS, context=run)
+    assert changed["verdict"] == "fail" and changed["estimate"] == pytest.approx(1.0)
+
+
 def test_a_measure_is_judged_on_the_cases_its_reference_covers():
     values = {"model_a": [0.9] * SEEDS, "model_b": [0.9] * SEEDS, "layer": [0.2] * SEEDS}
     agreement = {"agreement": {"model_a": [0.97] * SEEDS, "model_b": [0.97] * SEEDS}}  # whole models only
