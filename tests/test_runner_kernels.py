@@ -51,7 +51,7 @@ def test_the_pinned_variables_are_those_the_cache_keys_by():
 
 
 def test_the_pins_take_effect_in_torch_and_numpy():
-    seen = _probe()
+    seen = _probe(STITCHBENCH_NATIVE_KERNELS="0")  # pinned even when the suite itself runs on native kernels
     assert seen["env"] == seen["pinned"]
     assert seen["torch_cpu"] == "AVX2"
     assert seen["blas_core"] == ["Haswell"]
