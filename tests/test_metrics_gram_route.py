@@ -85,6 +85,7 @@ def test_gram_basis_refuses_wide_and_ill_conditioned_inputs_and_finds_the_singul
         s = np.linalg.svd(xc.numpy(), compute_uv=False)
         np.testing.assert_allclose(basis.s, s, rtol=PLATFORM_RTOL)
         # Xc = B T with B orthonormal: T^T T is the Gram matrix, and B^T B = (Xc T^-1)^T (Xc T^-1) = I
-        np.testing.assert_allclose(basis.t.T @ basis.t, xc.numpy().T @ xc.numpy(), rtol=PLATFORM_RTOL, atol=1e-13)
+        np.testing.assert_allclose(basis.t.T @ basis.t, xc.numpy().T @ xc.numpy(), rtol=PLATFORM_RTOL, atol=1e-10)
         cross = linalg.gram_cross(basis, basis, xc, xc)
-        np.testing.assert_allclose(cross, np.eye(6), atol=1e-12)
+        # through BLAS on unit-scale data: the platform tolerance, absolute (the zeros have no scale)
+        np.testing.assert_allclose(cross, np.eye(6), atol=1e-10)

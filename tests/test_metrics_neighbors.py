@@ -287,9 +287,10 @@ def test_knn_jaccard_with_cosine_neighbours_is_resi_default(k):
     x, y = _pair(13, 70, 6, 8)
     m = metrics.get("knn_jaccard")
     cosine = m(x, y, k=k, neighbours="cosine")
-    assert math.isclose(cosine, route("knn_jaccard")(x, y, k, "cosine"), rel_tol=1e-12)
+    # the same neighbour sets give the same ratio of counts; 1e-10: the platform tolerance, never tighter
+    assert math.isclose(cosine, route("knn_jaccard")(x, y, k, "cosine"), rel_tol=1e-10)
     nx, ny = (reference.sklearn_neighbor_lists(a, k, "cosine") for a in (x, y))
-    assert math.isclose(cosine, _naive.jaccard_of_lists(nx, ny), rel_tol=1e-12)
+    assert math.isclose(cosine, _naive.jaccard_of_lists(nx, ny), rel_tol=1e-10)
     assert cosine != m(x, y, k=k)
 
 
