@@ -44,7 +44,7 @@ def test_generators_are_registered():
                           "networks.layer_monotonicity", "networks.layer_pairs", "networks.layer_removal",
                           "networks.mixed_quality", "networks.pc_deletion", "networks.pruning_denoising",
                           "networks.pruning_identity", "networks.pruning_progression", "networks.seed_pairs",
-                          "networks.training_progression", "networks.user_models"}
+                          "networks.training_progression", "networks.user_models", "networks.width_null"}
 
 
 def test_pruning_identity_cases_and_a_warm_cache_builds_nothing(tmp_path, monkeypatch):
@@ -202,3 +202,38 @@ def test_specs_load_in_both_profiles():
             assert kinds == {"follows_reference"} or (kinds <= by_construction and spec.generator in (
                 "networks.groups", "networks.layer_monotonicity")), spec.name
         assert {"networks_controls_cnn", "networks_controls_resnet"} <= {s.name for s in specs}
+
+
+def test_width_null_pairs_untrained_networks_of_each_width_without_correspondence(tmp_path):
+    """X, Y: the hidden layer of untrained mlp[w] (seeds s, s + 1) on every image, Y's rows shuffled
+    within the measured block and within the rest; stitching into either side's probe readout is near
+    chance (held-out agreement of unrelated images' predictions); the references are computed, not set."""
+    sweep = Sweep("width", (16, 64))
+    scenario = tiny_scenario(tmp_path, "networks.width_null", sweep=sweep, n=40)
+    cases = list(scenarios.generate(scenario, 0))
+    assert [case.case for case in cases] == ["width=16", "width=64"]
+    setup = recipes.Setup.from_params(scenario.params)
+    for case in cases:
+        width = int(case.param)
+        assert case.x.shape == case.y.shape == (40, width)
+        assert case.meta["model_x"] == f"mlp[{width}]/seed=0/random_init"
+        assert case.meta["model_y"].startswith(f"mlp[{width}]/seed=1/random_init")
+        # chance is about 1/10 for 10 classes; a stitch that kept the correspondence reads far more
+        assert case.stitch < case.meta["chance"] + 0.1 and case.stitch_reverse < case.meta["chance"] + 0.1
+        # X: the first training images' activations in order (null_case's measured block), a float64 pass
+        net = recipes.RandomInit(f"mlp[{width}]", 0, setup.data).load(setup)[0].double()
+        with torch.no_grad():
+            expected = net.fc1(setup.data.load().x_train[:40].double()).numpy()
+        np.testing.assert_allclose(case.x, expected, rtol=1e-10, atol=1e-12)  # another BLAS route: rounding only
+        # Y: the other network's rows, shuffled: the same rows as unshuffled Y, not in X's order
+        net_y = recipes.RandomInit(f"mlp[{width}]", 1, setup.data).load(setup)[0].double()
+        with torch.no_grad():
+            unshuffled = net_y.fc1(setup.data.load().x_train[:40].double()).numpy()
+        assert not np.allclose(case.y, unshuffled)
+        np.testing.assert_allclose(np.sort(case.y.sum(axis=1)), np.sort(unshuffled.sum(axis=1)), rtol=1e-10)
+
+
+def test_width_null_refuses_more_rows_than_the_data_has(tmp_path):
+    scenario = tiny_scenario(tmp_path, "networks.width_null", sweep=Sweep("width", (8,)), n=5000)
+    with pytest.raises(ValueError, match="n = 5000 needs at least 10000 images"):
+        list(scenarios.generate(scenario, 0))

@@ -65,3 +65,15 @@ def test_bad_schedule_and_unknown_arch():
         Schedule(optimizer="rmsprop")
     with pytest.raises(ValueError, match="unknown architecture"):
         models.config_for("alexnet", (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        models.config_for("mlp[0]", (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="hidden widths"):
+        models.mlp_named([])
+
+
+def test_an_mlp_by_its_hidden_widths():
+    name = models.mlp_named([32, 8])
+    assert name == "mlp[32,8]"
+    net = models.build(models.config_for(name, (1, 8, 8), 10))
+    assert net.config == {"arch": "mlp", "in_features": 64, "hidden": [32, 8], "num_classes": 10}
+    assert models.layer_names(net) == ["fc1", "fc2"]

@@ -20,12 +20,13 @@ GPU profile: ``vgg11``, ``vgg19`` (Simonyan & Zisserman 2015), ``resnet18``, ``r
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "HEAD", "MLP", "VGG", "RemovedStage", "ResNet", "TransformerBlock", "ViT", "build",
+__all__ = ["ARCHITECTURES", "HEAD", "MLP", "mlp_named", "VGG", "RemovedStage", "ResNet", "TransformerBlock", "ViT", "build",
            "config_for", "layer_names", "prefix", "suffix", "removal_blocker", "removable_stages", "remove_stages"]
 
 #: The name of every model's classifier stage (not a stitchable layer).
@@ -326,11 +327,31 @@ ARCHITECTURES = {
 }
 
 
+#: An MLP of given hidden widths by name: ``mlp[1024]``, ``mlp[256,128]`` (:func:`mlp_named`).
+_MLP_NAME = re.compile(r"mlp\[([1-9][0-9]*(?:,[1-9][0-9]*)*)\]")
+
+
+def mlp_named(hidden: list[int]) -> str:
+    """The architecture name of an MLP with hidden widths ``hidden`` (``mlp[64,32]``): any width, by name,
+    for experiments that sweep it (``networks.width_null``)."""
+    if not hidden or any(int(width) < 1 for width in hidden):
+        raise ValueError(f"an MLP needs one or more hidden widths >= 1, got {hidden}")
+    return f"mlp[{','.join(str(int(width)) for width in hidden)}]"
+
+
+def _preset(name: str) -> dict:
+    if name in ARCHITECTURES:
+        return dict(ARCHITECTURES[name])
+    if match := _MLP_NAME.fullmatch(name):
+        return {"arch": "mlp", "hidden": [int(width) for width in match.group(1).split(",")]}
+    raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)} or an MLP by its "
+                     f"hidden widths, e.g. mlp[256,128]")
+
+
 def config_for(name: str, shape: tuple[int, ...], num_classes: int) -> dict:
-    """The full config of preset ``name`` for images of ``shape`` [c, h, w] and ``num_classes`` classes."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
-    preset = dict(ARCHITECTURES[name], num_classes=num_classes)
+    """The full config of preset ``name`` (or of ``mlp[w1,...]``: :func:`mlp_named`) for images of
+    ``shape`` [c, h, w] and ``num_classes`` classes."""
+    preset = dict(_preset(name), num_classes=num_classes)
     if preset["arch"] == "mlp":
         return {**preset, "in_features": math.prod(shape)}
     if preset["arch"] == "vit":
