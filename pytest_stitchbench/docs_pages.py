@@ -28,9 +28,10 @@ from reports.answers import summarise, use_case_scores
 from reports.baseline import read_baseline
 from reports.scorecard import LEGEND, markdown_table
 from runner.atomic import write_text
+from scenarios.networks.bank import size_summary
 from scenarios.use_cases import USE_CASES, question
 
-__all__ = ["GENERATED", "bank_size", "baseline_verdicts", "measure_page", "results_page", "scenarios_page", "write_pages"]
+__all__ = ["GENERATED", "baseline_verdicts", "measure_page", "results_page", "scenarios_page", "write_pages"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "reports" / "baseline.json"
@@ -163,21 +164,9 @@ def scenarios_page(specs) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def bank_size(bank: str | Path = BANK) -> str:
-    """The shipped network bank's size, from its folder: entries of its manifest, files and megabytes."""
-    bank = Path(bank)
-    manifest = bank / "manifest.json"
-    if not manifest.is_file():
-        return "no network bank"
-    entries = len(json.loads(manifest.read_text(encoding="utf-8")).get("entries", {}))
-    files = [path for path in bank.rglob("*") if path.is_file()]
-    return (f"{entries:,} entries in {len(files)} files, "
-            f"{sum(path.stat().st_size for path in files) / 1e6:.1f} MB")
-
-
 def results_page(baseline: dict, verdicts: pd.DataFrame, use_cases: dict[str, str], bank: str = "") -> str:
     """The results of the committed baseline run: its answers per use case, the ranking with its spread,
-    and the verdict counts per family; ``bank`` the shipped bank's size (:func:`bank_size`)."""
+    and the verdict counts per family; ``bank`` the shipped bank's size (``scenarios.networks.bank.size_summary``)."""
     summary = summarise(verdicts, use_cases)
     answers = [[row.question, ", ".join(f"`{e['metric']}` {e['passed']}/{e['counted']}" for e in row.best),
                 row.sure, ", ".join(f"`{e['metric']}`" for e in row.avoid)] for row in summary.table.itertuples()]
@@ -221,7 +210,7 @@ def write_pages(docs: str | Path, baseline_path: str | Path = BASELINE) -> list[
     paths = [write_text(docs / "measures" / f"{name}.md", measure_page(name, verdicts, use_cases)) for name in names]
     paths.append(write_text(docs / "measures" / "index.md", measures_index(names)))
     paths.append(write_text(docs / "scenarios.md", scenarios_page(specs)))
-    paths.append(write_text(docs / "results.md", results_page(baseline, verdicts, use_cases, bank_size())))
+    paths.append(write_text(docs / "results.md", results_page(baseline, verdicts, use_cases, size_summary(BANK))))
     return paths
 
 

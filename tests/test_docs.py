@@ -4,7 +4,6 @@ with ``--strict`` (no broken link, no page left out of the navigation), and READ
 that links every page."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -51,20 +50,6 @@ def test_readme_is_a_front_page_that_links_every_page():
     assert pages - {"docs/index.md"} <= linked, sorted(pages - linked - {"docs/index.md"})
     assert all((ROOT / link).exists() for link in linked), [link for link in linked if not (ROOT / link).exists()]
 
-
-
-def _bank_size(folder: Path) -> str:
-    # in a subprocess, as above: the plugin's package stays out of this process
-    code = f"from pytest_stitchbench.docs_pages import bank_size; print(bank_size({str(folder)!r}))"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def test_bank_size_counts_the_manifests_entries_and_the_folders_files(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"entries": {"a": {}, "b": {}}}))
-    (tmp_path / "weights").mkdir()
-    (tmp_path / "weights" / "x.safetensors").write_bytes(b"0" * 2_000_000)
-    assert _bank_size(tmp_path) == "2 entries in 2 files, 2.0 MB"
-    assert _bank_size(tmp_path / "absent") == "no network bank"
 
 
 def test_the_generated_pages_do_not_depend_on_where_the_checkout_is():

@@ -190,3 +190,11 @@ def test_rebuild_runs_serially(project):
     result = project.runpytest("-p", "no:cacheprovider", "--specs", "spec.toml", "--rebuild-networks", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--rebuild-networks runs serially*"])
+
+
+def test_size_summary_counts_the_manifests_entries_and_the_folders_files(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"entries": {"a": {}, "b": {}}}))
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "x.safetensors").write_bytes(b"0" * 2_000_000)
+    assert bank.size_summary(tmp_path) == "2 entries in 2 files, 2.0 MB"
+    assert bank.size_summary(tmp_path / "absent") == "no network bank"

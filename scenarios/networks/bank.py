@@ -44,7 +44,7 @@ from runner.paths import BANK_ENV
 from scenarios.networks.cache import CODE_VERSION, Memory, sha256_file
 
 __all__ = ["DEFAULT_ROOT", "FORMAT", "MANIFEST", "REBUILD", "Bank", "BankError", "bank_key", "decode",
-           "encode", "manifest_version"]
+           "encode", "manifest_version", "size_summary"]
 
 #: The bank shipped with the repository.
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "bank"
@@ -279,6 +279,17 @@ class Bank:
                 elif sha256_file(path) != record.get("sha256"):
                     problems.append(f"{path}: does not match its checksum")
         return problems
+
+
+def size_summary(root: str | os.PathLike = DEFAULT_ROOT) -> str:
+    """A bank folder's size as the docs give it: the entries of its manifest, its files and megabytes."""
+    root = Path(root)
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        return "no network bank"
+    entries = len(json.loads(manifest.read_text(encoding="utf-8")).get("entries", {}))
+    files = [path for path in root.rglob("*") if path.is_file()]
+    return f"{entries:,} entries in {len(files)} files, {sum(path.stat().st_size for path in files) / 1e6:.1f} MB"
 
 
 @functools.lru_cache(maxsize=None)
