@@ -14,7 +14,7 @@ from scenarios.relevance import signal_pair
 from scenarios.stitching import split_indices, stitch_score
 from scenarios.symmetry import TRANSFORMS, containment_pair, transformed_pair
 
-QUICK = {s.name: s for s in scenarios.load_specs()}
+from shipped import QUICK, quick_cases
 
 
 def scenario(generator: str, sweep: Sweep | None = None, seeds=(0,), **params) -> Scenario:
@@ -25,7 +25,7 @@ def scenario(generator: str, sweep: Sweep | None = None, seeds=(0,), **params) -
 
 
 def all_cases(name: str) -> list[scenarios.Case]:
-    return list(scenarios.cases(QUICK[name]))
+    return list(quick_cases(name))
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
