@@ -306,7 +306,8 @@ PEERS = [
     Peer("ReSi distance_correlation", "distance_correlation", _resi("distance_correlation", "distance_correlation",
          n_jobs=1), 1e-10, "the biased estimator, as ours"),
     Peer("dcor distance_correlation", "distance_correlation", dcor_distance_correlation, 1e-10,
-         "the biased estimator, as ours"),
+         "the biased estimator, as ours; its distances hold an n x n x p array (95 GiB at 5000 x 512), so it is "
+         "timed up to n = 1000", largest_n=1000),
     Peer("ReSi hard_correlation_match", "correlation_match_hard", _resi("correlation_match",
          "hard_correlation_match"), 1e-10, "same formula"),
     Peer("ReSi soft_correlation_match", "correlation_match_soft", _resi("correlation_match",
@@ -314,10 +315,12 @@ PEERS = [
     Peer("ReSi representational_similarity_analysis", "rsa", _resi("rsa", "representational_similarity_analysis",
          n_jobs=1), 1e-10, "correlation distances, Spearman's rho (ReSi's defaults, ours)"),
     Peer("rsatoolbox calc_rdm + compare", "rsa", rsatoolbox_rsa, 1e-10,
-         "calc_rdm(method='correlation'), compare(method='spearman')"),
+         "calc_rdm(method='correlation'), compare(method='spearman'); timed up to n = 1000 (at n = 5000 its "
+         "comparison of 12.5 million pairs holds the run for minutes)", largest_n=1000),
     Peer("platonic-rep AlignmentMetrics.cknna", "cknna", _platonic("cknna"), 1e-8,
          "k = 10 on L2-normalized rows; platonic-rep adds 1e-6 to the denominator (docs/conventions.md): its "
-         "value times (s + 1e-6) / s, s from its self-comparisons"),
+         "value times (s + 1e-6) / s, s from its self-comparisons; its unbiased HSIC multiplies n x n matrices "
+         "(O(n^3)), so it is timed up to n = 1000", largest_n=1000),
     Peer("platonic-rep AlignmentMetrics.mutual_knn", "mutual_knn", _platonic("mutual_knn"), 1e-6,
          "k = 10 on L2-normalized rows (ours normalizes itself); the peer averages in float32"),
 ]
