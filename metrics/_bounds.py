@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import scipy.linalg
 import torch
 
 __all__ = [
@@ -74,6 +75,10 @@ class Operands:
             return q.numpy(), r
 
         return self._once("qr", which, make)
+
+    def covariance(self, which: str) -> np.ndarray:
+        """Xc^T Xc (or Yc^T Yc), the p x p product the Gram routes factor."""
+        return self._once("covariance", which, lambda a: a.T @ a)
 
     @functools.cached_property
     def cross(self) -> torch.Tensor:
@@ -170,6 +175,12 @@ PRIMITIVES: dict[str, Primitive] = _primitives(
     Primitive("svd(Qx^T Qy)", "full SVD of Qx^T Qy (canonical correlations and directions)", lambda o: torch.linalg.svd(o.bases), True),
     Primitive("svd(Rx)", "SVD of X's p1 x p1 triangular QR factor", lambda o: torch.linalg.svd(o.qr("X")[1]), True),
     Primitive("svd(Ry)", "SVD of Y's p2 x p2 triangular QR factor", lambda o: torch.linalg.svd(o.qr("Y")[1]), True),
+    Primitive("eigvalsh(XtX)", "eigenvalues of Xc^T Xc (numpy's eigvalsh): the Gram route's condition check", lambda o: np.linalg.eigvalsh(o.covariance("X")), True),
+    Primitive("eigvalsh(YtY)", "eigenvalues of Yc^T Yc (numpy's eigvalsh)", lambda o: np.linalg.eigvalsh(o.covariance("Y")), True),
+    Primitive("cholesky(XtX)", "Cholesky factor of Xc^T Xc (scipy): the Gram route's basis of X", lambda o: scipy.linalg.cholesky(o.covariance("X"), check_finite=False), True),
+    Primitive("cholesky(YtY)", "Cholesky factor of Yc^T Yc (scipy)", lambda o: scipy.linalg.cholesky(o.covariance("Y"), check_finite=False), True),
+    Primitive("eigh(XtX)", "eigendecomposition of Xc^T Xc (numpy's eigh): the Gram route's singular directions of X", lambda o: np.linalg.eigh(o.covariance("X")), True),
+    Primitive("eigh(YtY)", "eigendecomposition of Yc^T Yc (numpy's eigh)", lambda o: np.linalg.eigh(o.covariance("Y")), True),
     Primitive("svd(X)", "thin SVD of Xc [n, p1]", lambda o: torch.linalg.svd(torch.from_numpy(o.xc), full_matrices=False)),
     Primitive("svd(Y)", "thin SVD of Yc [n, p2]", lambda o: torch.linalg.svd(torch.from_numpy(o.yc), full_matrices=False)),
     Primitive("XXt", "Xc Xc^T, the n x n Gram matrix of X", lambda o: o.xc @ o.xc.T),

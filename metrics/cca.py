@@ -153,7 +153,10 @@ def _reference_pwcca(x, y) -> float:
     backend="torch",
     needs_n_above_p="both",
     streaming=_formulas.pwcca,
-    speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Qx^T Qy)"),  # the canonical directions, for the weights
+    # the Gram route of well-conditioned inputs: Cholesky bases, the canonical directions for the weights
+    # (the SVD of the p1 x p2 basis product, the size of svd(Xc^T Yc))
+    speed_bound=("XtX", "YtY", "XtY", "eigvalsh(XtX)", "eigvalsh(YtY)", "cholesky(XtX)", "cholesky(YtY)",
+                 "svd(Xc^T Yc)"),
 )
 def pwcca(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Projection-weighted CCA: sum_i a_i rho_i with a_i = sum_j |<h_i, x_j>| normalized to sum 1.

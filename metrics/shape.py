@@ -266,7 +266,9 @@ def _reference_shape_metric(x, y, alpha: float = 0.5) -> float:
     "LinearMetric(alpha, score_method='angular') on inputs so scaled; on raw inputs netrep differs for 0 < alpha < 1)",
     backend="torch",
     streaming=_stream_shape_metric,
-    speed_bound=("QR(X)", "QR(Y)", "Qx^T Qy", "svd(Rx)", "svd(Ry)", "svdvals(Qx^T Qy)"),
+    # the Gram route of well-conditioned inputs: the singular directions from the p x p eigendecompositions,
+    # the singular values of the p1 x p2 whitened cross product (the size of svdvals(Xc^T Yc))
+    speed_bound=("XtX", "YtY", "XtY", "eigh(XtX)", "eigh(YtY)", "svdvals(Xc^T Yc)"),
 )
 def shape_metric(x: torch.Tensor, y: torch.Tensor, alpha: float = 0.5) -> float:
     """Angular shape metric of the partially whitened representations (Williams et al. 2021).

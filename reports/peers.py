@@ -34,6 +34,10 @@ def peers_table(data: dict) -> str:
         lines.append("")
     if absent:
         lines += ["### Absent peers", ""] + [f"- {peer}: {why}" for peer, why in sorted(absent.items())] + [""]
+    not_compared = data.get("not_compared", {})
+    if not_compared:
+        lines += ["### The field's code that computes another number (not timed)", ""]
+        lines += [f"- {peer}: {why}" for peer, why in sorted(not_compared.items())] + [""]
     return "\n".join(lines)
 
 
@@ -51,9 +55,10 @@ def speed_page(path: str | Path) -> str:
         "Each peer computes the same value as ours (the benchmark asserts it before timing), is called on the raw "
         "inputs with the preprocessing its function leaves to the caller, and alternates with ours in one process "
         "on one thread (`benchmarks/test_peers_field.py`).", "",
-        "To run it: POT is a dependency; the other peers are local checkouts named by environment variables "
-        "(absent ones are skipped and listed at the end): `STITCHBENCH_PEER_GULP=path/to/GULP "
-        "STITCHBENCH_PEER_RESI=path/to/resi STITCHBENCH_PEER_NETREP=path/to/netrep pytest "
+        "To run it: POT is a dependency, dcor and rsatoolbox come with `pip install -e \".[peers]\"`; the other "
+        "peers are local checkouts named by environment variables (absent ones are skipped and listed at the "
+        "end): `STITCHBENCH_PEER_GULP=path/to/GULP STITCHBENCH_PEER_RESI=path/to/resi "
+        "STITCHBENCH_PEER_NETREP=path/to/netrep STITCHBENCH_PEER_PLATONIC=path/to/platonic-rep pytest "
         "benchmarks/test_peers_field.py --report-dir reports/out` (serially: under xdist it is skipped), then "
         "`cp reports/out/field_peers.json reports/peers.json` and the command above. `--profile full` adds the "
         "largest shape.", "",

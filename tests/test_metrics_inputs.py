@@ -286,3 +286,30 @@ def test_constant_check_looks_past_equal_first_and_last_rows():
     almost = np.ones((6, 3)) + np.finfo(float).eps * np.arange(6)[:, None]
     with pytest.raises(ValueError, match="constant"):
         metrics.get("cka_linear")(almost, np.random.default_rng(0).normal(size=(6, 2)))
+
+
+def test_constant_check_decides_spreads_between_one_and_two_tolerances_by_every_column():
+    """A spread of 12 eps (between the exact rule's 8 eps and the O(p) shortcut's 16 eps) is not constant."""
+    spread = np.ones((6, 3)) + 12 * np.finfo(float).eps * np.arange(6)[:, None] / 5
+    assert metrics.get("cka_linear")(spread, np.random.default_rng(0).normal(size=(6, 2))) >= 0.0
+
+
+def test_finite_inputs_whose_column_sums_overflow_are_accepted():
+    """The finiteness check's column sums overflow on finite entries near the largest float; the extremes
+    then decide, and the input is finite."""
+    x = np.random.default_rng(0).normal(size=(10, 3))
+    x[:2, 0] = 1.5e308
+    tx, _ = metrics.prepare_pair(x, x[:, :2])
+    assert tx.shape == (10, 3)
+
+
+def test_column_means_of_a_checked_input_follow_in_place_changes():
+    """The column sums the edge check remembers serve the measure's means only while the tensor is unchanged."""
+    from metrics._linalg import column_means
+
+    x, y = standard_pair()
+    means = x.mean(axis=0)
+    tx, _ = metrics.prepare_pair(x, y)  # shares x's memory
+    np.testing.assert_allclose(column_means(tx).numpy(), means, rtol=PLATFORM_RTOL)  # two summation orders
+    tx.add_(1.0)
+    np.testing.assert_allclose(column_means(tx).numpy(), means + 1.0, rtol=PLATFORM_RTOL)

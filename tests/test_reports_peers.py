@@ -31,3 +31,8 @@ def test_the_command_writes_the_page_from_the_file(tmp_path):
 def test_committed_speed_page_is_generated_from_the_committed_run():
     """docs/peers.md is exactly what the command makes of reports/peers.json (regenerate both together)."""
     assert (ROOT / "docs" / "peers.md").read_text() == speed_page(ROOT / "reports" / "peers.json")
+
+
+def test_table_lists_the_field_code_that_computes_another_number():
+    table = peers_table({"rows": [ROW], "absent": {}, "not_compared": {"ReSi svcca": "Google's directions rule"}})
+    assert "computes another number" in table and "- ReSi svcca: Google's directions rule" in table
