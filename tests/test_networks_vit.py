@@ -10,6 +10,7 @@ from metrics import reshape_activations
 from scenarios.networks import data, models
 from scenarios.networks.stitch import StitchLayer, stitch, stitch_scores
 from scenarios.networks.train import Schedule, train
+from scenarios.networks.variants import mark
 from tiny_networks import digits  # noqa: F401 (fixture)
 
 torch.set_num_threads(1)
@@ -95,3 +96,26 @@ def test_mnist_is_mlxtends_5000_images_split_per_class(monkeypatch):
     monkeypatch.setattr(data, "MNIST_SHA256", "0" * 64)
     with pytest.raises(ValueError, match="not the file"):
         data.load_mnist()
+
+
+def test_every_shortcut_mark_on_mnist_is_inside_one_patch_token_of_the_vit():
+    """The shortcut variant's class mark (two border pixels, ``variants.mark``) on 28x28 images: patch 7
+    tiles the image exactly (4 x 4 patches), so each class's mark changes the embedding of exactly the
+    patch tokens that hold its pixels, and no two classes' marks embed alike (the ViT can read the
+    shortcut). A size the patches do not tile (32x32: pixels 28..31 fall outside every patch) would hide
+    the marks on the right and bottom borders."""
+    torch.manual_seed(0)
+    embed = models.build(models.config_for("vit", (1, 28, 28), 10)).embed.double().eval()
+    blank = torch.zeros(10, 1, 28, 28, dtype=torch.float64)
+    marked = mark(blank, torch.arange(10), 10)
+    with torch.no_grad():
+        # untouched patches go through the same float64 operations: their change is exactly 0
+        change = (embed(marked) - embed(blank)).abs().amax(dim=1)  # [class, token]
+    for k in range(10):
+        rows, cols = marked[k, 0].nonzero(as_tuple=True)
+        tokens = {1 + int(i) // 7 * 4 + int(j) // 7 for i, j in zip(rows, cols)}  # token 0 is the class token
+        assert len(rows) == 2 and len(tokens) == 1, k
+        changed = set((change[k] > 0).nonzero().flatten().tolist())
+        assert changed == tokens, k
+    embedded = embed(marked).detach().flatten(1)
+    assert torch.cdist(embedded, embedded).add(torch.eye(10, dtype=torch.float64)).min() > 0, "two marks embed alike"
