@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+import scenarios
 from metrics import reshape_activations
-from scenarios.networks import data, models
+from scenarios.networks import data, models, recipes
 from scenarios.networks.stitch import StitchLayer, stitch, stitch_scores
 from scenarios.networks.train import Schedule, train
 from scenarios.networks.variants import mark
@@ -119,3 +120,25 @@ def test_every_shortcut_mark_on_mnist_is_inside_one_patch_token_of_the_vit():
         assert changed == tokens, k
     embedded = embed(marked).detach().flatten(1)
     assert torch.cdist(embedded, embedded).add(torch.eye(10, dtype=torch.float64)).min() > 0, "two marks embed alike"
+
+
+VIT_SPECS = [scenarios.SPEC_DIR / "networks_vit.toml", *sorted((scenarios.SPEC_DIR / "unbuilt").glob("*.toml"))]
+
+
+@pytest.mark.parametrize("path", VIT_SPECS, ids=lambda path: path.name)
+def test_every_vit_scenario_plans_its_cases_on_mnist(path, tmp_path):
+    """Each ViT spec loads in both profiles, and each of its scenarios plans every seed's cases on the
+    ViT and MNIST with the recipes they read (nothing is built: a generator that could not take a token
+    stream, or a layer the ViT does not have, fails here)."""
+    for profile in scenarios.PROFILES:
+        errors = []
+        assert scenarios.load_specs([path], profile=profile, errors=errors) and not errors, (profile, errors)
+    for scenario in scenarios.load_specs([path]):
+        assert (scenario.params["arch"], scenario.params["data"]) == ("vit", "mnist"), scenario.name
+        setup = recipes.Setup.from_params({**scenario.params, "cache_dir": str(tmp_path)})
+        for seed in scenario.seeds:
+            planned = scenarios.lookup(scenario.generator).fn.__wrapped__(scenario, setup, seed)
+            assert planned, scenario.name
+            for case in planned:
+                assert {case.layer_x, case.layer_y} <= {"embed", "block1", "block2", "block3", "block4"}, scenario.name
+                assert case.recipes(setup), scenario.name
