@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+import scenarios
 from metrics import reshape_activations
-from scenarios.networks import data, models
+from scenarios.networks import data, models, recipes
 from scenarios.networks.stitch import StitchLayer, stitch, stitch_scores
 from scenarios.networks.train import Schedule, train
+from scenarios.networks.variants import mark
 from tiny_networks import digits  # noqa: F401 (fixture)
 
 torch.set_num_threads(1)
@@ -95,3 +97,48 @@ def test_mnist_is_mlxtends_5000_images_split_per_class(monkeypatch):
     monkeypatch.setattr(data, "MNIST_SHA256", "0" * 64)
     with pytest.raises(ValueError, match="not the file"):
         data.load_mnist()
+
+
+def test_every_shortcut_mark_on_mnist_is_inside_one_patch_token_of_the_vit():
+    """The shortcut variant's class mark (two border pixels, ``variants.mark``) on 28x28 images: patch 7
+    tiles the image exactly (4 x 4 patches), so each class's mark changes the embedding of exactly the
+    patch tokens that hold its pixels, and no two classes' marks embed alike (the ViT can read the
+    shortcut). A size the patches do not tile (32x32: pixels 28..31 fall outside every patch) would hide
+    the marks on the right and bottom borders."""
+    torch.manual_seed(0)
+    embed = models.build(models.config_for("vit", (1, 28, 28), 10)).embed.double().eval()
+    blank = torch.zeros(10, 1, 28, 28, dtype=torch.float64)
+    marked = mark(blank, torch.arange(10), 10)
+    with torch.no_grad():
+        # untouched patches go through the same float64 operations: their change is exactly 0
+        change = (embed(marked) - embed(blank)).abs().amax(dim=1)  # [class, token]
+    for k in range(10):
+        rows, cols = marked[k, 0].nonzero(as_tuple=True)
+        tokens = {1 + int(i) // 7 * 4 + int(j) // 7 for i, j in zip(rows, cols)}  # token 0 is the class token
+        assert len(rows) == 2 and len(tokens) == 1, k
+        changed = set((change[k] > 0).nonzero().flatten().tolist())
+        assert changed == tokens, k
+    embedded = embed(marked).detach().flatten(1)
+    assert torch.cdist(embedded, embedded).add(torch.eye(10, dtype=torch.float64)).min() > 0, "two marks embed alike"
+
+
+VIT_SPECS = [scenarios.SPEC_DIR / "networks_vit.toml", *sorted((scenarios.SPEC_DIR / "unbuilt").glob("*.toml"))]
+
+
+@pytest.mark.parametrize("path", VIT_SPECS, ids=lambda path: path.name)
+def test_every_vit_scenario_plans_its_cases_on_mnist(path, tmp_path):
+    """Each ViT spec loads in both profiles, and each of its scenarios plans every seed's cases on the
+    ViT and MNIST with the recipes they read (nothing is built: a generator that could not take a token
+    stream, or a layer the ViT does not have, fails here)."""
+    for profile in scenarios.PROFILES:
+        errors = []
+        assert scenarios.load_specs([path], profile=profile, errors=errors) and not errors, (profile, errors)
+    for scenario in scenarios.load_specs([path]):
+        assert (scenario.params["arch"], scenario.params["data"]) == ("vit", "mnist"), scenario.name
+        setup = recipes.Setup.from_params({**scenario.params, "cache_dir": str(tmp_path)})
+        for seed in scenario.seeds:
+            planned = scenarios.lookup(scenario.generator).fn.__wrapped__(scenario, setup, seed)
+            assert planned, scenario.name
+            for case in planned:
+                assert {case.layer_x, case.layer_y} <= {"embed", "block1", "block2", "block3", "block4"}, scenario.name
+                assert case.recipes(setup), scenario.name
