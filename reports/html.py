@@ -268,7 +268,8 @@ def _answers(summary) -> dict:
     """The answers and the ranking's first rows, ready for the template (empty without a summary)."""
     if summary is None:
         return {"rows": [], "ranking": [], "measures": 0}
-    ranking = [{"rank": int(r.rank), "metric": r.metric, "passed": int(r.passed), "counted": int(r.counted),
+    # a measure with no counted verdict (every premise failed) has no rank: None, shown as a dash
+    ranking = [{"rank": _plain(r.rank), "metric": r.metric, "passed": int(r.passed), "counted": int(r.counted),
                 "share": _plain(r.share), "share_low": _plain(r.share_low), "share_high": _plain(r.share_high),
                 "rank_median": _plain(r.rank_median), "rank_low": _plain(r.rank_low), "rank_high": _plain(r.rank_high)}
                for r in summary.ranked.head(10).itertuples()]  # fmt: skip

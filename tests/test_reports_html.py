@@ -455,3 +455,15 @@ def test_browser_header_family_cell_and_verdict_stay_in_view(run, tmp_path, widt
         driver.save_screenshot(str(tmp_path / f"scorecard_{width}x{height}.png"))
     finally:
         driver.quit()
+
+
+def test_a_measure_without_a_counted_verdict_has_no_rank_and_the_page_still_renders():
+    """A run whose premises all failed (every verdict set aside) ranks nothing: the page shows a dash."""
+    small = fake_run(measures=2, scenarios=2, cases=2, seeds=2)
+    verdicts = small.verdicts.assign(verdict=SET_ASIDE)
+    summary = summarise(verdicts, {scenario: "" for scenario in verdicts["scenario"]}, n_resamples=20)
+    assert summary.ranked["rank"].isna().all()
+    page = render_html(small.results, verdicts, score_table(verdicts), small.errors, small.header, small.sweeps,
+                       summary=summary)
+    ranking = page[page.index('id="ranking-table"'):]
+    assert "<td>—</td>" in ranking[:ranking.index("</table>")]
