@@ -47,11 +47,12 @@ def speed_page(path: str | Path) -> str:
     run = data.get("run", {})
     load = run.get("load_average")
     conditions = ", ".join(f"{key} {value}" for key, value in run.items() if key != "load_average")
+    shared = bool(load) and max(load) > run.get("cpus", 1)  # more runnable processes than cores at some point
     return "\n".join([
         "# Speed against the field's code", "",
         f"Generated from the committed run by `{COMMAND}`; do not edit by hand. The run: {conditions}"
-        + (f"; load average {load} (above the CPU count, the machine was shared and every time is noisy)"
-           if load else "") + ".", "",
+        + (f"; load average {load}" if load else "")
+        + (" (above the CPU count, the machine was shared and every time is noisy)" if shared else "") + ".", "",
         "Each peer computes the same value as ours (the benchmark asserts it before timing), is called on the raw "
         "inputs with the preprocessing its function leaves to the caller, and alternates with ours in one process "
         "on one thread (`benchmarks/test_peers_field.py`).", "",

@@ -26,6 +26,15 @@ def test_the_command_writes_the_page_from_the_file(tmp_path):
     assert main(["speed", str(run), "--output", str(tmp_path / "speed.md")]) == 0
     page = (tmp_path / "speed.md").read_text()
     assert page == speed_page(run) and "load average [9.5, 9.1, 8.8]" in page and "| gulp |" in page
+    assert "the machine was shared" in page  # 9.5 runnable processes on (by default) one core
+
+
+def test_speed_page_calls_a_run_shared_only_when_the_load_exceeded_the_cores(tmp_path):
+    run = tmp_path / "quiet.json"
+    run.write_text(json.dumps({"run": {"cpus": 2, "load_average": [1.08, 1.15, 1.71]}, "rows": [ROW], "absent": {}}))
+    assert "load average [1.08, 1.15, 1.71]." in speed_page(run) and "shared" not in speed_page(run)
+    run.write_text(json.dumps({"run": {"cpus": 2, "load_average": [6.8, 5.4, 4.55]}, "rows": [ROW], "absent": {}}))
+    assert "the machine was shared" in speed_page(run)
 
 
 def test_committed_speed_page_is_generated_from_the_committed_run():
