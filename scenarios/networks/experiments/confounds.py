@@ -56,8 +56,9 @@ def _representation(setup: Setup, plan: Plan, key: str):
     """Every image's activations (the training images first, then the test images) and their readout: a
     linear probe of the true labels fitted on the training rows (``subspaces.linear_probe``)."""
     train = plan[f"{key}/train"]
-    rows = np.concatenate([train.matrix(setup), plan[f"{key}/test"].fetch(setup)["activations"].numpy()])
-    return np.ascontiguousarray(rows), linear_probe(train.matrix(setup), train.labels()).predict
+    train_rows = train.matrix(setup)
+    rows = np.concatenate([train_rows, plan[f"{key}/test"].fetch(setup)["activations"].numpy()])
+    return np.ascontiguousarray(rows), linear_probe(train_rows, train.labels()).predict
 
 
 @networks_generator("width_null", {"width": 64, "n": 256}, plan=_width_plan, check=_check_width,
