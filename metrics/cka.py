@@ -13,7 +13,8 @@ import torch
 from metrics import _formulas, _naive
 from metrics._formulas import debiased_ratio, unbiased_hsic
 from metrics._inputs import InputError
-from metrics._linalg import center, center_unit, cross, double_center_symmetric_, gram, row_sq_norms, sum_sq
+from metrics._linalg import (center, center_unit, centered_side_by_side, cross, double_center_symmetric_, gram,
+                             gram_block_sq_norms, row_sq_norms, scale_sides_, sum_sq)
 from metrics._registry import register
 
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
@@ -62,12 +63,28 @@ def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Computed in feature space (p x p products) when that is cheaper, else in Gram space as
     <K, L>_F / (||K||_F ||L||_F) with K = Xc Xc^T, L = Yc Yc^T; both are the same number.
     """
-    xc, yc = center_unit(x), center_unit(y)
-    n, p1 = xc.shape
-    if _feature_space_is_cheaper(n, p1, yc.shape[1]):
-        return sum_sq(cross(xc, yc)) / (math.sqrt(sum_sq(gram(xc))) * math.sqrt(sum_sq(gram(yc))))
-    k, l = gram(xc.T), gram(yc.T)
-    return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
+    n, p1 = x.shape
+    if not _feature_space_is_cheaper(n, p1, y.shape[1]):
+        xc, yc = center_unit(x), center_unit(y)
+        k, l = gram(xc.T), gram(yc.T)
+        return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
+    z = centered_side_by_side(x, y)
+    value = _cka_from_products(z, p1)
+    # Out of range only when a fourth power left the normal floats: then each side times a power of two
+    # (exact, and CKA does not see it), which gives the very value the in-range case gets directly.
+    return _cka_from_products(scale_sides_(z, p1), p1) if value is None else value
+
+
+def _cka_from_products(z: torch.Tensor, p1: int) -> float | None:
+    """||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) from Z = [Xc | Yc]; None when ||Xc^T Xc||_F^2 or
+    ||Yc^T Yc||_F^2 lies outside [sqrt(tiny), sqrt(max)] of the dtype, where the squares may have left the
+    normal floats (scale first, :func:`metrics._linalg.scale_sides_`)."""
+    xx, yy, xy = gram_block_sq_norms(z, p1)
+    info = torch.finfo(z.dtype)
+    low, high = math.sqrt(info.tiny), math.sqrt(info.max)
+    if not (low <= xx <= high and low <= yy <= high):
+        return None
+    return xy / (math.sqrt(xx) * math.sqrt(yy))
 
 
 def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:

@@ -165,7 +165,9 @@ def _optimal_plan(xy: torch.Tensor) -> np.ndarray:
 
     p1, p2 = xy.shape
     weights = np.full(p1, 1.0 / p1), np.full(p2, 1.0 / p2)
-    plan, log = ot.emd(*weights, transport_cost(xy), numItermax=TRANSPORT_MAX_ITERATIONS, log=True)
+    # equal marginals by construction (no check needed), and no use for centred dual potentials
+    plan, log = ot.emd(*weights, transport_cost(xy), numItermax=TRANSPORT_MAX_ITERATIONS, log=True,
+                       check_marginals=False, center_dual=False)
     if log["warning"] is not None:
         raise MeasureError(f"soft_matching: the transport solver stopped short of optimal ({log['warning']})")
     return plan
@@ -232,26 +234,39 @@ def soft_matching(x: torch.Tensor, y: torch.Tensor) -> float:
     than 10 bits to cancellation from the difference x_j - y_k itself (:func:`_pair_costs`): identical
     inputs give exactly 0. A metric; invariant to permuting the units and to
     translation, not to rotations or scaling (it is in the data's units: soft_matching(s X, s Y) =
-    s soft_matching(X, Y) for every s > 0, from 1e-150 to 1e150; both sides are multiplied by one power
-    of two before the products, and the cost handed to the solver is scaled to a largest entry of 1,
-    see :func:`metrics._bounds.transport_cost`). No side is normalized.
+    s soft_matching(X, Y) for every s > 0, from 1e-150 to 1e150: where the largest squared unit norm
+    leaves ``_SAFE_SQUARES``, both sides are multiplied by one power of two before the products, and the
+    cost handed to the solver is scaled to a largest entry of 1, see :func:`metrics._bounds.transport_cost`).
+    No side is normalized.
     """
     xc, yc = center(x), center(y)
-    exponent = magnitude_exponent(xc, yc)  # one power of two for both sides: the distance is in their units
-    xc, yc = scale_by_power_of_two_(xc, exponent), scale_by_power_of_two_(yc, exponent)
+    sq_x, sq_y = column_sq_norms(xc), column_sq_norms(yc)
+    exponent = 0
+    if not _SAFE_SQUARES[0] <= max(float(sq_x.max()), float(sq_y.max())) <= _SAFE_SQUARES[1]:
+        exponent = magnitude_exponent(xc, yc)  # one power of two for both sides: the distance is in their units
+        xc, yc = scale_by_power_of_two_(xc, exponent), scale_by_power_of_two_(yc, exponent)
+        sq_x, sq_y = column_sq_norms(xc), column_sq_norms(yc)
     xy = cross(xc, yc)
     plan = _optimal_plan(xy)
     rows, cols = np.nonzero(plan)
     mass = torch.as_tensor(plan[rows, cols], dtype=xc.dtype, device=xc.device)
-    return math.ldexp(math.sqrt(float((mass * _pair_costs(xc, yc, xy, rows, cols)).sum())), exponent)
+    costs = _pair_costs(xc, yc, xy, sq_x[rows], sq_y[cols], rows, cols)
+    return math.ldexp(math.sqrt(float((mass * costs).sum())), exponent)
 
 
-def _pair_costs(xc: torch.Tensor, yc: torch.Tensor, xy: torch.Tensor, rows, cols) -> torch.Tensor:
-    """||x_j - y_k||^2 for the pairs (rows[i], cols[i]): ||x_j||^2 + ||y_k||^2 - 2 x_j . y_k from the cross
-    product already formed, and, where that loses more than 10 bits to cancellation
-    (:data:`metrics._linalg.CANCELLATION_FRACTION`: nearly equal units), from the differences themselves,
-    so each cost is within about 2^10 units of rounding and identical units cost exactly 0."""
-    sq_x, sq_y = column_sq_norms(xc)[rows], column_sq_norms(yc)[cols]
+#: The range of the largest squared unit norm in which soft_matching takes the products unscaled: the
+#: squares and products of the largest entries then stay far inside the normal floats, and multiplying
+#: by a power of two (exact) would give the same value; outside it, both sides are scaled first.
+_SAFE_SQUARES = (2.0**-600, 2.0**600)
+
+
+def _pair_costs(xc: torch.Tensor, yc: torch.Tensor, xy: torch.Tensor, sq_x: torch.Tensor, sq_y: torch.Tensor,
+                rows, cols) -> torch.Tensor:
+    """||x_j - y_k||^2 for the pairs (rows[i], cols[i]) with their squared norms sq_x, sq_y: ||x_j||^2 +
+    ||y_k||^2 - 2 x_j . y_k from the cross product already formed, and, where that loses more than 10 bits
+    to cancellation (:data:`metrics._linalg.CANCELLATION_FRACTION`: nearly equal units), from the
+    differences themselves, so each cost is within about 2^10 units of rounding and identical units cost
+    exactly 0."""
     norms = sq_x + sq_y
     costs = norms - 2.0 * xy[rows, cols]
     lost = np.flatnonzero((costs < norms * CANCELLATION_FRACTION).numpy(force=True))

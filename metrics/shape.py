@@ -339,7 +339,9 @@ def _best_matching(cross_product: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p1, p2 = cross_product.shape
     # every unit of the narrower side is matched: rows is 0..p1-1 (p1 <= p2), or cols sorts to 0..p2-1
     partners = cols if p1 <= p2 else rows[np.argsort(cols)]
-    return partners, np.setdiff1d(np.arange(max(p1, p2)), partners)
+    unmatched = np.ones(max(p1, p2), dtype=bool)
+    unmatched[partners] = False
+    return partners, np.flatnonzero(unmatched)
 
 
 def _stream_procrustes_permutation(d: _formulas.Derived) -> float:
@@ -397,7 +399,8 @@ def procrustes_permutation(x: torch.Tensor, y: torch.Tensor) -> float:
     """
     partners, unmatched = _best_matching(cross(x, y).cpu().numpy())
     narrow, wide = (x, y) if x.shape[1] <= y.shape[1] else (y, x)
-    return math.sqrt(sum_sq(narrow - take_columns(wide, partners)) + sum_sq(take_columns(wide, unmatched)))
+    rest = sum_sq(take_columns(wide, unmatched)) if unmatched.size else 0.0
+    return math.sqrt(sum_sq(narrow - take_columns(wide, partners)) + rest)
 
 
 def _reference_aligned_cosine(x, y) -> float:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from metrics import _naive
-from metrics._inputs import InputError
-from metrics._linalg import center, column_means, row_sq_norms, sq_distance_blocks, symmetric_sum
+from metrics._inputs import InputError, remembered_column_sums
+from metrics._linalg import center, row_sq_norms, sq_distance_blocks, symmetric_sum
 from metrics._registry import register
 
 KLABUNDE_2025 = (
@@ -53,16 +53,20 @@ def _reference_magnitude_difference(x, y) -> float:
     streaming=_magnitude_from_moments,
 )
 def magnitude_difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """| ||mean_i x_i|| - ||mean_i y_i|| |: the difference of the lengths of the mean rows.
+    """| ||mean_i x_i|| - ||mean_i y_i|| |: the difference of the lengths of the mean rows, each as
+    ||sum_i x_i|| / n from the column sums of the input check.
 
     Invariant to rotations and permutations of the features; moved by translation and by scaling.
     """
-    return abs(_length(column_means(x)) - _length(column_means(y)))
+    return abs(_length(remembered_column_sums(x)) / x.shape[0] - _length(remembered_column_sums(y)) / y.shape[0])
 
 
 def _length(v: torch.Tensor) -> float:
-    """||v|| (numpy's on the CPU: a vector of p entries costs less than torch's dispatch)."""
-    return float(np.linalg.norm(v.numpy()) if v.device.type == "cpu" else torch.linalg.vector_norm(v))
+    """||v|| (sqrt(v . v) in numpy on the CPU: a vector of p entries costs less than torch's dispatch)."""
+    if v.is_cpu:
+        a = v.numpy()
+        return math.sqrt(a.dot(a))
+    return float(torch.linalg.vector_norm(v))
 
 
 def _concentricity(a: torch.Tensor, which: str) -> torch.Tensor:

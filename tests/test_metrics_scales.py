@@ -48,7 +48,7 @@ def test_streamed_soft_matching_is_homogeneous(scale):
 
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("side", ["x", "y", "both"])
-@pytest.mark.parametrize("name", ["aligned_cosine", "ridge_predictivity"])
+@pytest.mark.parametrize("name", ["aligned_cosine", "ridge_predictivity", "cka_linear"])
 def test_scale_invariant_measures_keep_their_value_at_every_scale(name, side, scale):
     x, y = _pair(3)
     a = x * scale if side in ("x", "both") else x
