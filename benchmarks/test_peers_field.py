@@ -50,6 +50,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import metrics
+from pytest_stitchbench.selection import SPEED_SHAPES
 from reports.peers import peers_table
 
 #: Environment variable naming each local checkout, and the repository it holds.
@@ -271,6 +272,7 @@ class Peer:
     convention: str
     absolute: float = 0.0  # absolute agreement accepted besides (a difference of two nearly equal numbers)
     largest_n: int | None = None  # timed up to this many samples (a peer whose cost explodes beyond)
+    linear: bool = True  # a linear-algebra measure (products and factorizations of p x p): timed at LINEAR_SHAPE
 
 
 PEERS = [
@@ -281,19 +283,21 @@ PEERS = [
     Peer("GULP lin_cka_dist", "cka_linear", gulp_lin_cka, 1e-10, "on centered inputs; returns 1 - CKA"),
     Peer("netrep LinearMetric(0.5, angular)", "shape_metric", netrep_linear_metric, 1e-8,
          "inputs scaled to unit RMS singular value (our convention, Williams et al. whiten unscaled data)"),
-    Peer("POT emd2(ot.dist)", "soft_matching", pot_emd2, 1e-8, "sqrt of the optimal transport cost"),
+    Peer("POT emd2(ot.dist)", "soft_matching", pot_emd2, 1e-8, "sqrt of the optimal transport cost", linear=False),
     Peer("ReSi magnitude_difference", "magnitude_difference", resi_magnitude, 1e-10, "same formula"),
     Peer("ReSi centered_kernel_alignment", "cka_linear", _resi("cka", "centered_kernel_alignment"), 1e-10,
          "same formula"),
     Peer("ReSi jaccard_similarity", "knn_jaccard", _resi("nearest_neighbor", "jaccard_similarity", k=10,
-         inner="euclidean", n_jobs=1), 1e-12, "inner='euclidean' (ours by default; ReSi's default is cosine)"),
+         inner="euclidean", n_jobs=1), 1e-12, "inner='euclidean' (ours by default; ReSi's default is cosine)",
+         linear=False),
     Peer("ReSi rank_similarity", "rank_similarity", _resi("nearest_neighbor", "rank_similarity", k=10,
-         inner="cosine", n_jobs=1), 1e-10, "ReSi's default neighbours (cosine), as ours"),
+         inner="cosine", n_jobs=1), 1e-10, "ReSi's default neighbours (cosine), as ours", linear=False),
     Peer("ReSi eigenspace_overlap_score", "eigenspace_overlap", _resi("eigenspace_overlap",
          "eigenspace_overlap_score"), 1e-10, "raw inputs, as ours; its complete n x n SVD is timed up to n = 1000",
          largest_n=1000),
     Peer("ReSi uniformity_difference", "uniformity_difference", _resi("statistics", "uniformity_difference",
-         n_jobs=1), 1e-10, "t = 2; a difference of two logs of size ~1, compared to 1e-12 absolute", absolute=1e-12),
+         n_jobs=1), 1e-10, "t = 2; a difference of two logs of size ~1, compared to 1e-12 absolute", absolute=1e-12,
+         linear=False),
     Peer("ReSi concentricity_difference", "concentricity_difference", _resi("statistics",
          "concentricity_difference"), 1e-10, "same formula"),
     Peer("ReSi procrustes_size_and_shape_distance", "procrustes_size_shape", _resi("procrustes",
@@ -304,7 +308,7 @@ PEERS = [
          1e-10, "uncentered, as ours"),
     Peer("ReSi aligned_cossim", "aligned_cosine", _resi("procrustes", "aligned_cossim"), 1e-10, "same formula"),
     Peer("ReSi distance_correlation", "distance_correlation", _resi("distance_correlation", "distance_correlation",
-         n_jobs=1), 1e-10, "the biased estimator, as ours"),
+         n_jobs=1), 1e-10, "the biased estimator, as ours", linear=False),
     Peer("dcor distance_correlation", "distance_correlation", dcor_distance_correlation, 1e-10,
          "the biased estimator, as ours; its distances hold an n x n x p array (95 GiB at 5000 x 512), so it is "
          "timed up to n = 1000", largest_n=1000),
@@ -313,7 +317,7 @@ PEERS = [
     Peer("ReSi soft_correlation_match", "correlation_match_soft", _resi("correlation_match",
          "soft_correlation_match"), 1e-10, "same formula"),
     Peer("ReSi representational_similarity_analysis", "rsa", _resi("rsa", "representational_similarity_analysis",
-         n_jobs=1), 1e-10, "correlation distances, Spearman's rho (ReSi's defaults, ours)"),
+         n_jobs=1), 1e-10, "correlation distances, Spearman's rho (ReSi's defaults, ours)", linear=False),
     Peer("rsatoolbox calc_rdm + compare", "rsa", rsatoolbox_rsa, 1e-10,
          "calc_rdm(method='correlation'), compare(method='spearman'); timed up to n = 1000 (at n = 5000 its "
          "comparison of 12.5 million pairs holds the run for minutes)", largest_n=1000),
@@ -322,8 +326,16 @@ PEERS = [
          "value times (s + 1e-6) / s, s from its self-comparisons; its unbiased HSIC multiplies n x n matrices "
          "(O(n^3)), so it is timed up to n = 1000", largest_n=1000),
     Peer("platonic-rep AlignmentMetrics.mutual_knn", "mutual_knn", _platonic("mutual_knn"), 1e-6,
-         "k = 10 on L2-normalized rows (ours normalizes itself); the peer averages in float32"),
+         "k = 10 on L2-normalized rows (ours normalizes itself); the peer averages in float32", linear=False),
 ]
+
+
+#: The largest shape, timed for the linear measures only (their cost grows like n p^2; the neighbour,
+#: distance and transport measures grow like n^2 or p^3 and are compared at the smaller shapes).
+LINEAR_SHAPE = (10000, 1024, 1024)
+#: The shapes of this benchmark per profile (``pytest_stitchbench.selection`` reads them): the speed
+#: benchmark's quick shapes, and with ``--profile full`` the linear measures at :data:`LINEAR_SHAPE` too.
+SHAPES = {"quick": SPEED_SHAPES["quick"], "full": [*SPEED_SHAPES["quick"], LINEAR_SHAPE]}
 
 
 def _rounds(shape) -> int:
@@ -353,6 +365,8 @@ def test_peer(shape, pair, peer):
     x, y = pair
     if peer.largest_n is not None and shape[0] > peer.largest_n:
         pytest.skip(f"{peer.name} is timed up to n = {peer.largest_n}")
+    if shape == LINEAR_SHAPE and not peer.linear:
+        pytest.skip(f"{peer.measure} is not a linear-algebra measure: compared at the smaller shapes")
     measure = metrics.get(peer.measure)
     call, version = peer.make(x, y)
     ours_value, peer_value = measure(x, y), call()

@@ -93,12 +93,13 @@ def pytest_configure(config):
 
 
 def pytest_generate_tests(metafunc):
-    """Parametrize ``shape`` over the profile's ``SPEED_SHAPES`` (ids like "n1000-p64x64"), ``scenario``
+    """Parametrize ``shape`` over the profile's ``SPEED_SHAPES`` (or the module's own ``SHAPES``, the same
+    form; ids like "n1000-p64x64"), ``scenario``
     alone over the selected specs, and ``(metric_name, scenario)`` over the grid, scenario-major, ids like
     "cka_linear-orthogonal"."""
     config = metafunc.config
     if "shape" in metafunc.fixturenames:
-        shapes = SPEED_SHAPES[config.getoption("--profile")]
+        shapes = getattr(metafunc.module, "SHAPES", SPEED_SHAPES)[config.getoption("--profile")]
         metafunc.parametrize("shape", shapes, ids=[f"n{n}-p{p1}x{p2}" for n, p1, p2 in shapes], scope="module")
     if "scenario" in metafunc.fixturenames and "metric_name" not in metafunc.fixturenames:
         specs = selected_specs(config)
