@@ -37,6 +37,7 @@ from reports.design import MeasureDesign, mark_design
 from reports.trust import trust_items, trust_markdown
 from reports.networks import write_models, write_networks
 from reports.ranking import write_ranking, write_ranking_per_test
+from reports.resi_ranking import comparison_markdown, comparison_summary, write_comparison
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.html import BaselineComparison, read_comparison, write_html
@@ -182,15 +183,19 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
         comparison = compare(verdicts) if compare is not None else read_comparison(comparison_dir)
         summary = summarise(verdicts, record.use_cases, seed=record.settings.seed)
         trust = trust_items(record.header, comparison, verdicts)
-        opening = "\n".join([trust_markdown(trust), "", answers_markdown(summary.table), ranking_markdown(summary.ranked)])
+        resi, resi_paths = write_comparison(results, verdicts, record.expectations, record.scales, out_dir,
+                                            seed=record.settings.seed)  # fmt: skip
+        opening = "\n".join([trust_markdown(trust), "", answers_markdown(summary.table), ranking_markdown(summary.ranked),
+                             *([comparison_summary(resi)] if resi is not None else [])])  # fmt: skip
         written = write_results(results, out_dir / "results.csv")
         paths = [written, write_text(out_dir / "run.json", record.to_json(results_check(written, len(results)))),
                  comparison.write(out_dir)]
         paths += write_scorecard(scores, verdicts, record.header, errors, out_dir, opening)
         paths += write_exports(summary.ranked, summary.scores, summary.table, _references(record.header), out_dir)
         paths += write_models(results, out_dir) + write_denoising(results, out_dir)
-        tables, captioned = write_ranking_per_test(verdicts, out_dir, list(summary.ranked["metric"]), figure=figures)
-        paths += tables
+        tables, captioned = write_ranking_per_test(verdicts, out_dir, list(summary.ranked["metric"]), figure=figures,
+                                                   appendix=comparison_markdown(resi) if resi is not None else "")
+        paths += tables + resi_paths
         if figures:
             captioned.append(write_ranking(summary.ranked, verdicts, out_dir / "figures"))
         paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
@@ -204,7 +209,7 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
             paths.append(write_index(captioned, out_dir / "figures"))
     if html:
         paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures, comparison=comparison,
-                            summary=summary, trust=trust)  # fmt: skip
+                            summary=summary, trust=trust, resi=resi)  # fmt: skip
     return Reports(verdicts, scores, errors, paths)
 
 
