@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -156,6 +157,15 @@ def _cubes(seeds: pd.DataFrame, measures: Sequence[str]) -> tuple[list[str], lis
     return names, cubes, np.array(held, dtype=bool)
 
 
+def _means(values: np.ndarray) -> np.ndarray:
+    """The mean over the last axis of the finite entries (NaN where there is none: the measure has no
+    value on that cell)."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=-1)
+    total = np.where(finite, values, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
 def _ranks(means: np.ndarray) -> np.ndarray:
     """Ranks of each row's measures [..., measures] by their oriented mean, 1 = best, ties the mean rank;
     NaN stays NaN (a measure without a value on a cell has no rank there)."""
@@ -165,10 +175,11 @@ def _ranks(means: np.ndarray) -> np.ndarray:
 def median_ranks(ranks: np.ndarray) -> np.ndarray:
     """The median over the cells of ranks [..., cells, measures] (NaN cells ignored; NaN where a measure
     has no rank at all)."""
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(ranks).any(axis=-2)
-        out = np.nanmedian(np.where(np.isfinite(ranks), ranks, np.nan), axis=-2) if ranks.shape[-2] else ranks.sum(-2)
-    return np.where(finite, out, np.nan)
+    if ranks.shape[-2] == 0:
+        return np.full(ranks.shape[:-2] + ranks.shape[-1:], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a measure without any rank: NaN, as documented
+        return np.nanmedian(ranks, axis=-2)
 
 
 def _tau(ours: np.ndarray, published: np.ndarray) -> float:
@@ -224,9 +235,7 @@ def _bootstrap_tau(cubes: list[np.ndarray], positions: np.ndarray, rng: np.rando
     ranks = []
     for cube in cubes:
         draws = rng.integers(0, cube.shape[1], size=(n_resamples, cube.shape[1]))
-        with np.errstate(all="ignore"):
-            means = np.nanmean(cube[:, draws], axis=-1).T  # [resamples, measures]
-        ranks.append(_ranks(means))
+        ranks.append(_ranks(_means(cube[:, draws]).T))  # means [resamples, measures]
     medians = median_ranks(np.stack(ranks, axis=1))  # [resamples, measures]
     return np.array([_tau(row, positions) for row in medians])
 
@@ -252,17 +261,20 @@ def compare_with_published(seeds: pd.DataFrame, published: Published, n_resample
     missing.update({resi: "no stitchbench measure implements it" for resi in published.unmapped})
     shared = tuple(sorted((m for m in measures if m in published.positions), key=published.positions.get))
     names, cubes, held = _cubes(seeds, measures)
-    cell_ranks = np.stack([_ranks(np.nanmean(c, axis=1)) for c in cubes]) if cubes else np.empty((0, len(measures)))
+    cell_ranks = np.stack([_ranks(_means(c)) for c in cubes]) if cubes else np.empty((0, len(measures)))
     kept = cell_ranks[held]
 
     def quantile(q):
-        with np.errstate(all="ignore"):
-            return np.nanquantile(kept, q, axis=0) if len(kept) else np.full(len(measures), np.nan)
+        if not len(kept):
+            return np.full(len(measures), np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # as in median_ranks
+            return np.nanquantile(kept, q, axis=0)
 
     index = [measures.index(m) for m in shared]
     shared_cubes = [c[index] for c in cubes]
     positions = np.array([published.positions[m] for m in shared], dtype=float)
-    shared_ranks = (np.stack([_ranks(np.nanmean(c, axis=1)) for c in shared_cubes]) if cubes
+    shared_ranks = (np.stack([_ranks(_means(c)) for c in shared_cubes]) if cubes
                     else np.empty((0, len(shared))))  # fmt: skip
     shared_held, shared_all = median_ranks(shared_ranks[held]), median_ranks(shared_ranks)
     rng = np.random.default_rng(seed)
