@@ -48,7 +48,8 @@ from reports.verdicts import expectation_labels, seed_statistics
 from runner.atomic import write_text
 
 __all__ = ["CAVEATS", "PUBLISHED", "Comparison", "Published", "compare_with_published", "comparison_markdown",
-           "comparison_summary", "median_ranks", "read_published", "seed_table", "write_comparison"]
+           "comparison_of", "comparison_summary", "median_ranks", "read_published", "seed_table",
+           "write_comparison"]
 
 #: ReSi's published vision ranking with its source and the mapping of its names to ours
 PUBLISHED = Path(__file__).with_name("resi_vision_ranking.json")
@@ -190,6 +191,11 @@ def _tau(ours: np.ndarray, published: np.ndarray) -> float:
     return float(kendalltau(ours[known], published[known]).statistic)
 
 
+_TABLE_COLUMNS = ["metric", "median", "q1", "q3", "low", "high", "cells", "median_all", "shared_median", "resi",
+                  "resi_position"]
+_CELL_COLUMNS = ["scenario", "test", "arch", "premise_held", "seeds"]
+
+
 @dataclass(frozen=True)
 class Comparison:
     """The run held against a published ranking (module docstring).
@@ -216,6 +222,25 @@ class Comparison:
     confidence: float
     seed: int
     source: Mapping[str, str]
+
+    @classmethod
+    def from_dict(cls, document: Mapping) -> Comparison:
+        """Inverse of :meth:`to_dict` (a baseline's ``resi`` section).
+
+        Raises:
+            ValueError: a part is missing or malformed (one line naming it).
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            values = {name: document[name] for name in names}
+            values |= {"table": pd.DataFrame.from_records(values["table"], columns=_TABLE_COLUMNS),
+                       "cells": pd.DataFrame.from_records(values["cells"], columns=_CELL_COLUMNS)}
+            values |= {name: float("nan") if values[name] is None else float(values[name])
+                       for name in ("tau", "tau_low", "tau_high", "tau_all", "tau_all_low", "tau_all_high")}
+            values |= {"shared": tuple(values["shared"]), "absent_tests": tuple(values["absent_tests"])}
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not a comparison with ReSi's ranking ({type(err).__name__}: {err})") from None
+        return cls(**values)
 
     def to_dict(self) -> dict:
         """As JSON-ready data (``resi_ranking.json``)."""
@@ -316,7 +341,7 @@ def _tau_line(tau: float, low: float, high: float, confidence: float) -> str:
 CAVEATS = (
     "toy networks (tens of thousands of parameters) on 8x8 digits and 28x28 MNIST, where ReSi trains ResNets, "
     "VGGs and ViTs on ImageNet-100 and CIFAR-100",
-    "fewer model seeds than ReSi's (each cell's seed pairs in ranking_tests.md)",
+    "few model seeds per cell (each cell's count in ranking_tests.md) against ReSi's 5 per group and 10 per setting",
     "not every test on every architecture (the run's cells in ranking_tests.md)",
     "some of ReSi's measures are computed by another convention here (the mapping's notes in "
     "reports/resi_vision_ranking.json)",
@@ -387,15 +412,20 @@ def comparison_markdown(comparison: Comparison, level: int = 2) -> str:
     return "\n".join(lines)
 
 
-def write_comparison(results: pd.DataFrame, verdicts: pd.DataFrame, expectations: Mapping[str, Sequence],
-                     scales: Mapping[str, MeasureScale], out_dir: str | Path, seed: int = 0,
-                     published: Published | None = None) -> tuple[Comparison | None, list[Path]]:  # fmt: skip
-    """``resi_ranking.json`` into ``out_dir`` (nothing when the run has no cell of ReSi's tests): (the
-    comparison or None, the paths); :func:`comparison_markdown` gives its section of ``ranking_tests.md``."""
+def comparison_of(results: pd.DataFrame, verdicts: pd.DataFrame, expectations: Mapping[str, Sequence],
+                  scales: Mapping[str, MeasureScale], seed: int = 0,
+                  published: Published | None = None) -> Comparison | None:  # fmt: skip
+    """The run held against ``published`` (default: :data:`PUBLISHED`), from its results, verdicts and its
+    record's expectations and scales; None when the run has no cell of ReSi's tests."""
     published = read_published() if published is None else published
     seeds = seed_table(results, verdicts, expectations, scales, published.tests)
-    if seeds.empty:
-        return None, []
-    comparison = compare_with_published(seeds, published, seed=seed)
+    return None if seeds.empty else compare_with_published(seeds, published, seed=seed)
+
+
+def write_comparison(comparison: Comparison | None, out_dir: str | Path) -> list[Path]:
+    """``resi_ranking.json`` into ``out_dir`` (nothing without a comparison); :func:`comparison_markdown`
+    gives its section of ``ranking_tests.md``."""
+    if comparison is None:
+        return []
     text = json.dumps(comparison.to_dict(), indent=1, allow_nan=False) + "\n"
-    return comparison, [write_text(Path(out_dir) / "resi_ranking.json", text)]
+    return [write_text(Path(out_dir) / "resi_ranking.json", text)]

@@ -37,7 +37,7 @@ from reports.design import MeasureDesign, mark_design
 from reports.trust import trust_items, trust_markdown
 from reports.networks import write_models, write_networks
 from reports.ranking import write_ranking, write_ranking_per_test
-from reports.resi_ranking import comparison_markdown, comparison_summary, write_comparison
+from reports.resi_ranking import Comparison, comparison_markdown, comparison_of, comparison_summary, write_comparison
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.html import BaselineComparison, read_comparison, write_html
@@ -136,16 +136,17 @@ def write_reports(
     out_dir: str | Path,
     figures: bool = True,
     html: bool = True,
-    compare: Callable[[pd.DataFrame], BaselineComparison] | None = None,
+    compare: Callable[[pd.DataFrame, Comparison | None], BaselineComparison] | None = None,
     staging: str | Path | None = None,
 ) -> Reports:
     """Judge the run and write every report once: results.csv, run.json, verdicts.csv,
     scorecard.{md,csv,json}, disagreements.md, the networks tables (networks_models.csv,
-    networks_denoising.md), ranking_tests.md, figures/, the baseline comparison and (with ``html``)
-    scorecard.html.
+    networks_denoising.md), ranking_tests.md, resi_ranking.json, figures/, the baseline comparison and (with
+    ``html``) scorecard.html.
 
-    The comparison is ``compare(verdicts)`` (the runner compares with its baseline once the verdicts are
-    known, before anything is written) or, without ``compare``, the one an earlier run left in
+    The comparison is ``compare(verdicts, resi)`` (the runner compares with its baseline once the verdicts
+    and the comparison with ReSi's ranking, ``reports.resi_ranking``, are known, before anything is
+    written; the baseline records the latter) or, without ``compare``, the one an earlier run left in
     ``out_dir`` (``python -m reports`` rebuilding a run's reports).
 
     Everything is written into ``staging`` (default: a new staging folder beside ``out_dir``;
@@ -180,11 +181,10 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
         verdicts = mark_design(verdicts, results, record.designs, record.expectations)
         scores = score_table(verdicts)
         errors = error_summary(results)
-        comparison = compare(verdicts) if compare is not None else read_comparison(comparison_dir)
+        resi = comparison_of(results, verdicts, record.expectations, record.scales, seed=record.settings.seed)
+        comparison = compare(verdicts, resi) if compare is not None else read_comparison(comparison_dir)
         summary = summarise(verdicts, record.use_cases, seed=record.settings.seed)
         trust = trust_items(record.header, comparison, verdicts)
-        resi, resi_paths = write_comparison(results, verdicts, record.expectations, record.scales, out_dir,
-                                            seed=record.settings.seed)  # fmt: skip
         opening = "\n".join([trust_markdown(trust), "", answers_markdown(summary.table), ranking_markdown(summary.ranked),
                              *([comparison_summary(resi)] if resi is not None else [])])  # fmt: skip
         written = write_results(results, out_dir / "results.csv")
@@ -195,7 +195,7 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
         paths += write_models(results, out_dir) + write_denoising(results, out_dir)
         tables, captioned = write_ranking_per_test(verdicts, out_dir, list(summary.ranked["metric"]), figure=figures,
                                                    appendix=comparison_markdown(resi) if resi is not None else "")
-        paths += tables + resi_paths
+        paths += tables + write_comparison(resi, out_dir)
         if figures:
             captioned.append(write_ranking(summary.ranked, verdicts, out_dir / "figures"))
         paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,

@@ -11,8 +11,10 @@ from sklearn.metrics import average_precision_score
 import metrics
 from reports.resi_ranking import (
     PUBLISHED,
+    Comparison,
     Published,
     compare_with_published,
+    comparison_of,
     comparison_markdown,
     read_published,
     seed_table,
@@ -190,7 +192,7 @@ def test_a_broken_published_file_gives_one_line_naming_it(tmp_path):
 def test_a_run_without_cells_of_resis_tests_writes_nothing_and_a_missing_measure_is_named(tmp_path):
     verdicts = pd.DataFrame(columns=["metric", "family", "scenario", "expectation", "kind", "reference", "became",
                                      "estimate", "premise", "verdict"])  # fmt: skip
-    assert write_comparison(results_table([]), verdicts, {}, {}, tmp_path) == (None, [])
+    assert comparison_of(results_table([]), verdicts, {}, {}) is None and write_comparison(None, tmp_path) == []
     empty = compare_with_published(_seeds([]), PUBLISHED_TOY)
     assert np.isnan(empty.tau) and "nothing to compare" in comparison_markdown(empty)
     one = compare_with_published(_seeds(CELLS[:1]), PUBLISHED_TOY, n_resamples=20)
@@ -214,6 +216,33 @@ def test_the_seed_table_reads_test_and_architecture_from_the_scenario_and_its_me
     means = seeds.groupby(["metric", "scenario"])["statistic"].mean()
     estimates = verdicts.set_index(["metric", "scenario"])["estimate"]
     assert means.to_numpy() == pytest.approx(estimates.loc[means.index].to_numpy(), rel=1e-12)  # as above
-    comparison, paths = write_comparison(results, verdicts, expectations, scales, tmp_path, published=PUBLISHED_TOY)
+    comparison = comparison_of(results, verdicts, expectations, scales, published=PUBLISHED_TOY)
+    paths = write_comparison(comparison, tmp_path)
     assert [p.name for p in paths] == ["resi_ranking.json"] and json.loads(paths[0].read_text())["shared"] == []
     assert "Z (z is not in this run" in comparison_markdown(comparison)
+
+
+def test_the_comparison_survives_its_json_and_a_broken_one_is_named():
+    comparison = compare_with_published(_seeds(CELLS, noise=0.1), PUBLISHED_TOY, n_resamples=30)
+    again = Comparison.from_dict(json.loads(json.dumps(comparison.to_dict(), allow_nan=False)))
+    assert comparison_markdown(again) == comparison_markdown(comparison)
+    assert (again.tau, again.shared, again.missing) == (comparison.tau, comparison.shared, comparison.missing)
+    with pytest.raises(ValueError, match="not a comparison with ReSi's ranking .*tau"):
+        Comparison.from_dict({k: v for k, v in comparison.to_dict().items() if k != "tau"})
+
+
+def test_the_baseline_records_the_comparison_and_the_results_page_shows_it(tmp_path):
+    from pytest_stitchbench.docs_pages import resi_section
+    from reports.baseline import baseline_document, read_baseline, write_baseline
+
+    comparison = compare_with_published(_seeds(CELLS, noise=0.1), PUBLISHED_TOY, n_resamples=30)
+    results = results_table(_groups(meta={"arch": "cnn"}))
+    verdicts = pd.DataFrame({"metric": ["m"], "scenario": ["s"], "expectation": ["separates_groups"],
+                             "verdict": ["pass"]})  # fmt: skip
+    document = baseline_document(results, verdicts, "quick", resi=comparison.to_dict())
+    baseline = read_baseline(write_baseline(document, tmp_path / "baseline.json"))
+    page = resi_section(baseline)
+    assert "Kendall's tau" in page and comparison_markdown(comparison).splitlines()[4] in page
+    assert "records no comparison" in resi_section({}) and "resi" not in baseline_document(results, verdicts, "quick")
+    with pytest.raises(ValueError, match="baseline.json: section 'resi': not a comparison"):
+        resi_section({"resi": {"tau": 1}})
