@@ -209,8 +209,9 @@ def resi_section(baseline: dict) -> str:
         comparison = Comparison.from_dict(document)
     except ValueError as err:
         raise ValueError(f"{BASELINE.name}: section 'resi': {err}") from None
-    return (comparison_summary(comparison) + "\nHow to read it: [Reading the scorecard](reading_the_scorecard.md#held-against-"
-            "resis-published-vision-ranking). Every cell and measure of a run: its `ranking_tests.md`.\n")
+    return (comparison_summary(comparison) + "\nHow to read it: [Reading the scorecard]"
+            "(reading_the_scorecard.md#held-against-resis-published-vision-ranking). Every cell and measure of a "
+            "run: its `ranking_tests.md`.\n")
 
 
 def _built_in(name: str) -> bool:

@@ -25,7 +25,8 @@ from reports.figures import Figure, plt, save
 from reports.scorecard import markdown_table, verdict_mark
 from scenarios.kinds import KINDS
 
-__all__ = ["ranked_verdicts", "ranking_figure", "ranks_per_test", "table_per_test", "write_ranking", "write_ranking_per_test"]
+__all__ = ["ranked_verdicts", "ranking_figure", "ranks_per_test", "table_per_test", "write_ranking",
+           "write_ranking_per_test"]
 
 
 def ranking_figure(ranked: pd.DataFrame, draws: np.ndarray):

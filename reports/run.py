@@ -37,7 +37,8 @@ from reports.design import MeasureDesign, mark_design
 from reports.trust import trust_items, trust_markdown
 from reports.networks import write_models, write_networks
 from reports.ranking import write_ranking, write_ranking_per_test
-from reports.resi_ranking import Comparison, comparison_markdown, comparison_of, comparison_summary, write_comparison
+from reports.resi_ranking import (Comparison, comparison_figure, comparison_markdown, comparison_of, comparison_summary,
+                                  write_comparison)
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.html import BaselineComparison, read_comparison, write_html
@@ -198,6 +199,7 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
         paths += tables + write_comparison(resi, out_dir)
         if figures:
             captioned.append(write_ranking(summary.ranked, verdicts, out_dir / "figures"))
+            captioned += [comparison_figure(resi, out_dir / "figures")] if resi is not None and len(resi.cells) else []
         paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
                                          seed=record.settings.seed))  # fmt: skip
         if drawn is not None:

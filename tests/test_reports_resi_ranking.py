@@ -246,3 +246,11 @@ def test_the_baseline_records_the_comparison_and_the_results_page_shows_it(tmp_p
     assert "records no comparison" in resi_section({}) and "resi" not in baseline_document(results, verdicts, "quick")
     with pytest.raises(ValueError, match="baseline.json: section 'resi': not a comparison"):
         resi_section({"resi": {"tau": 1}})
+
+
+def test_the_comparison_figure_is_written_with_its_caption(tmp_path):
+    from reports.resi_ranking import comparison_figure
+
+    figure = comparison_figure(compare_with_published(_seeds(CELLS), PUBLISHED_TOY, n_resamples=10), tmp_path)
+    assert figure.path.name == "ranking_resi.png" and figure.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ReSi" in figure.caption and figure.path.with_suffix(".pdf").exists()
