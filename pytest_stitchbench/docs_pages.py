@@ -26,12 +26,14 @@ import metrics
 import scenarios
 from reports.answers import summarise, use_case_scores
 from reports.baseline import read_baseline
+from reports.resi_ranking import Comparison, comparison_summary
 from reports.scorecard import LEGEND, markdown_table
 from runner.atomic import write_text
 from scenarios.networks.bank import size_summary
 from scenarios.use_cases import USE_CASES, question
 
-__all__ = ["GENERATED", "baseline_verdicts", "measure_page", "results_page", "scenarios_page", "write_pages"]
+__all__ = ["GENERATED", "baseline_verdicts", "measure_page", "resi_section", "results_page", "scenarios_page",
+           "write_pages"]
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "reports" / "baseline.json"
@@ -188,10 +190,28 @@ def results_page(baseline: dict, verdicts: pd.DataFrame, use_cases: dict[str, st
         "Share of every counted verdict, best first; the rank's median and 95 % interval over a bootstrap of the "
         "scenarios.", "",
         markdown_table(["rank", "measure", "rank spread", "passed", "share [95 %]"], ranked, max_columns=99), "",
+        resi_section(baseline),
         "## Verdicts per family", "",
         markdown_table(["family", "✓", "✗ (both kinds)", "?", "!", "⊘"], family_rows), "",
         "Legend:", "", *(f"- {line}" for line in LEGEND), "",
     ])  # fmt: skip
+
+
+def resi_section(baseline: dict) -> str:
+    """The baseline run held against ReSi's published vision ranking (its ``resi`` section,
+    ``reports.resi_ranking``), or a line saying that the baseline does not record it."""
+    document = baseline.get("resi")
+    if document is None:
+        return ("## Held against ReSi's published vision ranking\n\nThe committed baseline records no comparison with "
+                "ReSi's ranking (a baseline recorded before it was added): re-record it with `--update-baseline` and "
+                "regenerate this page. A fresh run's comparison is in its `ranking_tests.md`.\n")
+    try:
+        comparison = Comparison.from_dict(document)
+    except ValueError as err:
+        raise ValueError(f"{BASELINE.name}: section 'resi': {err}") from None
+    return (comparison_summary(comparison) + "\nHow to read it: [Reading the scorecard]"
+            "(reading_the_scorecard.md#held-against-resis-published-vision-ranking). Every cell and measure of a "
+            "run: its `ranking_tests.md`.\n")
 
 
 def _built_in(name: str) -> bool:

@@ -113,15 +113,17 @@ def _use_case(generator: str) -> str:
         return ""
 
 
-def _compare_with_baseline(config, results: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[BaselineComparison, list[str], bool]:
-    """Compare with / update the baseline: the comparison, the summary lines and whether the run fails."""
+def _compare_with_baseline(config, results: pd.DataFrame, verdicts: pd.DataFrame,
+                           resi=None) -> tuple[BaselineComparison, list[str], bool]:  # fmt: skip
+    """Compare with / update the baseline: the comparison, the summary lines and whether the run fails;
+    ``resi`` the run held against ReSi's ranking (``reports.resi_ranking.Comparison``), recorded."""
     path_option = config.getoption("--baseline")
     update = config.getoption("--update-baseline")
     if path_option is None and not update:
         return BaselineComparison(), [], False
     run = run_of(config)
     current = baseline_document(results, verdicts, profile=config.getoption("--profile"), speed=run.speed,
-                                bank=_bank(config, results)[0])
+                                bank=_bank(config, results)[0], resi=None if resi is None else resi.to_dict())
     path = under_root(config, path_option or DEFAULT_BASELINE)
     comparison, lines, failing = BaselineComparison(), [], False
     if results.empty and update:  # a speed-only run must not replace the recorded verdicts and values
@@ -201,8 +203,8 @@ def pytest_sessionfinish(session, exitstatus):
     results = results_table(rows)
     outcome = {}
 
-    def compared(verdicts: pd.DataFrame) -> BaselineComparison:
-        comparison, outcome["lines"], outcome["failing"] = _compare_with_baseline(config, results, verdicts)
+    def compared(verdicts: pd.DataFrame, resi) -> BaselineComparison:
+        comparison, outcome["lines"], outcome["failing"] = _compare_with_baseline(config, results, verdicts, resi)
         return comparison
 
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED

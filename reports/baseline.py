@@ -127,12 +127,16 @@ def _nest(items) -> dict:
 
 def baseline_document(results: pd.DataFrame, verdicts: pd.DataFrame, profile: str, decimals: int = 6,
                       fingerprint: dict[str, str] | None = None, speed: dict | None = None,
-                      bank: str | None = None, versions: dict[str, str] | None = None) -> dict:
+                      bank: str | None = None, versions: dict[str, str] | None = None,
+                      resi: dict | None = None) -> dict:  # fmt: skip
     """The baseline of a run: its verdicts, its per-case values averaged over seeds and rounded, each
     scenario's family, the speed ratios of the run's speed benchmark (``speed``, from
     :func:`speed_section`; empty when it did not run), and what the values stand on: the network bank
     the networks family read (``bank``, its version; None without one), the numerical dependencies'
-    versions (default: this process's) and the platform (``fingerprint``, default this process's)."""
+    versions (default: this process's) and the platform (``fingerprint``, default this process's).
+    ``resi``: the run held against ReSi's published ranking (``reports.resi_ranking.Comparison.to_dict``;
+    recorded for the results page, never compared: the seeds' statistics behind it are not in the
+    baseline, so it is what the recorded run found)."""
     cells = results.groupby(["metric", "scenario", "case"])
     failed = cells["error"].apply(lambda errors: (errors != "").any())
     means = cells["value"].mean().round(decimals)
@@ -151,6 +155,7 @@ def baseline_document(results: pd.DataFrame, verdicts: pd.DataFrame, profile: st
         "verdicts": _nest(verdict_items),
         "values": _nest(values),
         "speed": dict(speed or {}),
+        **({"resi": resi} if resi is not None else {}),
     }
 
 

@@ -38,6 +38,7 @@ from reports.scorecard import (
     COUNT_MARKS, COUNTS, DESIGN_MARK, HEADER_PLUGIN_ERRORS, HEADER_REFERENCES, LEGEND, SET_ASIDE, SUMMARY,
     edge_table, header_items, measure_reference, overview_rows, set_aside_table, verdict_mark,
 )  # fmt: skip
+from reports.resi_ranking import CAVEATS
 from reports.trust import STATE_MARKS, difference_counts
 from runner.schema import REFERENCE_COLUMNS
 
@@ -264,6 +265,17 @@ def html_data(
     }
 
 
+def _resi(resi) -> dict:
+    """The comparison with ReSi's ranking, ready for the template (empty without one or without cells)."""
+    if resi is None or not len(resi.cells):
+        return {}
+    shared = resi.table[resi.table["resi_position"].notna()].sort_values(["shared_median", "resi_position"],
+                                                                          kind="stable")  # fmt: skip
+    return {**resi.to_dict(), "rows": json.loads(shared.to_json(orient="records")), "caveats": list(CAVEATS),
+            "aside": [f"{r.test} on {r.arch}" for r in resi.cells.itertuples() if not r.premise_held],
+            "held": int(resi.cells["premise_held"].sum())}
+
+
 def _answers(summary) -> dict:
     """The answers and the ranking's first rows, ready for the template (empty without a summary)."""
     if summary is None:
@@ -287,10 +299,12 @@ def render_html(
     figure_dir: str | Path | None = None,
     summary=None,
     trust=(),
+    resi=None,
 ) -> str:
     """scorecard.html as text (see the module docstring); figures come from ``figure_dir`` when given,
     the answers and the ranking from ``summary`` (``reports.answers.Answers``), the trust line from
-    ``trust`` (``reports.trust.trust_items``)."""
+    ``trust`` (``reports.trust.trust_items``), the comparison with ReSi's published ranking from ``resi``
+    (``reports.resi_ranking.Comparison``, None: no section)."""
     comparison = comparison or BaselineComparison()
     families, overview = _overview(scores)
     figures, linked = _figures(Path(figure_dir)) if figure_dir else ([], [])
@@ -306,6 +320,7 @@ def render_html(
         trust=[{"label": t.label, "text": t.text, "state": t.state, "mark": STATE_MARKS[t.state], "anchor": t.anchor}
                for t in trust],  # fmt: skip
         answers=_answers(summary),
+        resi=_resi(resi),
         set_aside=aside.to_dict("records"),
         set_aside_total=int((verdicts["verdict"] == SET_ASIDE).sum()),
         edge=edge_table(verdicts).to_dict("records"),
@@ -331,15 +346,16 @@ def write_html(
     comparison: BaselineComparison | None = None,
     summary=None,
     trust=(),
+    resi=None,
 ) -> list[Path]:
     """Write scorecard.html into ``out_dir``, with (``figures``) the figures already in figures/ embedded;
-    ``comparison`` defaults to :func:`read_comparison`; ``summary`` and ``trust`` as :func:`render_html`
-    takes them.
+    ``comparison`` defaults to :func:`read_comparison`; ``summary``, ``trust`` and ``resi`` as
+    :func:`render_html` takes them.
 
     ``record`` is the run's :class:`reports.run.RunRecord` (its header and sweeps are read).
     """
     out_dir = Path(out_dir)
     comparison = comparison if comparison is not None else read_comparison(out_dir)
     text = render_html(results, verdicts, scores, errors, record.header, record.sweeps, comparison,
-                       out_dir / "figures" if figures else None, summary, trust)  # fmt: skip
+                       out_dir / "figures" if figures else None, summary, trust, resi)  # fmt: skip
     return [write_text(out_dir / "scorecard.html", text)]

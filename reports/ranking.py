@@ -25,7 +25,8 @@ from reports.figures import Figure, plt, save
 from reports.scorecard import markdown_table, verdict_mark
 from scenarios.kinds import KINDS
 
-__all__ = ["ranking_figure", "ranks_per_test", "table_per_test", "write_ranking", "write_ranking_per_test"]
+__all__ = ["ranked_verdicts", "ranking_figure", "ranks_per_test", "table_per_test", "write_ranking",
+           "write_ranking_per_test"]
 
 
 def ranking_figure(ranked: pd.DataFrame, draws: np.ndarray):
@@ -72,7 +73,7 @@ def write_ranking(ranked: pd.DataFrame, verdicts: pd.DataFrame, out_dir: str | P
                         "boxes overlap are not told apart by this run.")
 
 
-def _tests(verdicts: pd.DataFrame) -> pd.DataFrame:
+def ranked_verdicts(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The verdicts of the tests with an estimate: those judged by a kind whose statistic ranks measures
     (``scenarios.kinds.Kind.ranks_for`` their reference; ``direction`` +1 when higher is better), one name
     per (scenario, expectation): the scenario without its ``networks_`` prefix, with the reference in
@@ -91,7 +92,7 @@ def ranks_per_test(verdicts: pd.DataFrame, order: Sequence[str] = ()) -> pd.Data
     """Measures x tests: the rank by each test's statistic (see the module docstring; 1 = best, ties
     share the mean rank); rows in ``order`` (the one ranking), measures it lacks after them by name.
     Empty when no verdict is of a test kind."""
-    rows = _tests(verdicts)
+    rows = ranked_verdicts(verdicts)
     if rows.empty:
         return pd.DataFrame()
     estimates = rows.pivot_table(index="metric", columns="test", values="estimate", sort=True)
@@ -104,7 +105,7 @@ def ranks_per_test(verdicts: pd.DataFrame, order: Sequence[str] = ()) -> pd.Data
 
 def table_per_test(verdicts: pd.DataFrame, order: Sequence[str] = ()) -> str:
     """Markdown: per measure (in ``order``) and test, the statistic with its verdict mark and rank."""
-    rows = _tests(verdicts)
+    rows = ranked_verdicts(verdicts)
     ranks = ranks_per_test(verdicts, order)
     if ranks.empty:
         return ""
@@ -128,8 +129,9 @@ def table_per_test(verdicts: pd.DataFrame, order: Sequence[str] = ()) -> str:
 
 
 def write_ranking_per_test(verdicts: pd.DataFrame, out_dir: str | Path, order: Sequence[str] = (),
-                           figure: bool = True) -> tuple[list[Path], list[Figure]]:  # fmt: skip
-    """``ranking_tests.md`` into ``out_dir`` and (with ``figure``) ``figures/ranking_tests.png``: (the
+                           figure: bool = True, appendix: str = "") -> tuple[list[Path], list[Figure]]:  # fmt: skip
+    """``ranking_tests.md`` into ``out_dir`` (``appendix``, markdown, after the table: the comparison with
+    ReSi's ranking, ``reports.resi_ranking``) and (with ``figure``) ``figures/ranking_tests.png``: (the
     table's paths, the figures)."""
     ranks = ranks_per_test(verdicts, order)
     if ranks.empty:
@@ -138,7 +140,8 @@ def write_ranking_per_test(verdicts: pd.DataFrame, out_dir: str | Path, order: S
     text = ("# Measures on ReSi's and Ding's tests\n\nEach cell: the test's statistic (mean over seeds), the verdict "
             "mark and the measure's rank on that test (1 = best). Higher AUPRC and Spearman are better, a lower "
             "violation rate is better. Rows follow the scorecard's one ranking (scorecard.md, Ranking): these are "
-            "the tests' own numbers, not a second ranking.\n\n" + table_per_test(verdicts, order) + "\n")
+            "the tests' own numbers, not a second ranking.\n\n" + table_per_test(verdicts, order) + "\n"
+            + (f"\n{appendix.rstrip()}\n" if appendix else ""))
     paths = [write_text(out / "ranking_tests.md", text)]
     if not figure:
         return paths, []

@@ -37,6 +37,8 @@ from reports.design import MeasureDesign, mark_design
 from reports.trust import trust_items, trust_markdown
 from reports.networks import write_models, write_networks
 from reports.ranking import write_ranking, write_ranking_per_test
+from reports.resi_ranking import (Comparison, comparison_figure, comparison_markdown, comparison_of, comparison_summary,
+                                  write_comparison)
 from reports.results import read_results, write_results
 from reports.scales import MeasureScale
 from reports.html import BaselineComparison, read_comparison, write_html
@@ -135,16 +137,17 @@ def write_reports(
     out_dir: str | Path,
     figures: bool = True,
     html: bool = True,
-    compare: Callable[[pd.DataFrame], BaselineComparison] | None = None,
+    compare: Callable[[pd.DataFrame, Comparison | None], BaselineComparison] | None = None,
     staging: str | Path | None = None,
 ) -> Reports:
     """Judge the run and write every report once: results.csv, run.json, verdicts.csv,
     scorecard.{md,csv,json}, disagreements.md, the networks tables (networks_models.csv,
-    networks_denoising.md), ranking_tests.md, figures/, the baseline comparison and (with ``html``)
-    scorecard.html.
+    networks_denoising.md), ranking_tests.md, resi_ranking.json, figures/, the baseline comparison and (with
+    ``html``) scorecard.html.
 
-    The comparison is ``compare(verdicts)`` (the runner compares with its baseline once the verdicts are
-    known, before anything is written) or, without ``compare``, the one an earlier run left in
+    The comparison is ``compare(verdicts, resi)`` (the runner compares with its baseline once the verdicts
+    and the comparison with ReSi's ranking, ``reports.resi_ranking``, are known, before anything is
+    written; the baseline records the latter) or, without ``compare``, the one an earlier run left in
     ``out_dir`` (``python -m reports`` rebuilding a run's reports).
 
     Everything is written into ``staging`` (default: a new staging folder beside ``out_dir``;
@@ -179,20 +182,24 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
         verdicts = mark_design(verdicts, results, record.designs, record.expectations)
         scores = score_table(verdicts)
         errors = error_summary(results)
-        comparison = compare(verdicts) if compare is not None else read_comparison(comparison_dir)
+        resi = comparison_of(results, verdicts, record.expectations, record.scales, seed=record.settings.seed)
+        comparison = compare(verdicts, resi) if compare is not None else read_comparison(comparison_dir)
         summary = summarise(verdicts, record.use_cases, seed=record.settings.seed)
         trust = trust_items(record.header, comparison, verdicts)
-        opening = "\n".join([trust_markdown(trust), "", answers_markdown(summary.table), ranking_markdown(summary.ranked)])
+        opening = "\n".join([trust_markdown(trust), "", answers_markdown(summary.table), ranking_markdown(summary.ranked),
+                             *([comparison_summary(resi)] if resi is not None else [])])  # fmt: skip
         written = write_results(results, out_dir / "results.csv")
         paths = [written, write_text(out_dir / "run.json", record.to_json(results_check(written, len(results)))),
                  comparison.write(out_dir)]
         paths += write_scorecard(scores, verdicts, record.header, errors, out_dir, opening)
         paths += write_exports(summary.ranked, summary.scores, summary.table, _references(record.header), out_dir)
         paths += write_models(results, out_dir) + write_denoising(results, out_dir)
-        tables, captioned = write_ranking_per_test(verdicts, out_dir, list(summary.ranked["metric"]), figure=figures)
-        paths += tables
+        tables, captioned = write_ranking_per_test(verdicts, out_dir, list(summary.ranked["metric"]), figure=figures,
+                                                   appendix=comparison_markdown(resi) if resi is not None else "")
+        paths += tables + write_comparison(resi, out_dir)
         if figures:
             captioned.append(write_ranking(summary.ranked, verdicts, out_dir / "figures"))
+            captioned += [comparison_figure(resi, out_dir / "figures")] if resi is not None and len(resi.cells) else []
         paths.append(write_disagreements(results, record.scales, header_items(record.header), out_dir,
                                          seed=record.settings.seed))  # fmt: skip
         if drawn is not None:
@@ -204,7 +211,7 @@ def _write_reports(results, record, out_dir: Path, comparison_dir: Path, figures
             paths.append(write_index(captioned, out_dir / "figures"))
     if html:
         paths += write_html(results, verdicts, scores, errors, record, out_dir, figures=figures, comparison=comparison,
-                            summary=summary, trust=trust)  # fmt: skip
+                            summary=summary, trust=trust, resi=resi)  # fmt: skip
     return Reports(verdicts, scores, errors, paths)
 
 

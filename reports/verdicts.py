@@ -111,7 +111,8 @@ import pandas as pd
 
 from reports.scales import MeasureScale
 from reports.scenario_values import ScenarioValues, covering, own_reference, reference_values, scenario_values
-from reports.stats import Interval, bootstrap_mean, group_separation_test, rank_correlation, rank_correlation_test
+from reports.stats import (Interval, average_precision, bootstrap_mean, group_separation_test, rank_correlation,
+                           rank_correlation_test)
 from runner.schema import DISTANCE_REFERENCES, REFERENCE_COLUMNS
 from scenarios.kinds import DERIVED, KINDS
 from scenarios.kinds import label as kind_label
@@ -129,6 +130,7 @@ __all__ = [
     "judge_premise",
     "EDGE_SLACK",
     "on_edge",
+    "seed_statistics",
 ]
 
 PREMISE_FAILED = "premise failed"
@@ -254,6 +256,18 @@ def _ordering(data: ScenarioValues, expectation, reading: _Reading, settings: Ve
     return _Outcome(verdict, ci.estimate, ci.low, ci.high, threshold=tolerance)
 
 
+def _trend_inputs(against: np.ndarray, data: ScenarioValues, direction: int, tolerance: float,
+                  reading: _Reading) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a trend correlates, over the cases where ``against`` is known in every seed: ``against``, the
+    oriented values (a seed flat within the tolerance made constant: rounding noise is no trend) and which
+    seeds were flat, [cases, seeds] each but the last [seeds]."""
+    known = np.isfinite(against).all(axis=1)
+    oriented = reading.orientation * direction * data.values[known]
+    flat = np.ptp(oriented, axis=0) <= tolerance * reading.unit
+    oriented[:, flat] = 0.0
+    return against[known], oriented, flat
+
+
 def _trend(against: np.ndarray, data: ScenarioValues, direction: int, tolerance: float,
            reading: _Reading, settings: VerdictSettings, what: str) -> _Outcome:  # fmt: skip
     """monotone / tracks: mean within-seed Spearman of the value against ``against`` [cases, seeds],
@@ -261,12 +275,9 @@ def _trend(against: np.ndarray, data: ScenarioValues, direction: int, tolerance:
     known = np.isfinite(against).all(axis=1)
     if known.sum() < 2:
         return _Outcome("undecided", detail=f"{int(known.sum())} case(s) with a known {what}; a trend needs 2")
-    against = against[known]
+    against, oriented, flat = _trend_inputs(against, data, direction, tolerance, reading)
     if np.all(np.ptp(against, axis=0) == 0):
         return _Outcome("undecided", detail=f"the {what} does not vary across the cases")
-    oriented = reading.orientation * direction * data.values[known]
-    flat = np.ptp(oriented, axis=0) <= tolerance * reading.unit
-    oriented[:, flat] = 0.0  # rounding noise is no trend
     test = rank_correlation_test(
         list(against.T), list(oriented.T), settings.confidence,
         settings.n_resamples, settings.n_permutations, settings.seed,
@@ -322,23 +333,40 @@ def _groups(data: ScenarioValues, expectation, reading: _Reading, settings: Verd
     return _Outcome(verdict, ci.estimate, ci.low, ci.high, test.p_value, threshold, detail)
 
 
-def _layer_distance(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
-    """monotone_in_layer_distance: violation rate over ordered layer triples of one model."""
+_NO_TRIPLES = ("monotone_in_layer_distance needs cases of layer pairs i < j (meta index_x, index_y) that form a "
+               "triple i < j < k")
+
+
+def _layer_triples(data: ScenarioValues) -> tuple[dict, list[tuple[int, int, int]]]:
+    """The layer pairs (i, j) -> case index, and the ordered triples i < j < k as case indices of the
+    pairs (i, j), (j, k), (i, k)."""
     positions = data.positions if data.positions is not None else np.full((len(data.cases), 2), np.nan)
     index = {(int(i), int(j)): n for n, (i, j) in enumerate(positions) if np.isfinite([i, j]).all() and i < j}
     triples = [(index[i, j], index[j, k], index[i, k]) for (i, j) in index for (j2, k) in index
                if j2 == j and (i, k) in index]
-    if not triples:
-        return _Outcome("error", detail="monotone_in_layer_distance needs cases of layer pairs i < j (meta "
-                                        "index_x, index_y) that form a triple i < j < k")
-    oriented, flat = _oriented(data, 1e-12, reading)
+    return index, triples
+
+
+def _violation_rates(oriented: np.ndarray, triples: list[tuple[int, int, int]]) -> np.ndarray:
+    """Per seed, the violation rate over the ``triples`` of the oriented values [cases, seeds]: sim(i, k)
+    above sim(i, j) and above sim(j, k) each count one violation (ties half), of two per triple."""
     near_a, near_b, far = (oriented[list(t)] for t in zip(*triples))  # [triples, seeds] each
 
     def violated(near):
         return (far > near) + 0.5 * (far == near)
 
-    rates = (violated(near_a) + violated(near_b)).mean(axis=0) / 2
+    return (violated(near_a) + violated(near_b)).mean(axis=0) / 2
+
+
+def _layer_distance(data: ScenarioValues, expectation, reading: _Reading, settings: VerdictSettings) -> _Outcome:
+    """monotone_in_layer_distance: violation rate over ordered layer triples of one model."""
+    index, triples = _layer_triples(data)
+    if not triples:
+        return _Outcome("error", detail=_NO_TRIPLES)
+    oriented, flat = _oriented(data, 1e-12, reading)
+    rates = _violation_rates(oriented, triples)
     ci = _interval(rates, settings)
+    positions = data.positions
     tolerance = expectation.tolerance
     verdict = "pass" if ci.high <= tolerance else "fail" if ci.low > tolerance else "undecided"
     pairs = np.array(list(index.values()))
@@ -364,6 +392,40 @@ _UNRULED = sorted(name for name, kind in KINDS.items() if kind.premise != DERIVE
 if _UNRULED or set(RULES) - set(KINDS):  # a kind of scenarios.kinds without its rule, found at import
     raise ImportError(f"reports.verdicts: no rule for the expectation kind(s) {_UNRULED}, or rules for unknown "
                       f"kinds {sorted(set(RULES) - set(KINDS))}")
+def seed_statistics(expectation, data: ScenarioValues, scale: MeasureScale, context=None) -> np.ndarray:
+    """Per seed, the statistic of a kind that ranks measures (``scenarios.kinds.Kind.ranks``), whose mean
+    over the seeds is the verdict's estimate (:func:`evaluate_expectation`, on the same cases and unit):
+    the AUPRC of ``separates_groups``, the violation rate of ``monotone_in_layer_distance`` and the
+    Spearman correlation with the reference of ``tracks_stitching`` (what a ``follows_reference`` became:
+    pass the judged expectation). Reports that resample the seeds (``reports.resi_ranking``) read this.
+
+    Raises:
+        ValueError: the kind ranks no measures, or the cases cannot give its statistic (one line).
+    """
+    covered = covering(data, expectation.reference)
+    reading = _Reading(scale.unit(covered.values, context), scale.orientation)
+    kind = expectation.kind
+    if kind == "separates_groups":
+        within = covered.params == 0
+        if not np.isfinite(covered.params).all() or within.all() or not within.any():
+            raise ValueError("separates_groups needs within-group cases (param 0) and cross-group cases (param > 0)")
+        oriented, _ = _oriented(covered, 1e-12, reading)
+        return np.array([average_precision(within, column)[0] for column in oriented.T])
+    if kind == "monotone_in_layer_distance":
+        _, triples = _layer_triples(covered)
+        if not triples:
+            raise ValueError(_NO_TRIPLES)
+        return _violation_rates(_oriented(covered, 1e-12, reading)[0], triples)
+    if kind == "tracks_stitching":
+        name = expectation.reference
+        against = _REFERENCE_READINGS[name].orientation * covered.references[name]
+        if np.isfinite(against).all(axis=1).sum() < 2:
+            raise ValueError(f"fewer than 2 cases with a known reference {name}: no correlation")
+        against, oriented, _ = _trend_inputs(against, covered, 1, expectation.tolerance, reading)
+        return np.array([rank_correlation(a, o) for a, o in zip(against.T, oriented.T)])
+    raise ValueError(f"the expectation kind {kind!r} ranks no measures: no per-seed statistic")
+
+
 #: premise outcomes under which a measure's verdict counts ("": the kind has no premise)
 _HOLDS = ("pass", "")
 #: each reference read as a pseudo-measure with bounds [0, 1]

@@ -182,7 +182,7 @@ def test_a_failure_while_writing_leaves_the_previous_set_untouched(written, tmp_
     out, results, record = _copy(written, tmp_path)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def fails(verdicts):
+    def fails(verdicts, resi):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
