@@ -119,6 +119,18 @@ def test_the_shortcut_groups_read_one_marked_test_set_for_activations_and_agreem
     assert all("probe_marks" not in c.meta for c in plain)
 
 
+@pytest.mark.parametrize("name", ["networks_shortcut_affinity", "networks_shortcut_affinity_vit"])
+def test_the_shipped_shortcut_scenarios_read_x_y_and_agreement_on_the_same_marked_images(name):
+    """The specs' shortcut scenarios plan every case's X, Y and agreement on ReSi's marks (no compute)."""
+    scenario = scenarios.load_specs(names=[name])[0]
+    setup = recipes.Setup.from_params({**scenario.params, "device": "cpu"})
+    planned_cases = resi.groups.__wrapped__(scenario, setup, scenario.seeds[0])
+    assert planned_cases
+    for planned in planned_cases:
+        read = planned.recipes(setup)
+        assert read["x"].marks == read["y"].marks == read["agreement"].marks == ProbeMarks()
+
+
 def test_variant_checks_its_levels_and_a_plain_variant_is_the_plain_recipe():
     with pytest.raises(ValueError, match="label_noise"):
         Variant(label_noise=1.5)
