@@ -107,6 +107,8 @@ def test_a_field_keyed_when_set_keeps_the_keys_of_entries_built_before_it():
     marked = recipes.Agreement.of(other, TRAINED, ProbeMarks())
     assert marked == recipes.Agreement.of(TRAINED, other, ProbeMarks())  # one entry per pair
     assert marked.key()["marks"] == {"share": 1.0, "agreement": 0.0, "seed": 0}
+    assert recipe_key(recipes.Agreement.of(TRAINED, other, ProbeMarks(share=1, agreement=0)).key()) == recipe_key(
+        marked.key())  # a spec's integer share is the same marks
 
 
 def test_descriptions():

@@ -106,6 +106,7 @@ class ProbeMarks:
         for name in ("share", "agreement"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"probe marks: {name} must be in [0, 1], got {getattr(self, name)}")
+            object.__setattr__(self, name, float(getattr(self, name)))  # 1 and 1.0: one cache key
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
