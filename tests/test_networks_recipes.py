@@ -12,6 +12,7 @@ from scenarios.networks import models, plan, prune, recipes
 from scenarios.networks.experiments import progression
 from scenarios.networks.cache import Cache, recipe_key
 from scenarios.networks.train import Schedule
+from scenarios.networks.variants import ProbeMarks
 
 DIGITS = recipes.DataSpec.of("digits")
 SCHEDULE = Schedule(epochs=2)
@@ -38,6 +39,8 @@ SAMPLES = [
     recipes.DeletionProbe(recipes.TrainingActivations(TRAINED, "conv4", "pool"), recipes.Activations(TRAINED, "conv4", 100),
                           "top", 2),
     recipes.RelevantBasis(recipes.TrainingActivations(TRAINED, "conv4", "flatten")),
+    recipes.Activations(TRAINED, "conv1", 100, ProbeMarks()),
+    recipes.Agreement.of(TRAINED, recipes.Imp(TRAINED, SCHEDULE), ProbeMarks(share=0.5)),
 ]
 
 
@@ -80,7 +83,9 @@ def changed(value):
 def test_every_field_is_part_of_the_key(recipe):
     key = recipe.key()
     assert key["kind"] == recipe.kind
-    assert set(key) == {"kind"} | {f.name for f in dataclasses.fields(recipe)}
+    unset = {f.name for f in dataclasses.fields(recipe)
+             if f.metadata.get("keyed_when_set") and getattr(recipe, f.name) is None}
+    assert set(key) == {"kind"} | {f.name for f in dataclasses.fields(recipe)} - unset
     for field in dataclasses.fields(recipe):
         other = object.__new__(type(recipe))
         for f in dataclasses.fields(recipe):
@@ -88,6 +93,22 @@ def test_every_field_is_part_of_the_key(recipe):
         object.__setattr__(other, field.name, changed(getattr(recipe, field.name)))
         assert recipe_key(other.key()) != recipe_key(key), field.name
     assert recipe == pickle.loads(pickle.dumps(recipe)) and hash(recipe) == hash(pickle.loads(pickle.dumps(recipe)))
+
+
+def test_a_field_keyed_when_set_keeps_the_keys_of_entries_built_before_it():
+    """Activations and agreements on unmarked test images keep the keys they had (and the bank's
+    entries with them); marked ones are keyed by their marks."""
+    other = recipes.Imp(TRAINED, SCHEDULE)
+    assert recipes.Activations(TRAINED, "conv1", 100).key() == {
+        "kind": "activations", "source": TRAINED.key(), "layer": "conv1", "probe_size": 100}
+    agreement = recipes.Agreement.of(TRAINED, other)
+    assert agreement.key() == {"kind": "agreement", "model_a": agreement.model_a.key(),
+                               "model_b": agreement.model_b.key()}
+    marked = recipes.Agreement.of(other, TRAINED, ProbeMarks())
+    assert marked == recipes.Agreement.of(TRAINED, other, ProbeMarks())  # one entry per pair
+    assert marked.key()["marks"] == {"share": 1.0, "agreement": 0.0, "seed": 0}
+    assert recipe_key(recipes.Agreement.of(TRAINED, other, ProbeMarks(share=1, agreement=0)).key()) == recipe_key(
+        marked.key())  # a spec's integer share is the same marks
 
 
 def test_descriptions():

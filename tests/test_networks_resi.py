@@ -12,7 +12,9 @@ import scenarios
 from scenarios.networks import data, plan, recipes
 from scenarios.networks.experiments import resi
 from scenarios.networks.train import Schedule, accuracy
-from scenarios.networks.variants import MARK_VALUE, Variant, mark, noisy, partially_shuffled
+from scenarios.networks.recipes import base as recipes_base
+from scenarios.networks.recipes import references as recipes_references
+from scenarios.networks.variants import MARK_VALUE, ProbeMarks, Variant, mark, noisy, partially_shuffled
 
 torch.set_num_threads(1)
 
@@ -54,6 +56,79 @@ def test_the_mark_codes_the_class_on_two_border_pixels_and_nothing_else():
     assert len(places) == 10  # every class its own place
     with pytest.raises(ValueError, match="too few border pixels"):
         mark(torch.zeros(1, 1, 3, 3), torch.zeros(1, dtype=torch.long), 10)
+
+
+def test_probe_marks_mark_a_seeded_share_exactly_and_leave_the_rest_untouched():
+    data_set = data.load_digits()  # 1,797 images, 719 in the test split
+    n, k = len(data_set.y_test), data_set.num_classes
+    marks = ProbeMarks(share=0.6, agreement=0.5, seed=3)
+    codes = marks.codes(data_set.y_test, k)
+    marked = (codes >= 0).nonzero().flatten()
+    assert len(marked) == round(0.6 * n)  # the exact count
+    assert torch.equal(codes, ProbeMarks(share=0.6, agreement=0.5, seed=3).codes(data_set.y_test, k))  # seeded
+    assert not torch.equal(codes, ProbeMarks(share=0.6, agreement=0.5, seed=4).codes(data_set.y_test, k))
+    # round(0.5 * marked) code their label by design, the rest a uniform class (their label's by chance)
+    agreeing = int((codes[marked] == data_set.y_test[marked]).sum())
+    by_chance = len(marked) - round(0.5 * len(marked))
+    assert round(0.5 * len(marked)) <= agreeing <= round(0.5 * len(marked)) + by_chance // 5  # chance 1/10, 2x
+    applied = marks.apply(data_set)
+    unmarked = codes < 0
+    assert torch.equal(applied.x_test[unmarked], data_set.x_test[unmarked])  # untouched
+    assert torch.equal(applied.x_test[marked], mark(data_set.x_test[marked], codes[marked], k))  # the code's mark
+    assert applied.x_train is data_set.x_train and torch.equal(applied.y_test, data_set.y_test)
+    always = ProbeMarks(share=1.0, agreement=1.0).codes(data_set.y_test, k)
+    assert torch.equal(always, data_set.y_test)  # every image marked with its label
+    resi_codes = ProbeMarks().codes(data_set.y_test, k)  # ReSi's default: every image, a uniform class
+    assert bool((resi_codes >= 0).all()) and float((resi_codes == data_set.y_test).double().mean()) < 0.16
+    assert torch.equal(ProbeMarks(share=0.0).apply(data_set).x_test, data_set.x_test)
+    for bad in ({"share": 1.5}, {"agreement": -0.1}):
+        with pytest.raises(ValueError, match="probe marks"):
+            ProbeMarks(**bad)
+
+
+def test_the_shortcut_groups_read_one_marked_test_set_for_activations_and_agreement(tmp_path, monkeypatch):
+    """Every forward pass of a shortcut case (X, Y and the agreement's two models) sees the same test
+    images, marked by ReSi's default marks; the other factors see them unmarked."""
+    monkeypatch.setenv("STITCHBENCH_WORKERS", "1")
+    seen = []
+    real_record, real_agreement = recipes_base.record, recipes_references.prediction_agreement
+
+    def spy_record(net, x, *args, **kwargs):
+        seen.append(("activations", x))
+        return real_record(net, x, *args, **kwargs)
+
+    def spy_agreement(net_a, net_b, data_set, *args):
+        seen.append(("agreement", data_set.x_test))
+        return real_agreement(net_a, net_b, data_set, *args)
+
+    monkeypatch.setattr(recipes_base, "record", spy_record)
+    monkeypatch.setattr(recipes_references, "prediction_agreement", spy_agreement)
+    scenario = _scenario(tmp_path, "networks.groups", data="digits", factor="shortcut", levels="0,1",
+                         probe_size=0)
+    assert (scenario.params["probe_marked"], scenario.params["probe_mark_agreement"]) == (1.0, 0.0)  # ReSi's
+    cases = scenarios.generate(scenario, 0)
+    test = data.load_digits()
+    expected = ProbeMarks().apply(test).x_test
+    assert {kind for kind, _ in seen} == {"activations", "agreement"}
+    assert all(torch.equal(x, expected) for _, x in seen)  # one marked test set, X, Y and agreement alike
+    assert all(c.meta["probe_marks"] == ProbeMarks().describe() for c in cases)
+    seen.clear()
+    plain = scenarios.generate(_scenario(tmp_path, "networks.groups", data="digits", factor="augment",
+                                         levels="0,1", probe_size=0), 0)
+    assert seen and all(torch.equal(x, test.x_test) for _, x in seen)
+    assert all("probe_marks" not in c.meta for c in plain)
+
+
+@pytest.mark.parametrize("name", ["networks_shortcut_affinity", "networks_shortcut_affinity_vit"])
+def test_the_shipped_shortcut_scenarios_read_x_y_and_agreement_on_the_same_marked_images(name):
+    """The specs' shortcut scenarios plan every case's X, Y and agreement on ReSi's marks (no compute)."""
+    scenario = scenarios.load_specs(names=[name])[0]
+    setup = recipes.Setup.from_params({**scenario.params, "device": "cpu"})
+    planned_cases = resi.groups.__wrapped__(scenario, setup, scenario.seeds[0])
+    assert planned_cases
+    for planned in planned_cases:
+        read = planned.recipes(setup)
+        assert read["x"].marks == read["y"].marks == read["agreement"].marks == ProbeMarks()
 
 
 def test_variant_checks_its_levels_and_a_plain_variant_is_the_plain_recipe():

@@ -43,6 +43,7 @@ from scenarios.networks.prefetch import prefetch
 from scenarios.networks.recipes import (Checkpoint, DataSpec, ModelRecipe, Pruned, Recipe, SenderRecipe, Setup,
                                         Trained, at_chance, bank_source, case_recipes, reference_columns,
                                         relevance_fields, relevance_recipes)
+from scenarios.networks.variants import ProbeMarks
 
 __all__ = ["COMMON_PARAMS", "COMMON_CHOICES", "ARCH_CHOICES", "Plan", "PlannedCase", "networks_generator", "planned",
            "trained", "skeleton", "layers", "layer", "layer_shape", "swept", "model_fields", "side_fields"]
@@ -163,6 +164,8 @@ class PlannedCase:
     alone, where X's sender carries no function to stitch into; ``"none"``);
     ``relevance``: a conv convention to record the variance of each layer's task-relevant and
     irrelevant part in (``recipes.relevance_fields``, meta ``relevant_variance_x`` ...; "" for none);
+    ``marks``: class marks on the test images that X, Y and the agreement read (``variants.ProbeMarks``,
+    meta ``probe_marks``; None: unmarked);
     ``meta``: what the case's meta adds."""
 
     case: str
@@ -174,6 +177,7 @@ class PlannedCase:
     param_is_sparsity: bool = False
     stitches: str = "both"
     relevance: str = ""
+    marks: ProbeMarks | None = None
     meta: dict = field(default_factory=dict)
 
     def sides(self) -> tuple[tuple[str, SenderRecipe, str], ...]:
@@ -183,7 +187,7 @@ class PlannedCase:
     def recipes(self, setup: Setup) -> dict[str, Recipe]:
         """What its case reads (``recipes.case_recipes``, and with ``relevance`` the recipes of
         ``recipes.relevance_fields``, suffixed ``_x`` / ``_y``)."""
-        read = case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.stitches)
+        read = case_recipes(setup, self.sender, self.layer_x, self.receiver, self.layer_y, self.stitches, self.marks)
         if self.relevance:
             for side, model, name in self.sides():
                 split = relevance_recipes(setup, model, name, self.relevance)
@@ -203,6 +207,8 @@ class PlannedCase:
             meta["not_informative"] = ",".join(not_informative)  # a scalar: results.csv keeps scalar meta
         if self.param_is_sparsity:
             param = meta["sparsity"] = record_y["sparsity"]
+        if self.marks is not None:
+            meta["probe_marks"] = self.marks.describe()
         conv = scenario.params["conv"]
         if self.relevance:
             for side, model, name in self.sides():

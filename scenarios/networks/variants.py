@@ -9,10 +9,19 @@ is seeded, so the variant is part of the model's cache key and is replayed exact
   the model classifies clean test images at chance;
 - ``shortcut`` p: every training image carries a class mark (:func:`mark`, two bright pixels on the
   border at a class-coded place); the mark codes the image's own label in a seeded fraction p of the
-  images and a uniformly drawn class in the rest. Test images carry no mark, so a model that learned
-  the shortcut (p = 1) fails on them;
+  images and a uniformly drawn class in the rest. The variant leaves the test split unmarked; a model
+  that learned the shortcut (p = 1) fails on unmarked images;
 - ``augment`` s: Gaussian-noise augmentation, noise of standard deviation s (standardized units) added
   to every training batch afresh (``train.train``'s ``augment``).
+
+:class:`ProbeMarks` marks the test images a shortcut test reads (its probe activations and its
+functional references alike), as ReSi does: its shortcut test extracts every model's representations
+on the ``ColorDot_0`` data set, in which every test image carries the colour dot of a uniformly drawn
+class (``configs/vision/IN100_shortcut.yaml``: ``representation_dataset: ColorDot_0_ImageNet100DataModule``;
+``vision/data/shortcuts/shortcut_transforms.py``, ``ColorDotShortcut.forward`` with
+``correlation_prob = 0``; github.com/mklabunde/resi). There, a model that learned the shortcut predicts
+the mark's class, one that did not predicts the digit, so models of one shortcut level agree with each
+other and models of different levels do not.
 """
 from __future__ import annotations
 
@@ -23,7 +32,7 @@ import torch
 
 from scenarios.networks.data import Dataset
 
-__all__ = ["MARK_VALUE", "Variant", "mark", "noisy", "partially_shuffled"]
+__all__ = ["MARK_VALUE", "ProbeMarks", "Variant", "mark", "noisy", "partially_shuffled"]
 
 #: The marked pixels' value in standardized units (about the brightest a digit's stroke gets).
 MARK_VALUE = 4.0
@@ -80,6 +89,47 @@ class Variant:
         return dataclasses.replace(data, x_train=x_train, y_train=y_train)
 
 
+@dataclass(frozen=True)
+class ProbeMarks:
+    """Class marks (:func:`mark`) on the test images: a seeded ``share`` of them (round(share * n)
+    images, chosen by a seeded permutation) carry a mark; of those, round(agreement * marked) chosen
+    ones carry their own label's mark and the rest the mark of a uniformly drawn class (which is their
+    label's by chance, 1 / classes of them in expectation), as the shortcut variant draws its training
+    marks. The other test images are untouched. ReSi's protocol (see the module) is the default: every
+    test image marked, no agreement beyond chance."""
+
+    share: float = 1.0
+    agreement: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("share", "agreement"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"probe marks: {name} must be in [0, 1], got {getattr(self, name)}")
+            object.__setattr__(self, name, float(getattr(self, name)))  # 1 and 1.0: one cache key
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        return f"marked({self.share:g}, agreement {self.agreement:g}, seed {self.seed})"
+
+    def codes(self, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+        """The mark's class of each image [n] (-1: unmarked)."""
+        generator = torch.Generator().manual_seed(self.seed)
+        marked = torch.randperm(len(labels), generator=generator)[: round(self.share * len(labels))]
+        agree = round(self.agreement * len(marked))
+        random = torch.randint(0, num_classes, (len(marked) - agree,), generator=generator)
+        codes = torch.full_like(labels, -1)
+        codes[marked] = torch.cat([labels[marked[:agree]], random])
+        return codes
+
+    def apply(self, data: Dataset) -> Dataset:
+        """``data`` with its test images marked (:meth:`codes`); the training split untouched."""
+        return dataclasses.replace(data, x_test=mark(data.x_test, self.codes(data.y_test, data.num_classes),
+                                                     data.num_classes))
+
+
 def partially_shuffled(labels: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
     """``labels`` with a random ``fraction`` of them (rounded) permuted among themselves."""
     chosen = torch.randperm(len(labels), generator=generator)[: round(fraction * len(labels))]
@@ -100,7 +150,8 @@ def _border(height: int, width: int) -> list[tuple[int, int]]:
 def mark(images: torch.Tensor, codes: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``images`` [n, c, h, w] with the class mark of ``codes`` [n]: class k sets two adjacent border
     pixels, starting at border position floor(k * B / num_classes) of the B border pixels, to
-    :data:`MARK_VALUE` in every channel. A copy; ``images`` is not changed."""
+    :data:`MARK_VALUE` in every channel; an image whose code is no class (-1) stays unmarked. A copy;
+    ``images`` is not changed."""
     border = _border(*images.shape[2:])
     if len(border) < 2 * num_classes:
         raise ValueError(f"images of {tuple(images.shape[2:])} have too few border pixels for {num_classes} marks")

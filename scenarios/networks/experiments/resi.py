@@ -5,7 +5,12 @@ known by construction, the layers of one model, and pairs of models of mixed qua
   group per level: label randomization (``label_noise``), shortcut affinity (``shortcut``), Gaussian-noise
   augmentation (``augment``). Case ``a~b`` (levels a <= b) compares the layer of seed s at level a (X)
   with seed s + 1 at level b (Y); ``param`` is the distance of the two levels in the list (0: the same
-  group), which the ``separates_groups`` expectation reads.
+  group), which the ``separates_groups`` expectation reads. For the ``shortcut`` factor the test images
+  that both activations and the agreement read carry the class mark (``variants.ProbeMarks``: a share
+  ``probe_marked`` of them, whose marks code their label in a share ``probe_mark_agreement`` and a
+  uniformly drawn class in the rest; seeded by ``probe_mark_seed``). The defaults are ReSi's protocol:
+  every test image carries the mark of a random class (its ``ColorDot_0`` representation data set), so
+  that a model's predictions show how much of the shortcut it learned.
 - ``networks.layer_monotonicity``: every layer pair (i < j) of one model M_s (case
   ``<layer_i>-><layer_j>``, ``param`` j - i, meta ``index_x`` / ``index_y``), for
   ``monotone_in_layer_distance``.
@@ -20,7 +25,7 @@ from scenarios import Scenario
 from scenarios.networks.plan import (ARCH_CHOICES, PlannedCase, layer, layers, networks_generator, skeleton,
                                      trained)
 from scenarios.networks.recipes import PRUNING_METHODS, ModelRecipe, Setup, Trained, checkpoint, pruned_at
-from scenarios.networks.variants import Variant
+from scenarios.networks.variants import ProbeMarks, Variant
 
 __all__ = ["FACTORS", "groups", "layer_monotonicity", "mixed_quality", "model_named"]
 
@@ -41,6 +46,16 @@ def _check_groups(params: dict) -> None:
         raise ValueError(f"levels must list at least two distinct levels, got {params['levels']!r}")
     for level in levels:
         Variant.seeded(0, **{params["factor"]: level})  # the Variant checks each level's range
+    _probe_marks(params)  # ProbeMarks checks its shares
+
+
+def _probe_marks(params: dict) -> ProbeMarks | None:
+    """The marks on the test images of a ``shortcut`` groups scenario (None for the other factors: their
+    models never saw a mark)."""
+    if params["factor"] != "shortcut":
+        return None
+    return ProbeMarks(share=params["probe_marked"], agreement=params["probe_mark_agreement"],
+                      seed=params["probe_mark_seed"])
 
 
 def _group_ids(params: dict, sweep) -> list[str]:
@@ -53,17 +68,19 @@ def _grouped(setup: Setup, arch: str, seed: int, factor: str, level: float) -> T
 
 
 @networks_generator("groups",
-                    {"arch": "cnn", "layer": "", "factor": "label_noise", "levels": "0,0.25,0.5,0.75,1"},
+                    {"arch": "cnn", "layer": "", "factor": "label_noise", "levels": "0,0.25,0.5,0.75,1",
+                     "probe_marked": 1.0, "probe_mark_agreement": 0.0, "probe_mark_seed": 0},
                     {"arch": ARCH_CHOICES, "factor": FACTORS}, check=_check_groups, case_ids=_group_ids,
                     use_case="training")
 def groups(scenario: Scenario, setup: Setup, seed: int) -> list[PlannedCase]:
     """ReSi's grouping tests: ``layer`` (default: the last stitchable one) of ``arch`` trained from seed
     s at level a of ``factor`` (X) against seed s + 1 at level b (Y), for every a <= b of ``levels``
-    (case ``a~b``; ``param`` = how many levels apart, 0 within a group)."""
+    (case ``a~b``; ``param`` = how many levels apart, 0 within a group); for ``shortcut``, on marked test
+    images (see the module)."""
     p = scenario.params
-    at, levels = layer(p["arch"], p["layer"]), _levels(p)
+    at, levels, marks = layer(p["arch"], p["layer"]), _levels(p), _probe_marks(p)
     return [PlannedCase(f"{a:g}~{b:g}", _grouped(setup, p["arch"], seed, p["factor"], a), at,
-                        _grouped(setup, p["arch"], seed + 1, p["factor"], b), at, param=float(j - i),
+                        _grouped(setup, p["arch"], seed + 1, p["factor"], b), at, param=float(j - i), marks=marks,
                         meta={"arch": p["arch"], "factor": p["factor"], "group_x": a, "group_y": b})
             for i, a in enumerate(levels) for j, b in enumerate(levels) if j >= i]
 

@@ -1,13 +1,15 @@
 """The recipe base: what every recipe is, what every recipe of a run shares, and how entries are read.
 
 A recipe is a small frozen dataclass whose fields are everything that determines its result; both its
-cache key (:meth:`Recipe.key`: its ``kind`` and every field as plain data) and its build
+cache key (:meth:`Recipe.key`: its ``kind`` and every field as plain data; a field declared with
+:func:`keyed_when_set` only when it is set) and its build
 (:meth:`Recipe.build`, which reads the same fields) come from those fields, so the two cannot drift.
 Derived recipes hold the recipe they start from, so a key changes whenever anything upstream changes.
 :meth:`Recipe.fetch` takes an entry from the network bank (``bank.Bank``) when it holds it, else from
 the cache, else builds it inside :func:`determinism.deterministic` and stores it.
 
-Here: :class:`DataSpec` (the data part of a recipe), :class:`Setup` (what every recipe of one run
+Here: :class:`DataSpec` (the data part of a recipe), :func:`test_data` (its test images, marked or
+not: what probe activations and agreements read), :class:`Setup` (what every recipe of one run
 shares), :class:`Recipe`, :class:`SenderRecipe` (a model, or a control that is no model, that sends
 activations at a layer), :class:`ModelRecipe` (a recipe whose entry is a model) and
 :class:`DerivedModelRecipe` (a model made from another one, with its seed and data); :func:`reading`,
@@ -35,11 +37,11 @@ from scenarios.networks.determinism import deterministic
 from scenarios.networks.models import build
 from scenarios.networks.stitch import NetworkSender, Sender
 from scenarios.networks.train import Schedule, default_device
-from scenarios.networks.variants import Variant
+from scenarios.networks.variants import ProbeMarks, Variant
 from scenarios.progress import note
 
-__all__ = ["DataSpec", "Setup", "data_spec", "Recipe", "SenderRecipe", "ModelRecipe", "DerivedModelRecipe", "reading",
-           "bank_needs", "bank_source"]
+__all__ = ["DataSpec", "Setup", "data_spec", "test_data", "keyed_when_set", "Recipe", "SenderRecipe", "ModelRecipe",
+           "DerivedModelRecipe", "reading", "bank_needs", "bank_source"]
 
 
 @dataclass(frozen=True)
@@ -108,15 +110,28 @@ def data_spec(params: dict) -> DataSpec:
     return DataSpec.of(name, data_dir=data_dir, classes=classes, per_class=per_class, size=params["image_size"])
 
 
+def test_data(spec: DataSpec, marks: ProbeMarks | None = None) -> Dataset:
+    """``spec``'s data set with its test images marked by ``marks`` (``variants.ProbeMarks``; as loaded
+    when None): the one source of the test images that probe activations and agreements read."""
+    data = spec.load()
+    return marks.apply(data) if marks is not None else data
+
+
 def _plain(value):
     """A recipe field as plain JSON data (the form it takes in the cache key)."""
     if isinstance(value, Recipe):
         return value.key()
-    if isinstance(value, (Schedule, DataSpec, Variant)):
+    if isinstance(value, (Schedule, DataSpec, Variant, ProbeMarks)):
         return value.as_dict()
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def keyed_when_set():
+    """A recipe field that defaults to None and enters the cache key only when set: a field added to a
+    recipe kind after its entries were built and banked, which keeps their keys."""
+    return dataclasses.field(default=None, metadata={"keyed_when_set": True})
 
 
 #: The recipes read by cases (not by other recipes' builds) while :func:`reading` is active.
@@ -149,7 +164,8 @@ class Recipe:
 
     def key(self) -> dict:
         """The cache key: the kind and every field, as plain data."""
-        return {"kind": self.kind, **{f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}}
+        return {"kind": self.kind, **{f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                                      if getattr(self, f.name) is not None or not f.metadata.get("keyed_when_set")}}
 
     def parents(self) -> tuple["Recipe", ...]:
         """The recipes this one reads when it is built (its fields that are recipes)."""
@@ -199,9 +215,9 @@ class SenderRecipe(Recipe):
     def sender(self, setup: Setup, layer: str) -> Sender:
         raise NotImplementedError
 
-    def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
-        """CPU activations of ``layer`` on the first ``n`` test images (all if 0): float64 for a model
-        (``activations.record``)."""
+    def probe(self, setup: Setup, layer: str, n: int, marks: ProbeMarks | None = None) -> torch.Tensor:
+        """CPU activations of ``layer`` on the first ``n`` test images (all if 0), marked by ``marks``
+        where given (``variants.ProbeMarks``): float64 for a model (``activations.record``)."""
         raise NotImplementedError
 
 
@@ -229,9 +245,10 @@ class ModelRecipe(SenderRecipe):
     def sender(self, setup: Setup, layer: str) -> Sender:
         return NetworkSender(self.load(setup)[0], layer, self.data.load(), setup.device)
 
-    def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
+    def probe(self, setup: Setup, layer: str, n: int, marks: ProbeMarks | None = None) -> torch.Tensor:
         net, _ = self.load(setup)
-        return record(net, self.data.load().x_test[: n or None], [layer], setup.device, dtype=torch.float64)[layer]
+        images = test_data(self.data, marks).x_test[: n or None]
+        return record(net, images, [layer], setup.device, dtype=torch.float64)[layer]
 
 
 class DerivedModelRecipe(ModelRecipe):

@@ -15,8 +15,10 @@ from typing import ClassVar
 
 import torch
 
-from scenarios.networks.recipes.base import DataSpec, ModelRecipe, Recipe, SenderRecipe, Setup
+from scenarios.networks.recipes.base import (DataSpec, ModelRecipe, Recipe, SenderRecipe, Setup, keyed_when_set,
+                                             test_data)
 from scenarios.networks.stitch import ClusteredNoiseSender, Sender, prediction_agreement, stitch_from, stitch_scores
+from scenarios.networks.variants import ProbeMarks
 
 __all__ = ["ClusteredNoise", "Record", "Activations", "Stitch", "Agreement", "STITCHES", "at_chance", "case_recipes",
            "reference_columns"]
@@ -40,7 +42,8 @@ class ClusteredNoise(SenderRecipe):
     def sender(self, setup: Setup, layer: str) -> Sender:
         return ClusteredNoiseSender(self.data.load(), self.shape, self.seed, self.scale, setup.device)
 
-    def probe(self, setup: Setup, layer: str, n: int) -> torch.Tensor:
+    def probe(self, setup: Setup, layer: str, n: int, marks: ProbeMarks | None = None) -> torch.Tensor:
+        """The noise of the first ``n`` test labels (``marks`` change no label: the noise ignores them)."""
         index = torch.arange(n or len(self.data.load().x_test))
         return self.sender(setup, layer)("test", index).cpu()
 
@@ -63,7 +66,8 @@ class Record(Recipe):
 @dataclass(frozen=True)
 class Activations(Recipe):
     """Activations of ``layer`` of ``source`` on the probe set (the first ``probe_size`` test images, all
-    if 0): a float64 forward pass of a model (``activations.record``), made from the bank's weights."""
+    if 0, marked by ``marks`` where set: ``variants.ProbeMarks``): a float64 forward pass of a model
+    (``activations.record``), made from the bank's weights."""
 
     kind: ClassVar[str] = "activations"
     action: ClassVar[str] = "recording"
@@ -71,12 +75,14 @@ class Activations(Recipe):
     source: SenderRecipe
     layer: str
     probe_size: int
+    marks: ProbeMarks | None = keyed_when_set()
 
     def describe(self) -> str:
-        return f"{self.source.describe()}:{self.layer} on the probe set"
+        marked = f" ({self.marks.describe()})" if self.marks is not None else ""
+        return f"{self.source.describe()}:{self.layer} on the probe set{marked}"
 
     def build(self, setup):
-        return {"activations": self.source.probe(setup, self.layer, self.probe_size)}
+        return {"activations": self.source.probe(setup, self.layer, self.probe_size, self.marks)}
 
 
 @dataclass(frozen=True)
@@ -111,25 +117,29 @@ class Stitch(Recipe):
 
 @dataclass(frozen=True)
 class Agreement(Recipe):
-    """Prediction agreement and accuracy difference of two models on the test images
-    (``stitch.prediction_agreement``); :meth:`of` orders the pair, so that there is one entry per pair."""
+    """Prediction agreement and accuracy difference of two models on the test images, marked by
+    ``marks`` where set (``variants.ProbeMarks``; the images the probe activations see:
+    ``base.test_data``) (``stitch.prediction_agreement``); :meth:`of` orders the pair, so that there is
+    one entry per pair."""
 
     kind: ClassVar[str] = "agreement"
     action: ClassVar[str] = "comparing"
     model_a: ModelRecipe
     model_b: ModelRecipe
+    marks: ProbeMarks | None = keyed_when_set()
 
     @classmethod
-    def of(cls, a: ModelRecipe, b: ModelRecipe) -> "Agreement":
+    def of(cls, a: ModelRecipe, b: ModelRecipe, marks: ProbeMarks | None = None) -> "Agreement":
         first, second = sorted((a, b), key=lambda r: json.dumps(r.key(), sort_keys=True))
-        return cls(first, second)
+        return cls(first, second, marks)
 
     def describe(self) -> str:
-        return f"the predictions of {self.model_a.describe()} and {self.model_b.describe()}"
+        marked = f" on test images {self.marks.describe()}" if self.marks is not None else ""
+        return f"the predictions of {self.model_a.describe()} and {self.model_b.describe()}{marked}"
 
     def build(self, setup):
         (net_a, _), (net_b, _) = self.model_a.load(setup), self.model_b.load(setup)
-        return prediction_agreement(net_a, net_b, self.model_a.data.load(), setup.device)
+        return prediction_agreement(net_a, net_b, test_data(self.model_a.data, self.marks), setup.device)
 
 
 #: Which stitches a case reads: both ways, or X -> Y alone (where X's sender carries no function to
@@ -138,17 +148,19 @@ STITCHES = ("both", "forward")
 
 
 def case_recipes(setup: Setup, sender: SenderRecipe, layer_a: str, receiver: ModelRecipe, layer_b: str,
-                 stitches: str = "both") -> dict[str, Recipe]:
+                 stitches: str = "both", marks: ProbeMarks | None = None) -> dict[str, Recipe]:
     """The recipes a case X = ``layer_a`` of ``sender``, Y = ``layer_b`` of ``receiver`` reads: both
-    activations, the stitches ``stitches`` asks for (:data:`STITCHES`; Y -> X never for a sender that is
-    no model), the agreement of two models, and the records of the models."""
+    activations and the agreement of two models on the test images marked by ``marks`` (where set:
+    ``variants.ProbeMarks``; X, Y and the agreement see the same images), the stitches ``stitches``
+    asks for (:data:`STITCHES`; Y -> X never for a sender that is no model; trained and scored on the
+    receiver's data as loaded, unmarked), and the records of the models."""
     if stitches not in STITCHES:
         raise ValueError(f"stitches must be one of {STITCHES}, got {stitches!r}")
-    recipes = {"x": Activations(sender, layer_a, setup.probe_size),
-               "y": Activations(receiver, layer_b, setup.probe_size),
+    recipes = {"x": Activations(sender, layer_a, setup.probe_size, marks),
+               "y": Activations(receiver, layer_b, setup.probe_size, marks),
                "forward": Stitch(sender, layer_a, receiver, layer_b, setup.stitch_epochs), "record_y": Record(receiver)}
     if isinstance(sender, ModelRecipe):
-        recipes |= {"agreement": Agreement.of(sender, receiver), "record_x": Record(sender)}
+        recipes |= {"agreement": Agreement.of(sender, receiver, marks), "record_x": Record(sender)}
         if stitches == "both":
             recipes["backward"] = Stitch(receiver, layer_b, sender, layer_a, setup.stitch_epochs)
     return recipes
