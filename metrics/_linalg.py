@@ -82,6 +82,15 @@ def unit_scaled(x: torch.Tensor) -> torch.Tensor:
     return scale_by_power_of_two_(x.clone(), magnitude_exponent(x))
 
 
+def squares_in_range(largest: float, dtype: torch.dtype) -> bool:
+    """Whether ``largest``, the largest of some sums of squares, lies in [sqrt(tiny), sqrt(max)] of ``dtype``:
+    the squares and products of the largest entries are then normal floats, so that a measure that does
+    not see a power of two on either side may take its products unscaled (multiplying by one first, which
+    is exact, would give the same value); outside, it scales first (:func:`unit_scaled`, :func:`center_unit`)."""
+    info = torch.finfo(dtype)
+    return math.sqrt(info.tiny) <= largest <= math.sqrt(info.max)
+
+
 def center_unit(x: torch.Tensor) -> torch.Tensor:
     """Centered and multiplied by a power of two that brings its largest magnitude into [0.5, 1).
 
@@ -90,38 +99,6 @@ def center_unit(x: torch.Tensor) -> torch.Tensor:
     """
     xc = center(x)
     return scale_by_power_of_two_(xc, magnitude_exponent(xc))
-
-
-def centered_side_by_side(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """[Xc | Yc], the two centered inputs side by side in one new [n, p1 + p2] matrix (each centered
-    straight into its columns, with the means of :func:`column_means`): one Gram product of it holds
-    Xc^T Xc, Yc^T Yc and Xc^T Yc (:func:`gram_block_sq_norms`)."""
-    n, p1 = x.shape
-    z = torch.empty((n, p1 + y.shape[1]), dtype=x.dtype, device=x.device)
-    for side, columns in ((x, slice(None, p1)), (y, slice(p1, None))):
-        if _threads_compete(side, n * z.shape[1] ** 2):
-            np.subtract(side.numpy(), column_means(side).numpy(), out=z.numpy()[:, columns])
-        else:
-            torch.sub(side, column_means(side), out=z[:, columns])
-    return z
-
-
-def gram_block_sq_norms(z: torch.Tensor, p1: int) -> tuple[float, float, float]:
-    """(||X^T X||_F^2, ||Y^T Y||_F^2, ||X^T Y||_F^2) for Z = [X | Y] (X its first p1 columns) from one
-    symmetric product Z^T Z: the flops of the three products (syrk, syrk, gemm) in one call that the BLAS
-    blocks better (10 % faster at 1000 x 64 x 64, 5 % at 5000 x 512 x 512, one thread)."""
-    g = gram(z)
-    squares = g.numpy() if g.is_cpu else g
-    squares = squares * squares
-    return tuple(float(block.sum()) for block in (squares[:p1, :p1], squares[p1:, p1:], squares[:p1, p1:]))
-
-
-def scale_sides_(z: torch.Tensor, p1: int) -> torch.Tensor:
-    """Z = [X | Y] with each side multiplied in place by its own power of two (:func:`magnitude_exponent`),
-    as :func:`center_unit` does to one side: exact, for measures invariant to each side's scale."""
-    for side in (z[:, :p1], z[:, p1:]):
-        scale_by_power_of_two_(side, magnitude_exponent(side))
-    return z
 
 
 def row_sq_norms(x: torch.Tensor) -> torch.Tensor:

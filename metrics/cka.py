@@ -13,8 +13,8 @@ import torch
 from metrics import _formulas, _naive
 from metrics._formulas import debiased_ratio, unbiased_hsic
 from metrics._inputs import InputError
-from metrics._linalg import (center, center_unit, centered_side_by_side, cross, double_center_symmetric_, gram,
-                             gram_block_sq_norms, row_sq_norms, scale_sides_, sum_sq)
+from metrics._linalg import (center, center_unit, cross, double_center_symmetric_, gram, magnitude_exponent,
+                             row_sq_norms, scale_by_power_of_two_, squares_in_range, sum_sq)
 from metrics._registry import register
 
 KORNBLITH_2019 = "Kornblith et al. 2019, Similarity of Neural Network Representations Revisited (ICML)"
@@ -68,23 +68,21 @@ def cka_linear(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         xc, yc = center_unit(x), center_unit(y)
         k, l = gram(xc.T), gram(yc.T)
         return (k * l).sum() / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l))
-    z = centered_side_by_side(x, y)
-    value = _cka_from_products(z, p1)
+    xc, yc = center(x), center(y)
+    value = _cka_from_products(xc, yc)
     # Out of range only when a fourth power left the normal floats: then each side times a power of two
     # (exact, and CKA does not see it), which gives the very value the in-range case gets directly.
-    return _cka_from_products(scale_sides_(z, p1), p1) if value is None else value
+    return value if value is not None else _cka_from_products(
+        *(scale_by_power_of_two_(a, magnitude_exponent(a)) for a in (xc, yc)))
 
 
-def _cka_from_products(z: torch.Tensor, p1: int) -> float | None:
-    """||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) from Z = [Xc | Yc]; None when ||Xc^T Xc||_F^2 or
-    ||Yc^T Yc||_F^2 lies outside [sqrt(tiny), sqrt(max)] of the dtype, where the squares may have left the
-    normal floats (scale first, :func:`metrics._linalg.scale_sides_`)."""
-    xx, yy, xy = gram_block_sq_norms(z, p1)
-    info = torch.finfo(z.dtype)
-    low, high = math.sqrt(info.tiny), math.sqrt(info.max)
-    if not (low <= xx <= high and low <= yy <= high):
+def _cka_from_products(xc: torch.Tensor, yc: torch.Tensor) -> float | None:
+    """||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F) in feature space; None when ||Xc^T Xc||_F^2 or
+    ||Yc^T Yc||_F^2 leaves the range of :func:`metrics._linalg.squares_in_range` (scale first)."""
+    xx, yy = sum_sq(gram(xc)), sum_sq(gram(yc))
+    if not (squares_in_range(xx, xc.dtype) and squares_in_range(yy, yc.dtype)):
         return None
-    return xy / (math.sqrt(xx) * math.sqrt(yy))
+    return sum_sq(cross(xc, yc)) / (math.sqrt(xx) * math.sqrt(yy))
 
 
 def _unbiased_hsic_gram(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:

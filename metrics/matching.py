@@ -18,11 +18,11 @@ from metrics._inputs import InputError, _column_extremes
 from metrics._linalg import (
     CANCELLATION_FRACTION,
     center,
-    center_unit,
     column_sq_norms,
     cross,
     magnitude_exponent,
     scale_by_power_of_two_,
+    squares_in_range,
     take_columns,
 )
 from metrics._registry import MeasureError, register
@@ -36,9 +36,15 @@ KHOSLA_2023 = (
 
 
 def _varying_units(a: torch.Tensor) -> torch.Tensor:
-    """A without its constant columns (the registry's rule: max - min within 8 eps of the magnitude)."""
+    """A without its constant columns (the registry's rule: max - min within 8 eps of the magnitude). A
+    column whose first and last entries differ by more than twice that is varying without a pass over it
+    (the argument of ``metrics._inputs._is_constant``); only inputs with another column take the pass."""
+    tolerance = 8 * torch.finfo(a.dtype).eps
+    first, last = a[0], a[-1]
+    if bool(((last - first).abs() > 2 * tolerance * torch.maximum(first.abs(), last.abs())).all()):
+        return a
     low, high = _column_extremes(a)
-    varying = (high - low) > 8 * torch.finfo(a.dtype).eps * torch.maximum(low.abs(), high.abs())
+    varying = (high - low) > tolerance * torch.maximum(low.abs(), high.abs())
     return a if bool(varying.all()) else a[:, varying]
 
 
@@ -51,14 +57,18 @@ def _correlations(xy: torch.Tensor, sq_x: torch.Tensor, sq_y: torch.Tensor) -> n
 
 def unit_correlations(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Pearson correlations C [p1', p2'] between the varying units of X and those of Y (numpy), from the
-    centered columns (each side scaled by a power of two first, so that squares can neither overflow nor
-    underflow).
+    centered columns (each side scaled by a power of two first where its squares could overflow or
+    underflow, :func:`metrics._linalg.squares_in_range`).
 
     Units that are constant over the samples (dead ReLUs, pruned channels) have no correlation with
     anything and are left out; the registry already refuses an input with no varying unit.
     """
-    xc, yc = center_unit(_varying_units(x)), center_unit(_varying_units(y))
-    return _correlations(cross(xc, yc), column_sq_norms(xc), column_sq_norms(yc))
+    xc, yc = center(_varying_units(x)), center(_varying_units(y))
+    sq_x, sq_y = column_sq_norms(xc), column_sq_norms(yc)
+    if not (squares_in_range(float(sq_x.max()), xc.dtype) and squares_in_range(float(sq_y.max()), yc.dtype)):
+        xc, yc = (scale_by_power_of_two_(a, magnitude_exponent(a)) for a in (xc, yc))
+        sq_x, sq_y = column_sq_norms(xc), column_sq_norms(yc)
+    return _correlations(cross(xc, yc), sq_x, sq_y)
 
 
 def _stream_unit_correlations(d: Derived) -> np.ndarray:
@@ -235,14 +245,14 @@ def soft_matching(x: torch.Tensor, y: torch.Tensor) -> float:
     inputs give exactly 0. A metric; invariant to permuting the units and to
     translation, not to rotations or scaling (it is in the data's units: soft_matching(s X, s Y) =
     s soft_matching(X, Y) for every s > 0, from 1e-150 to 1e150: where the largest squared unit norm
-    leaves ``_SAFE_SQUARES``, both sides are multiplied by one power of two before the products, and the
+    leaves the range of :func:`metrics._linalg.squares_in_range`, both sides are multiplied by one power of two before the products, and the
     cost handed to the solver is scaled to a largest entry of 1, see :func:`metrics._bounds.transport_cost`).
     No side is normalized.
     """
     xc, yc = center(x), center(y)
     sq_x, sq_y = column_sq_norms(xc), column_sq_norms(yc)
     exponent = 0
-    if not _SAFE_SQUARES[0] <= max(float(sq_x.max()), float(sq_y.max())) <= _SAFE_SQUARES[1]:
+    if not squares_in_range(max(float(sq_x.max()), float(sq_y.max())), xc.dtype):
         exponent = magnitude_exponent(xc, yc)  # one power of two for both sides: the distance is in their units
         xc, yc = scale_by_power_of_two_(xc, exponent), scale_by_power_of_two_(yc, exponent)
         sq_x, sq_y = column_sq_norms(xc), column_sq_norms(yc)
@@ -252,12 +262,6 @@ def soft_matching(x: torch.Tensor, y: torch.Tensor) -> float:
     mass = torch.as_tensor(plan[rows, cols], dtype=xc.dtype, device=xc.device)
     costs = _pair_costs(xc, yc, xy, sq_x[rows], sq_y[cols], rows, cols)
     return math.ldexp(math.sqrt(float((mass * costs).sum())), exponent)
-
-
-#: The range of the largest squared unit norm in which soft_matching takes the products unscaled: the
-#: squares and products of the largest entries then stay far inside the normal floats, and multiplying
-#: by a power of two (exact) would give the same value; outside it, both sides are scaled first.
-_SAFE_SQUARES = (2.0**-600, 2.0**600)
 
 
 def _pair_costs(xc: torch.Tensor, yc: torch.Tensor, xy: torch.Tensor, sq_x: torch.Tensor, sq_y: torch.Tensor,

@@ -26,6 +26,7 @@ from metrics._linalg import (
     gram_basis,
     gram_cross,
     row_sq_norms,
+    squares_in_range,
     sum_sq,
     take_columns,
     unit_scaled,
@@ -431,13 +432,17 @@ def aligned_cosine(x: torch.Tensor, y: torch.Tensor) -> float:
     for it: cosines do not see scale), not to translation (nothing is centered). Where X^T Y has rank
     below min(p1, p2) the rotation, and with it the value, is not unique. A sample whose row is zero in
     X or in Y (every ReLU off) has no cosine and is left out of the mean, as ReSi does; it adds nothing
-    to X^T Y, so the rotation is that of the other samples. Each side is first multiplied by the power
-    of two that brings its largest entry into [0.5, 1) (exact), so that scales from 1e-150 to 1e150
-    give the same value (before, the product of row norms overflowed from 1e80 on and underflowed below
-    1e-90). Not streamable: it needs every sample's cosine.
+    to X^T Y, so the rotation is that of the other samples. Where a side's squared row norms leave the
+    range of :func:`metrics._linalg.squares_in_range`, it is first multiplied by the power of two that
+    brings its largest entry into [0.5, 1) (exact), so that scales from 1e-150 to 1e150 give the same
+    value (unscaled, the product of row norms overflowed from 1e80 on and underflowed below 1e-90). Not
+    streamable: it needs every sample's cosine.
     """
-    x, y = unit_scaled(x), unit_scaled(y)  # before: the product of row norms overflowed at 1e80 (value 0.0)
-    norms = torch.sqrt(row_sq_norms(x)) * torch.sqrt(row_sq_norms(y))
+    sq_x, sq_y = row_sq_norms(x), row_sq_norms(y)
+    if not (squares_in_range(float(sq_x.max()), x.dtype) and squares_in_range(float(sq_y.max()), y.dtype)):
+        x, y = unit_scaled(x), unit_scaled(y)  # unscaled, the product of row norms overflowed at 1e80 (value 0.0)
+        sq_x, sq_y = row_sq_norms(x), row_sq_norms(y)
+    norms = torch.sqrt(sq_x) * torch.sqrt(sq_y)
     u, _, vh = torch.linalg.svd(cross(x, y), full_matrices=False)
     rotated = cross(x.T, u @ vh)  # X W, through the same BLAS route as X^T Y
     cosines = (rotated * y).sum(dim=1) / norms
