@@ -344,7 +344,8 @@ def _rounds(shape) -> int:
 
 def interleaved(ours: Callable[[], float], peer: Callable[[], float], rounds: int) -> dict:
     """Ours and the peer called alternately ``rounds`` times after one warm-up call each: the fastest
-    call of each (CPU time of the process and wall time), and the spread of the per-round CPU ratios."""
+    call of each (CPU time of the process and wall time), the ratio of their median CPU times, and the
+    spread of the per-round CPU ratios."""
     ours(), peer()
     times = {"ours_s": [], "peer_s": [], "ours_wall_s": [], "peer_wall_s": []}
     for _ in range(rounds):
@@ -355,7 +356,9 @@ def interleaved(ours: Callable[[], float], peer: Callable[[], float], rounds: in
             times[f"{who}_wall_s"].append(time.perf_counter() - wall)
     ratios = np.array(times["peer_s"]) / np.maximum(np.array(times["ours_s"]), 1e-9)
     fastest = {key: min(values) for key, values in times.items()}
-    return {**fastest, "ratio": fastest["peer_s"] / max(fastest["ours_s"], 1e-9),
+    medians = {f"{who}_median_s": float(np.median(times[f"{who}_s"])) for who in ("ours", "peer")}
+    return {**fastest, **medians, "ratio": fastest["peer_s"] / max(fastest["ours_s"], 1e-9),
+            "ratio_median": medians["peer_median_s"] / max(medians["ours_median_s"], 1e-9),
             "ratio_wall": fastest["peer_wall_s"] / max(fastest["ours_wall_s"], 1e-9),
             "ratio_low": float(ratios.min()), "ratio_high": float(ratios.max())}
 

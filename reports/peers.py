@@ -18,19 +18,27 @@ COMMAND = "python -m reports speed reports/peers.json --output docs/peers.md"
 
 
 def peers_table(data: dict) -> str:
-    """Markdown: per shape, every (measure, peer) with both fastest CPU times, the ratio peer / ours and the
-    spread of the per-round ratios, the wall-time ratio, the value and the peer's difference; the absent peers."""
+    """Markdown: per shape, the pairs where ours is behind, then every (measure, peer) with both fastest CPU
+    times, the ratio peer / ours of the fastest and of the median calls, the spread of the per-round
+    ratios, the wall-time ratio, the value and the peer's difference; the absent peers."""
     rows, absent = data.get("rows", []), data.get("absent", {})
-    lines = ["ratio = peer / ours in CPU time, fastest call of each (above 1: ours is faster); spread = "
-             "[lowest, highest] of the per-round ratios; wall-time ratio beside it.", ""]
+    lines = ["ratio = peer / ours in CPU time, fastest call of each (above 1: ours is faster); median ratio = "
+             "the same of the median calls; spread = [lowest, highest] of the per-round ratios; wall-time ratio "
+             "beside it.", ""]
     for shape in sorted({tuple(row["shape"]) for row in rows}):
+        at_shape = sorted((r for r in rows if tuple(r["shape"]) == shape), key=lambda r: (r["measure"], r["peer"]))
+        behind = [f"{r['measure']} ({r['peer']}, {r['ratio']:.2f})" for r in at_shape if r["ratio"] < 1]
         lines += [f"### n={shape[0]}, p1={shape[1]}, p2={shape[2]}", "",
-                  "| measure | peer | version | ours s | peer s | ratio | spread | wall ratio | value | difference |",
-                  "|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
-        for row in sorted((r for r in rows if tuple(r["shape"]) == shape), key=lambda r: (r["measure"], r["peer"])):
+                  f"Ours behind (fastest-call ratio below 1): {', '.join(behind) if behind else 'none'}.", "",
+                  "| measure | peer | version | ours s | peer s | ratio | median ratio | spread | wall ratio | value "
+                  "| difference |",
+                  "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+        for row in at_shape:
+            median = f"{row['ratio_median']:.2f}" if "ratio_median" in row else "–"
             lines.append(f"| {row['measure']} | {row['peer']} | {row['version']} | {row['ours_s']:.4f} | "
-                         f"{row['peer_s']:.4f} | {row['ratio']:.2f} | [{row['ratio_low']:.2f}, {row['ratio_high']:.2f}] "
-                         f"| {row['ratio_wall']:.2f} | {row['value']:.6g} | {row['difference']:.1e} |")
+                         f"{row['peer_s']:.4f} | {row['ratio']:.2f} | {median} | [{row['ratio_low']:.2f}, "
+                         f"{row['ratio_high']:.2f}] | {row['ratio_wall']:.2f} | {row['value']:.6g} | "
+                         f"{row['difference']:.1e} |")
         lines.append("")
     if absent:
         lines += ["### Absent peers", ""] + [f"- {peer}: {why}" for peer, why in sorted(absent.items())] + [""]

@@ -16,8 +16,16 @@ ROW = dict(shape=[1000, 64, 64], measure="gulp", peer="GULP predictor_dist", ver
 def test_table_has_each_row_its_ratio_and_spread_and_the_absent_peers():
     table = peers_table({"rows": [ROW], "absent": {"netrep": "ahwillia/netrep: set STITCHBENCH_PEER_NETREP"}})
     assert "### n=1000, p1=64, p2=64" in table
-    assert "| gulp | GULP predictor_dist | sgstepaniants/GULP@abc | 0.0010 | 0.0020 | 2.00 | [1.50, 2.50] |" in table
+    assert "| gulp | GULP predictor_dist | sgstepaniants/GULP@abc | 0.0010 | 0.0020 | 2.00 | – | [1.50, 2.50] |" in table
     assert "- netrep: ahwillia/netrep: set STITCHBENCH_PEER_NETREP" in table
+    assert "Ours behind (fastest-call ratio below 1): none." in table
+
+
+def test_table_names_the_pairs_behind_and_the_median_ratio():
+    behind = {**ROW, "measure": "cka_linear", "peer": "GULP lin_cka_dist", "ratio": 0.91, "ratio_median": 0.95}
+    table = peers_table({"rows": [ROW, behind], "absent": {}})
+    assert "Ours behind (fastest-call ratio below 1): cka_linear (GULP lin_cka_dist, 0.91)." in table
+    assert "| 0.91 | 0.95 | [1.50, 2.50] |" in table
 
 
 def test_the_command_writes_the_page_from_the_file(tmp_path):
