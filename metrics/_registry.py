@@ -28,6 +28,7 @@ import torch
 
 from metrics._bounds import PRIMITIVES, unknown_primitives
 from metrics._inputs import InputError, prepare_pair
+from metrics._threads import one_thread_when_small
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -155,8 +156,10 @@ class Metric:
         return self.guarded(x, y, conv, dtype, params, lambda a, b: self.value(a, b, **params))
 
     def value(self, x: Any, y: Any, **params) -> float:
-        """The measure on inputs already validated and converted (:meth:`prepare`), as a checked float."""
-        return as_value(self.info, self.fn(x, y, **params), x.dtype, x.shape[0])
+        """The measure on inputs already validated and converted (:meth:`prepare`), as a checked float; on
+        small CPU inputs with every thread pool at one thread (:func:`metrics._threads.one_thread_when_small`)."""
+        with one_thread_when_small(x, y):
+            return as_value(self.info, self.fn(x, y, **params), x.dtype, x.shape[0])
 
     def prepare(self, x: Any, y: Any, conv: str = "flatten", dtype: str = "float64") -> tuple[Any, Any]:
         """X and Y validated and converted as the measure takes them (:func:`metrics.prepare_pair` with
