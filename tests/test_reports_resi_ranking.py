@@ -80,7 +80,7 @@ def test_the_per_seed_statistics_average_to_the_verdict_estimate(rows, expectati
     statistics = seed_statistics(expectation, data, scale)
     verdict = evaluate_expectation(expectation, data, scale, SETTINGS)
     assert statistics.shape == (4,)
-    assert np.mean(statistics) == pytest.approx(verdict["estimate"], rel=1e-12)  # the same arithmetic, reordered
+    assert np.mean(statistics) == pytest.approx(verdict["estimate"], rel=1e-10)  # the same arithmetic reordered: the platform bound (PLATFORM_RTOL)
 
 
 def test_the_per_seed_auprc_is_scikit_learns_average_precision():
@@ -88,7 +88,7 @@ def test_the_per_seed_auprc_is_scikit_learns_average_precision():
     statistics = seed_statistics(Expectation("separates_groups", reference="agreement"), data, UNIT)
     within = data.params == 0
     expected = [average_precision_score(within, column) for column in data.values.T]
-    assert statistics == pytest.approx(expected, rel=1e-12)  # sums of a few ratios
+    assert statistics == pytest.approx(expected, rel=1e-10)  # sums of a few ratios, at the platform bound
 
 
 def test_a_kind_that_ranks_nothing_has_no_per_seed_statistic():
@@ -215,7 +215,7 @@ def test_the_seed_table_reads_test_and_architecture_from_the_scenario_and_its_me
                                       "networks_label_randomization": {"test": "label_randomization", "arch": "cnn"}}
     means = seeds.groupby(["metric", "scenario"])["statistic"].mean()
     estimates = verdicts.set_index(["metric", "scenario"])["estimate"]
-    assert means.to_numpy() == pytest.approx(estimates.loc[means.index].to_numpy(), rel=1e-12)  # as above
+    assert means.to_numpy() == pytest.approx(estimates.loc[means.index].to_numpy(), rel=1e-10)  # as above
     comparison = comparison_of(results, verdicts, expectations, scales, published=PUBLISHED_TOY)
     paths = write_comparison(comparison, tmp_path)
     assert [p.name for p in paths] == ["resi_ranking.json"] and json.loads(paths[0].read_text())["shared"] == []
