@@ -53,20 +53,23 @@ def _reference_magnitude_difference(x, y) -> float:
     streaming=_magnitude_from_moments,
 )
 def magnitude_difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """| ||mean_i x_i|| - ||mean_i y_i|| |: the difference of the lengths of the mean rows, each as
-    ||sum_i x_i|| / n from the column sums of the input check.
+    """| ||mean_i x_i|| - ||mean_i y_i|| |: the difference of the lengths of the mean rows, each from the
+    column sums of the input check.
 
     Invariant to rotations and permutations of the features; moved by translation and by scaling.
     """
-    return abs(_length(remembered_column_sums(x)) / x.shape[0] - _length(remembered_column_sums(y)) / y.shape[0])
+    return abs(_mean_length(x) - _mean_length(y))
 
 
-def _length(v: torch.Tensor) -> float:
-    """||v|| (sqrt(v . v) in numpy on the CPU: a vector of p entries costs less than torch's dispatch)."""
-    if v.is_cpu:
-        a = v.numpy()
-        return math.sqrt(a.dot(a))
-    return float(torch.linalg.vector_norm(v))
+def _mean_length(a: torch.Tensor) -> float:
+    """||mean_i a_i||, the mean row from the check's column sums divided by n before its square (the sums'
+    squares would overflow n^2 times sooner): sqrt(m . m) in numpy on the CPU, where a vector of p entries
+    costs less than torch's dispatch."""
+    sums = remembered_column_sums(a)
+    if sums.is_cpu:
+        mean = sums.numpy() / a.shape[0]
+        return math.sqrt(mean.dot(mean))
+    return float(torch.linalg.vector_norm(sums / a.shape[0]))
 
 
 def _concentricity(a: torch.Tensor, which: str) -> torch.Tensor:

@@ -55,3 +55,12 @@ def test_scale_invariant_measures_keep_their_value_at_every_scale(name, side, sc
     b = y * scale if side in ("y", "both") else y
     m = metrics.get(name)
     assert_close(m(a, b), m(x, y), RTOL, what=f"{name} with {side} scaled by {scale:g}")
+
+
+def test_magnitude_difference_is_homogeneous_up_to_1e150_at_a_thousand_samples():
+    """The mean row is formed before its square: the column sums' squares overflowed at s = 1e150 for n = 1000,
+    p = 512 (n^2 times sooner than the means')."""
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((1000, 512)) + 1.0, rng.standard_normal((1000, 512))
+    m = metrics.get("magnitude_difference")
+    assert_close(m(1e150 * x, 1e150 * y) / 1e150, m(x, y), RTOL, what="magnitude_difference at scale 1e150")
